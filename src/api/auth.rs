@@ -1,0 +1,167 @@
+//! `/api/v1/auth/*`: register, login, refresh, logout.
+
+use actix_web::{HttpResponse, post, web};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::json::ApiJson;
+use crate::auth::accounts::{self, RegistrationInput, UserView};
+use crate::auth::extract::{AuthUser, RequestMeta};
+use crate::auth::login::{self, TokenPair};
+use crate::error::{AppError, Problem};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    #[schema(example = "li.wei@example.com")]
+    pub email: String,
+    /// At least 10 characters; not the e-mail; not a common password.
+    pub password: String,
+    pub name: String,
+    /// `enterprise` or `bidder`; staff roles cannot register.
+    #[schema(example = "bidder")]
+    pub role: String,
+    pub organization_name: String,
+    /// 18-character unified social credit code (GB 32100-2015), check character verified.
+    #[schema(example = "91350100M000100Y43")]
+    pub credit_code: String,
+    pub phone: Option<String>,
+    /// `zh-CN` (default) or `en`: the language of e-mails.
+    pub locale: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+fn rate_limit(
+    limiter: &crate::auth::ratelimit::RateLimiter,
+    meta: &RequestMeta,
+) -> Result<(), AppError> {
+    let Some(ip) = meta.client_ip else {
+        return Ok(());
+    };
+    limiter
+        .check(ip, std::time::Instant::now())
+        .map_err(|retry_after_seconds| AppError::RateLimited {
+            retry_after_seconds,
+        })
+}
+
+/// Register an enterprise or bidder account together with its organisation.
+#[utoipa::path(
+    context_path = "/api/v1", tag = "accounts",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Account created", body = UserView),
+        (status = 403, description = "Staff role requested (`staff_role_not_allowed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`email_taken` or `organization_exists`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/register")]
+pub async fn register(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    body: ApiJson<RegisterRequest>,
+) -> Result<HttpResponse, AppError> {
+    rate_limit(&state.register_limiter, &meta)?;
+    let b = body.0;
+    let reg = accounts::validate_registration(&RegistrationInput {
+        email: &b.email,
+        password: &b.password,
+        name: &b.name,
+        role: &b.role,
+        organization_name: &b.organization_name,
+        credit_code: &b.credit_code,
+        phone: b.phone.as_deref(),
+        locale: b.locale.as_deref(),
+    })?;
+    let s = state.clone();
+    let password = b.password;
+    let hash = web::block(move || s.passwords.hash(&password))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(AppError::internal)?;
+    let now = state.clock.now();
+    let salt = state.pii_salt.clone();
+    let (user, org) = state
+        .db
+        .tx(move |c| accounts::register(c, &reg, &hash, &salt, &meta, now))
+        .await?;
+    Ok(HttpResponse::Created().json(UserView::new(&user, Some(&org))?))
+}
+
+/// Sign in with e-mail and password.
+#[utoipa::path(
+    context_path = "/api/v1", tag = "accounts",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in", body = TokenPair),
+        (status = 401, description = "`invalid_credentials` (also for unknown or locked accounts)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/login")]
+pub async fn login_handler(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    body: ApiJson<LoginRequest>,
+) -> Result<HttpResponse, AppError> {
+    rate_limit(&state.login_limiter, &meta)?;
+    let b = body.0;
+    let pair = login::login(state, b.email, b.password, meta).await?;
+    Ok(HttpResponse::Ok().json(pair))
+}
+
+/// Exchange a refresh token for a new pair. The old refresh token stops working; presenting
+/// it again revokes every token of that login.
+#[utoipa::path(
+    context_path = "/api/v1", tag = "accounts",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New token pair", body = TokenPair),
+        (status = 401, description = "`invalid_token`, `token_expired`, `token_revoked` or `refresh_token_reused`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/refresh")]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    body: ApiJson<RefreshRequest>,
+) -> Result<HttpResponse, AppError> {
+    let pair = login::refresh(state, body.0.refresh_token, meta).await?;
+    Ok(HttpResponse::Ok().json(pair))
+}
+
+/// End this login: the access and refresh tokens stop working.
+#[utoipa::path(
+    context_path = "/api/v1", tag = "accounts",
+    request_body = RefreshRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/logout")]
+pub async fn logout(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    meta: RequestMeta,
+    body: ApiJson<RefreshRequest>,
+) -> Result<HttpResponse, AppError> {
+    login::logout(state, user, body.0.refresh_token, meta).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,28 @@
+//! Liveness and readiness probes.
+
+use actix_web::{HttpResponse, get, web};
+use serde_json::json;
+
+use crate::error::{AppError, Problem};
+use crate::state::AppState;
+
+/// 200 while the process runs.
+#[utoipa::path(tag = "health", responses((status = 200, description = "Alive")))]
+#[get("/health/live")]
+pub async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// 200 only when the database answers.
+#[utoipa::path(tag = "health", responses(
+    (status = 200, description = "Ready"),
+    (status = 503, description = "`service_unavailable`", body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/health/ready")]
+pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    if state.db.ping().await {
+        Ok(HttpResponse::Ok().json(json!({"status": "ok", "database": "ok"})))
+    } else {
+        Err(AppError::Unavailable("database did not answer".into()))
+    }
+}

@@ -1,0 +1,205 @@
+//! `ApiJson<T>`: the request-body extractor every endpoint uses. It answers in problem+json
+//! for a wrong content type (415), an oversize body (413, limit from configuration), broken
+//! JSON (400 `malformed_json`) and a body of the wrong shape (422 `validation_failed`, naming
+//! the field, including unknown fields).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::web::BytesMut;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use crate::error::{AppError, FieldProblem};
+use crate::state::AppState;
+
+/// The maximum JSON nesting we parse (serde_json itself stops at 128).
+const MAX_DEPTH: usize = 64;
+
+pub struct ApiJson<T>(pub T);
+
+impl<T> std::ops::Deref for ApiJson<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .is_some_and(|m| {
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        })
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<AppState>>()
+            .map_or(65_536, |s| s.settings.server.max_body_bytes);
+        let json = is_json(req);
+        let declared: Option<usize> = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !json {
+                return Err(AppError::UnsupportedMediaType);
+            }
+            if declared.is_some_and(|n| n > limit) {
+                return Err(AppError::PayloadTooLarge { limit });
+            }
+            let mut body = BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| {
+                    AppError::bad_request(
+                        "malformed_body",
+                        format!("the body could not be read: {e}"),
+                    )
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(AppError::PayloadTooLarge { limit });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse(&body).map(ApiJson)
+        })
+    }
+}
+
+/// Parses a JSON body into `T`, mapping every failure to its problem.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(AppError::bad_request(
+            "malformed_json",
+            "the body is empty; send a JSON object",
+        ));
+    }
+    if nesting_depth(body) > MAX_DEPTH {
+        return Err(AppError::bad_request(
+            "malformed_json",
+            "the JSON is nested too deeply",
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let field = if path == "." { String::new() } else { path };
+                AppError::Validation(vec![FieldProblem {
+                    field,
+                    message: clean(&inner),
+                }])
+            }
+            _ => AppError::bad_request(
+                "malformed_json",
+                format!("the body is not valid JSON: {}", clean(&inner)),
+            ),
+        }
+    })?;
+    de.end().map_err(|e| {
+        AppError::bad_request(
+            "malformed_json",
+            format!("trailing data after the JSON value: {}", clean(&e)),
+        )
+    })?;
+    Ok(value)
+}
+
+/// serde_json's message without the "at line 1 column 5" suffix, which says nothing useful
+/// to a client and varies with formatting.
+fn clean(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" at line ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// The deepest nesting of arrays and objects, ignoring brackets inside strings.
+fn nesting_depth(body: &[u8]) -> usize {
+    let (mut depth, mut max, mut in_str, mut escaped) = (0usize, 0usize, false, false);
+    for &b in body {
+        if in_str {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        #[expect(dead_code)]
+        name: String,
+        #[expect(dead_code)]
+        count: u32,
+    }
+
+    fn code(r: Result<Body, AppError>) -> &'static str {
+        r.unwrap_err().code()
+    }
+
+    #[test]
+    fn syntax_errors_are_malformed_json() {
+        assert_eq!(code(parse(b"{\"name\": ")), "malformed_json");
+        assert_eq!(code(parse(b"")), "malformed_json");
+        assert_eq!(
+            code(parse(b"{\"name\":\"a\",\"count\":1} x")),
+            "malformed_json"
+        );
+    }
+
+    #[test]
+    fn shape_errors_name_the_field() {
+        match parse::<Body>(b"{\"name\":\"a\",\"count\":\"x\"}").unwrap_err() {
+            AppError::Validation(errors) => assert_eq!(errors[0].field, "count"),
+            other => panic!("{other:?}"),
+        }
+        match parse::<Body>(b"{\"name\":\"a\",\"count\":1,\"admin\":true}").unwrap_err() {
+            AppError::Validation(errors) => assert!(errors[0].message.contains("unknown field")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_parsing() {
+        let deep = format!("{}{}", "[".repeat(1000), "]".repeat(1000));
+        assert_eq!(code(parse(deep.as_bytes())), "malformed_json");
+        assert_eq!(nesting_depth(b"{\"a\":\"[[[[\"}"), 1);
+    }
+}

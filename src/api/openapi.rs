@@ -1,0 +1,66 @@
+//! The OpenAPI document (`/api-docs/openapi.json`) and a small self-contained page that
+//! renders it for people (`/api-docs`), with no scripts from outside.
+
+use actix_web::{HttpResponse, get};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::error::{FieldProblem, Problem};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "asset-exchange API",
+        description = "Provincial state-owned asset exchange: listings, registrations, online auctions, deals and a verifiable audit trail. Errors are RFC 9457 problem documents with a stable `code`.",
+    ),
+    paths(
+        super::health::live,
+        super::health::ready,
+        super::auth::register,
+        super::auth::login_handler,
+        super::auth::refresh,
+        super::auth::logout,
+        super::me::me,
+        document,
+    ),
+    components(schemas(Problem, FieldProblem)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "accounts", description = "Registration, sign-in and tokens"),
+        (name = "health", description = "Probes"),
+        (name = "meta", description = "This document"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The OpenAPI 3 document of every endpoint.
+#[utoipa::path(tag = "meta", responses((status = 200, description = "OpenAPI document")))]
+#[get("/api-docs/openapi.json")]
+pub async fn document() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+/// A readable rendering of the OpenAPI document.
+#[get("/api-docs")]
+pub async fn docs_page() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(include_str!("assets/docs.html"))
+}

@@ -1,0 +1,86 @@
+//! The audit trail every write uses. Call [`record`] inside the transaction of the change it
+//! describes: the event is chained onto its stream (`listing:{id}`, `user:{id}`, `org:{id}`,
+//! `system`) and commits or rolls back with the change.
+
+pub mod chain;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::auth::extract::RequestMeta;
+use crate::domain::Role;
+use crate::error::AppError;
+use crate::store::{Conn, audit as store};
+
+/// Who did it: a user with a role, or the system itself (scheduler, CLI).
+#[derive(Debug, Clone, Copy)]
+pub struct Actor {
+    pub id: Option<i64>,
+    pub role: Option<Role>,
+}
+
+impl Actor {
+    pub const SYSTEM: Actor = Actor {
+        id: None,
+        role: None,
+    };
+    pub const ANONYMOUS: Actor = Actor {
+        id: None,
+        role: None,
+    };
+
+    pub fn user(id: i64, role: Role) -> Self {
+        Actor {
+            id: Some(id),
+            role: Some(role),
+        }
+    }
+}
+
+/// One fact to record.
+pub struct Event<'a> {
+    pub stream: String,
+    pub action: &'static str,
+    pub actor: Actor,
+    pub payload: Value,
+    pub meta: &'a RequestMeta,
+}
+
+pub fn user_stream(id: i64) -> String {
+    format!("user:{id}")
+}
+
+pub fn org_stream(id: i64) -> String {
+    format!("org:{id}")
+}
+
+pub const SYSTEM_STREAM: &str = "system";
+
+/// Appends `event` to its stream's chain, in the caller's transaction.
+pub fn record(conn: &mut Conn, now: DateTime<Utc>, event: Event) -> Result<(), AppError> {
+    let body = chain::EventBody {
+        stream: event.stream,
+        stream_seq: 0,
+        occurred_at: chain::truncate(now),
+        actor_id: event.actor.id,
+        actor_role: event.actor.role.map(|r| r.as_str().to_string()),
+        action: event.action.to_string(),
+        payload: chain::canonical_json(&event.payload),
+        client_ip: event.meta.ip_string(),
+        request_id: event.meta.request_id.clone(),
+        prev_hash: String::new(),
+    };
+    store::append(conn, body)
+}
+
+/// A salted hash of a piece of personal data, so the trail can say "the same e-mail" without
+/// holding it, and stays verifiable if the personal data is later erased elsewhere.
+pub fn pii_hash(salt: &[u8], value: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"asset-exchange/pii/v1\0");
+    h.update(salt);
+    h.update([0]);
+    h.update(value.trim().to_lowercase().as_bytes());
+    hex::encode(h.finalize())
+}

@@ -1,0 +1,344 @@
+//! Account use cases shared by the HTTP API and the command line: registering an
+//! organisation's user, creating staff, and the views returned for a user.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::audit::{self, Actor, Event};
+use crate::auth::extract::RequestMeta;
+use crate::domain::Role;
+use crate::domain::account::{self, FieldError};
+use crate::domain::credit_code::CreditCode;
+use crate::error::AppError;
+use crate::store::models::{NewOrganization, NewUser, Organization, User, from_db, to_db};
+use crate::store::{Conn, users};
+
+/// An organisation as its members and staff see it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct OrganizationView {
+    pub id: i64,
+    pub name: String,
+    pub credit_code: String,
+}
+
+/// A user as they see themselves (never shown to other parties).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct UserView {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub organization: Option<OrganizationView>,
+    pub phone: Option<String>,
+    pub locale: String,
+    pub email_verified: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl UserView {
+    pub fn new(user: &User, org: Option<&Organization>) -> Result<Self, AppError> {
+        let role = Role::parse(&user.role)
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("unknown role {}", user.role)))?;
+        Ok(Self {
+            id: user.id,
+            email: user.email.clone(),
+            name: user.name.clone(),
+            role,
+            organization: org.map(|o| OrganizationView {
+                id: o.id,
+                name: o.name.clone(),
+                credit_code: o.credit_code.clone(),
+            }),
+            phone: user.phone.clone(),
+            locale: user.locale.clone(),
+            email_verified: user.email_verified_at.is_some(),
+            created_at: from_db(user.created_at),
+        })
+    }
+}
+
+/// A registration after validation: every field normalised.
+#[derive(Debug, Clone)]
+pub struct ValidRegistration {
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub organization_name: String,
+    pub credit_code: String,
+    pub phone: Option<String>,
+    pub locale: String,
+}
+
+/// The raw registration fields.
+pub struct RegistrationInput<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    pub name: &'a str,
+    pub role: &'a str,
+    pub organization_name: &'a str,
+    pub credit_code: &'a str,
+    pub phone: Option<&'a str>,
+    pub locale: Option<&'a str>,
+}
+
+/// Validates every field, reporting all problems at once. Staff roles are refused with 403.
+pub fn validate_registration(input: &RegistrationInput) -> Result<ValidRegistration, AppError> {
+    let role = match Role::parse(input.role.trim()) {
+        Some(r) if r.is_staff() => {
+            return Err(AppError::Forbidden {
+                code: "staff_role_not_allowed",
+                detail: "staff accounts are created by the exchange, not by registration".into(),
+            });
+        }
+        Some(r) => Ok(r),
+        None => Err(FieldError::new("role", "must be enterprise or bidder")),
+    };
+    let email = account::normalize_email(input.email);
+    let password = account::check_password(input.password, input.email);
+    let name = account::check_name("name", input.name, account::MAX_NAME_CHARS);
+    let org_name = account::check_name(
+        "organization_name",
+        input.organization_name,
+        account::MAX_ORG_NAME_CHARS,
+    );
+    let code = CreditCode::parse(input.credit_code)
+        .map_err(|e| FieldError::new("credit_code", e.to_string()));
+    let phone = input
+        .phone
+        .filter(|p| !p.trim().is_empty())
+        .map(account::check_phone)
+        .transpose();
+    let locale = account::check_locale(input.locale.unwrap_or(account::DEFAULT_LOCALE));
+
+    let mut errors = Vec::new();
+    macro_rules! take {
+        ($r:expr) => {
+            match $r {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    errors.push(e);
+                    None
+                }
+            }
+        };
+    }
+    let (role, email, _, name, org_name, code, phone, locale) = (
+        take!(role),
+        take!(email),
+        take!(password),
+        take!(name),
+        take!(org_name),
+        take!(code),
+        take!(phone),
+        take!(locale),
+    );
+    match (role, email, name, org_name, code, phone, locale) {
+        (Some(role), Some(email), Some(name), Some(org), Some(code), Some(phone), Some(locale))
+            if errors.is_empty() =>
+        {
+            Ok(ValidRegistration {
+                email,
+                name,
+                role,
+                organization_name: org,
+                credit_code: code.into_string(),
+                phone,
+                locale,
+            })
+        }
+        _ => Err(errors.into()),
+    }
+}
+
+/// Writes the organisation and its first user, with their audit events, in `conn`'s
+/// transaction. Duplicate e-mail → 409 `email_taken`; known credit code → 409
+/// `organization_exists`.
+pub fn register(
+    conn: &mut Conn,
+    reg: &ValidRegistration,
+    password_hash: &str,
+    pii_salt: &[u8],
+    meta: &RequestMeta,
+    now: DateTime<Utc>,
+) -> Result<(User, Organization), AppError> {
+    if users::email_taken(conn, &reg.email)? {
+        return Err(AppError::conflict(
+            "email_taken",
+            "an account with this e-mail already exists",
+        ));
+    }
+    if users::credit_code_taken(conn, &reg.credit_code)? {
+        return Err(AppError::conflict(
+            "organization_exists",
+            "an organisation with this credit code is already registered",
+        ));
+    }
+    let org = users::insert_organization(
+        conn,
+        &NewOrganization {
+            name: &reg.organization_name,
+            credit_code: &reg.credit_code,
+            created_at: to_db(now),
+        },
+    )
+    .map_err(|e| {
+        conflict_or(
+            e,
+            "organization_exists",
+            "an organisation with this credit code is already registered",
+        )
+    })?;
+    let user = users::insert_user(
+        conn,
+        &NewUser {
+            email: &reg.email,
+            password_hash,
+            name: &reg.name,
+            role: reg.role.as_str(),
+            organization_id: Some(org.id),
+            phone: reg.phone.as_deref(),
+            locale: &reg.locale,
+            created_at: to_db(now),
+            updated_at: to_db(now),
+        },
+    )
+    .map_err(|e| {
+        conflict_or(
+            e,
+            "email_taken",
+            "an account with this e-mail already exists",
+        )
+    })?;
+    let actor = Actor::user(user.id, reg.role);
+    audit::record(
+        conn,
+        now,
+        Event {
+            stream: audit::org_stream(org.id),
+            action: "org.registered",
+            actor,
+            payload: json!({
+                "organization_id": org.id,
+                "name": org.name,
+                "credit_code": org.credit_code,
+            }),
+            meta,
+        },
+    )?;
+    audit::record(
+        conn,
+        now,
+        Event {
+            stream: audit::user_stream(user.id),
+            action: "user.registered",
+            actor,
+            payload: json!({
+                "user_id": user.id,
+                "role": reg.role.as_str(),
+                "organization_id": org.id,
+                "email_hash": audit::pii_hash(pii_salt, &reg.email),
+                "phone_hash": reg.phone.as_deref().map(|p| audit::pii_hash(pii_salt, p)),
+                "locale": reg.locale,
+            }),
+            meta,
+        },
+    )?;
+    Ok((user, org))
+}
+
+/// A racing insert that hit a unique index becomes the conflict the earlier check reports.
+fn conflict_or(e: AppError, code: &'static str, detail: &str) -> AppError {
+    match e {
+        AppError::Conflict {
+            code: "conflict", ..
+        } => AppError::conflict(code, detail),
+        other => other,
+    }
+}
+
+/// A staff account to create from the command line.
+pub struct NewStaff<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    pub name: &'a str,
+    pub role: Role,
+}
+
+/// Validates a staff account (same password policy as everyone).
+pub fn validate_staff(s: &NewStaff) -> Result<(String, String), AppError> {
+    if !s.role.is_staff() {
+        return Err(AppError::field(
+            "role",
+            "must be operator, auditor or admin",
+        ));
+    }
+    let mut errors = Vec::new();
+    let email = account::normalize_email(s.email)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let _ = account::check_password(s.password, s.email).map_err(|e| errors.push(e));
+    let name = account::check_name("name", s.name, account::MAX_NAME_CHARS)
+        .map_err(|e| errors.push(e))
+        .ok();
+    match (email, name) {
+        (Some(email), Some(name)) if errors.is_empty() => Ok((email, name)),
+        _ => Err(errors.into()),
+    }
+}
+
+/// Inserts a staff user with its audit event (actor: the system, from the CLI).
+pub fn create_staff(
+    conn: &mut Conn,
+    email: &str,
+    name: &str,
+    role: Role,
+    password_hash: &str,
+    pii_salt: &[u8],
+    now: DateTime<Utc>,
+) -> Result<User, AppError> {
+    if users::email_taken(conn, email)? {
+        return Err(AppError::conflict(
+            "email_taken",
+            "an account with this e-mail already exists",
+        ));
+    }
+    let user = users::insert_user(
+        conn,
+        &NewUser {
+            email,
+            password_hash,
+            name,
+            role: role.as_str(),
+            organization_id: None,
+            phone: None,
+            locale: account::DEFAULT_LOCALE,
+            created_at: to_db(now),
+            updated_at: to_db(now),
+        },
+    )
+    .map_err(|e| {
+        conflict_or(
+            e,
+            "email_taken",
+            "an account with this e-mail already exists",
+        )
+    })?;
+    audit::record(
+        conn,
+        now,
+        Event {
+            stream: audit::user_stream(user.id),
+            action: "user.staff_created",
+            actor: Actor::SYSTEM,
+            payload: json!({
+                "user_id": user.id,
+                "role": role.as_str(),
+                "email_hash": audit::pii_hash(pii_salt, email),
+                "via": "cli",
+            }),
+            meta: &RequestMeta::default(),
+        },
+    )?;
+    Ok(user)
+}

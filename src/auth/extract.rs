@@ -1,0 +1,221 @@
+//! Extractors a handler names to require a signed-in user (`AuthUser`) or a role
+//! (`Staff<P>`), and request facts the audit trail records (`RequestMeta`).
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::net::IpAddr;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+
+use super::tokens::TokenError;
+use crate::domain::Role;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::store::sessions;
+use crate::telemetry::RequestId;
+
+/// A caller with a valid access token whose login has not been revoked.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub id: i64,
+    pub role: Role,
+    pub organization_id: Option<i64>,
+    pub session_id: i64,
+}
+
+fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("application state missing")))
+}
+
+fn bearer(req: &HttpRequest) -> Result<String, AppError> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| AppError::unauthorized("unauthorized", "sign in first: no bearer token"))?;
+    let value = value
+        .to_str()
+        .map_err(|_| AppError::unauthorized("invalid_token", "malformed Authorization header"))?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(|| {
+        AppError::unauthorized("invalid_token", "use Authorization: Bearer <token>")
+    })?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(AppError::unauthorized(
+            "invalid_token",
+            "use Authorization: Bearer <token>",
+        ));
+    }
+    Ok(token.trim().to_string())
+}
+
+impl FromRequest for AuthUser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        if let Some(user) = req.extensions().get::<AuthUser>() {
+            let user = user.clone();
+            return Box::pin(async move { Ok(user) });
+        }
+        let req = req.clone();
+        Box::pin(async move {
+            let state = state(&req)?;
+            let token = bearer(&req)?;
+            let claims = state
+                .jwt
+                .verify(&token, state.clock.now())
+                .map_err(|e| match e {
+                    TokenError::Expired => {
+                        AppError::unauthorized("token_expired", "the access token has expired")
+                    }
+                    TokenError::Invalid => {
+                        AppError::unauthorized("invalid_token", "the access token is not valid")
+                    }
+                })?;
+            let user_id: i64 = claims.sub.parse().map_err(|_| {
+                AppError::unauthorized("invalid_token", "the access token is not valid")
+            })?;
+            let sid = claims.sid;
+            let live = state
+                .db
+                .run(move |c| sessions::live_session_role(c, sid, user_id))
+                .await?;
+            let Some((role, organization_id)) = live else {
+                return Err(AppError::unauthorized(
+                    "token_revoked",
+                    "this login has ended; sign in again",
+                ));
+            };
+            let role = Role::parse(&role).ok_or_else(|| {
+                AppError::internal(anyhow::anyhow!("unknown role {role} in database"))
+            })?;
+            let user = AuthUser {
+                id: user_id,
+                role,
+                organization_id,
+                session_id: sid,
+            };
+            tracing::Span::current().record("user_id", user_id);
+            req.extensions_mut().insert(user.clone());
+            Ok(user)
+        })
+    }
+}
+
+/// Which roles a guard lets through.
+pub trait RolePolicy {
+    const ROLES: &'static [Role];
+    const WHAT: &'static str;
+}
+
+/// A signed-in user whose role the policy `P` allows; others get 403.
+#[derive(Debug, Clone)]
+pub struct Staff<P: RolePolicy> {
+    pub user: AuthUser,
+    _policy: PhantomData<P>,
+}
+
+impl<P: RolePolicy> std::ops::Deref for Staff<P> {
+    type Target = AuthUser;
+    fn deref(&self) -> &AuthUser {
+        &self.user
+    }
+}
+
+impl<P: RolePolicy + 'static> FromRequest for Staff<P> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let user = AuthUser::from_request(req, payload);
+        Box::pin(async move {
+            let user = user.await?;
+            if !P::ROLES.contains(&user.role) {
+                return Err(AppError::forbidden(format!("only {} may do this", P::WHAT)));
+            }
+            Ok(Staff {
+                user,
+                _policy: PhantomData,
+            })
+        })
+    }
+}
+
+/// Exchange operators (and admins).
+#[derive(Debug, Clone)]
+pub struct Operators;
+impl RolePolicy for Operators {
+    const ROLES: &'static [Role] = &[Role::Operator, Role::Admin];
+    const WHAT: &'static str = "exchange operators";
+}
+
+/// Auditors and admins: read-only over everything.
+#[derive(Debug, Clone)]
+pub struct Auditors;
+impl RolePolicy for Auditors {
+    const ROLES: &'static [Role] = &[Role::Auditor, Role::Admin];
+    const WHAT: &'static str = "auditors";
+}
+
+/// Platform administrators.
+#[derive(Debug, Clone)]
+pub struct Admins;
+impl RolePolicy for Admins {
+    const ROLES: &'static [Role] = &[Role::Admin];
+    const WHAT: &'static str = "administrators";
+}
+
+/// Facts about the request that the audit trail keeps.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub client_ip: Option<IpAddr>,
+    pub request_id: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl RequestMeta {
+    pub fn ip_string(&self) -> Option<String> {
+        self.client_ip.map(|ip| ip.to_string())
+    }
+}
+
+/// The client IP: the peer address, or the forwarded one when configured to trust a proxy.
+pub fn client_ip(req: &HttpRequest, trust_forwarded: bool) -> Option<IpAddr> {
+    if trust_forwarded {
+        let info = req.connection_info();
+        if let Some(addr) = info.realip_remote_addr() {
+            if let Ok(ip) = addr.parse::<IpAddr>() {
+                return Some(ip);
+            }
+            if let Ok(sock) = addr.parse::<std::net::SocketAddr>() {
+                return Some(sock.ip());
+            }
+        }
+    }
+    req.peer_addr().map(|a| a.ip())
+}
+
+impl FromRequest for RequestMeta {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let trust = req
+            .app_data::<web::Data<AppState>>()
+            .is_some_and(|s| s.settings.server.trust_forwarded_for);
+        let user_agent = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(256).collect());
+        std::future::ready(Ok(RequestMeta {
+            client_ip: client_ip(req, trust),
+            request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
+            user_agent,
+        }))
+    }
+}

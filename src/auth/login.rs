@@ -1,0 +1,311 @@
+//! Logins, refresh-token rotation with reuse detection, and logout.
+//!
+//! A login is a `sessions` row; each refresh hands out a new refresh token of that session and
+//! marks the old one used. Presenting a used token again means it was copied: the whole
+//! session (every token of that login, access tokens included) is revoked.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::audit::{self, Actor, Event};
+use crate::auth::extract::{AuthUser, RequestMeta};
+use crate::auth::tokens::{hash_token, random_token};
+use crate::domain::Role;
+use crate::domain::account::{FailedLoginOutcome, LockoutPolicy, normalize_email};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::store::models::{NewRefreshToken, NewSession, User, from_db, to_db};
+use crate::store::{Conn, sessions, users};
+
+/// What login and refresh return.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+fn invalid_credentials() -> AppError {
+    AppError::unauthorized("invalid_credentials", "the e-mail or password is wrong")
+}
+
+fn lockout_policy(state: &AppState) -> LockoutPolicy {
+    let auth = &state.settings.auth;
+    LockoutPolicy {
+        max_failed: auth.max_failed_logins,
+        duration: Duration::minutes(i64::try_from(auth.lockout_minutes).unwrap_or(15)),
+    }
+}
+
+fn role_of(user: &User) -> Result<Role, AppError> {
+    Role::parse(&user.role)
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("bad role in database")))
+}
+
+/// Creates the refresh token of a session and returns the pair.
+fn issue_pair(
+    state: &AppState,
+    conn: &mut Conn,
+    user_id: i64,
+    role: Role,
+    session_id: i64,
+    now: DateTime<Utc>,
+) -> Result<TokenPair, AppError> {
+    let refresh = random_token();
+    let days = i64::try_from(state.settings.auth.refresh_token_ttl_days).unwrap_or(30);
+    sessions::insert_refresh_token(
+        conn,
+        &NewRefreshToken {
+            session_id,
+            token_hash: &hash_token(&refresh),
+            created_at: to_db(now),
+            expires_at: to_db(now + Duration::days(days)),
+        },
+    )?;
+    let access = state
+        .jwt
+        .issue(user_id, role, session_id, now)
+        .map_err(AppError::internal)?;
+    Ok(TokenPair {
+        access_token: access,
+        refresh_token: refresh,
+        token_type: "Bearer",
+        expires_in: state.jwt.ttl_seconds(),
+    })
+}
+
+enum LoginOutcome {
+    Success(TokenPair),
+    Refused,
+}
+
+/// Checks credentials and opens a login. Unknown, locked and wrong-password attempts all
+/// answer 401 `invalid_credentials` after one password verification each.
+pub async fn login(
+    state: actix_web::web::Data<AppState>,
+    email: String,
+    password: String,
+    meta: RequestMeta,
+) -> Result<TokenPair, AppError> {
+    let Ok(email) = normalize_email(&email) else {
+        let s = state.clone();
+        actix_web::web::block(move || s.passwords.verify_dummy(&password))
+            .await
+            .map_err(AppError::internal)?;
+        return Err(invalid_credentials());
+    };
+    let lookup = email.clone();
+    let user = state
+        .db
+        .run(move |c| users::find_by_email(c, &lookup))
+        .await?;
+    let s = state.clone();
+    let (user, password_ok) = actix_web::web::block(move || match user {
+        Some(u) => {
+            let ok = s.passwords.verify(&password, &u.password_hash);
+            (Some(u), ok)
+        }
+        None => (None, s.passwords.verify_dummy(&password)),
+    })
+    .await
+    .map_err(AppError::internal)?;
+
+    let now = state.clock.now();
+    let policy = lockout_policy(&state);
+    let pii_salt = state.pii_salt.clone();
+    let st = state.clone();
+    let outcome = state
+        .db
+        .tx(move |c| {
+            let Some(user) = user else {
+                audit::record(c, now, Event {
+                    stream: audit::SYSTEM_STREAM.to_string(),
+                    action: "auth.login_failed",
+                    actor: Actor::ANONYMOUS,
+                    payload: json!({"reason": "unknown_account", "email_hash": audit::pii_hash(&pii_salt, &email)}),
+                    meta: &meta,
+                })?;
+                return Ok(LoginOutcome::Refused);
+            };
+            let role = role_of(&user)?;
+            let actor = Actor::user(user.id, role);
+            let stream = audit::user_stream(user.id);
+            if policy.is_locked(user.locked_until.map(from_db), now) {
+                audit::record(c, now, Event {
+                    stream,
+                    action: "auth.login_failed",
+                    actor,
+                    payload: json!({"reason": "locked", "user_id": user.id}),
+                    meta: &meta,
+                })?;
+                return Ok(LoginOutcome::Refused);
+            }
+            if !password_ok {
+                let counted = users::count_failed_login(c, user.id, now)?;
+                let so_far = u32::try_from(counted - 1).unwrap_or(0);
+                audit::record(c, now, Event {
+                    stream: stream.clone(),
+                    action: "auth.login_failed",
+                    actor,
+                    payload: json!({"reason": "wrong_password", "user_id": user.id, "failed_logins": counted}),
+                    meta: &meta,
+                })?;
+                if let FailedLoginOutcome::Locked { until } = policy.on_failure(so_far, now) {
+                    users::lock(c, user.id, until, now)?;
+                    audit::record(c, now, Event {
+                        stream,
+                        action: "auth.locked",
+                        actor,
+                        payload: json!({"user_id": user.id, "locked_until": audit::chain::format_time(until)}),
+                        meta: &meta,
+                    })?;
+                }
+                return Ok(LoginOutcome::Refused);
+            }
+            let after_lockout = user.locked_until.is_some();
+            users::clear_failures(c, user.id, now)?;
+            let ip = meta.ip_string();
+            let session = sessions::insert_session(c, &NewSession {
+                user_id: user.id,
+                created_at: to_db(now),
+                client_ip: ip.as_deref(),
+                user_agent: meta.user_agent.as_deref(),
+            })?;
+            let pair = issue_pair(&st, c, user.id, role, session.id, now)?;
+            audit::record(c, now, Event {
+                stream,
+                action: "auth.login",
+                actor,
+                payload: json!({"user_id": user.id, "session_id": session.id, "after_lockout": after_lockout}),
+                meta: &meta,
+            })?;
+            Ok(LoginOutcome::Success(pair))
+        })
+        .await?;
+    match outcome {
+        LoginOutcome::Success(pair) => Ok(pair),
+        LoginOutcome::Refused => Err(invalid_credentials()),
+    }
+}
+
+enum RefreshOutcome {
+    Rotated(TokenPair),
+    Unknown,
+    Revoked,
+    Expired,
+    Reused,
+}
+
+/// Rotates a refresh token. A token presented twice revokes its whole login.
+pub async fn refresh(
+    state: actix_web::web::Data<AppState>,
+    token: String,
+    meta: RequestMeta,
+) -> Result<TokenPair, AppError> {
+    let now = state.clock.now();
+    let hash = hash_token(&token);
+    let st = state.clone();
+    let outcome = state
+        .db
+        .tx(move |c| {
+            let Some((row, session)) = sessions::find_refresh_token(c, &hash)? else {
+                return Ok(RefreshOutcome::Unknown);
+            };
+            let Some((user, _)) = users::find_with_org(c, session.user_id)? else {
+                return Ok(RefreshOutcome::Unknown);
+            };
+            let role = role_of(&user)?;
+            let actor = Actor::user(user.id, role);
+            if session.revoked_at.is_some() {
+                return Ok(RefreshOutcome::Revoked);
+            }
+            let expired = from_db(row.expires_at) <= now;
+            if row.used_at.is_none() && expired {
+                return Ok(RefreshOutcome::Expired);
+            }
+            // Already used, or used by a concurrent request a moment ago: a copied token.
+            if row.used_at.is_some() || !sessions::mark_used(c, row.id, now)? {
+                sessions::revoke_session(c, session.id, "refresh_token_reuse", now)?;
+                audit::record(c, now, Event {
+                    stream: audit::user_stream(user.id),
+                    action: "auth.refresh_reuse_detected",
+                    actor,
+                    payload: json!({"user_id": user.id, "session_id": session.id, "token_id": row.id}),
+                    meta: &meta,
+                })?;
+                return Ok(RefreshOutcome::Reused);
+            }
+            let pair = issue_pair(&st, c, user.id, role, session.id, now)?;
+            audit::record(c, now, Event {
+                stream: audit::user_stream(user.id),
+                action: "auth.refreshed",
+                actor,
+                payload: json!({"user_id": user.id, "session_id": session.id}),
+                meta: &meta,
+            })?;
+            Ok(RefreshOutcome::Rotated(pair))
+        })
+        .await?;
+    match outcome {
+        RefreshOutcome::Rotated(pair) => Ok(pair),
+        RefreshOutcome::Unknown => Err(AppError::unauthorized(
+            "invalid_token",
+            "the refresh token is not valid",
+        )),
+        RefreshOutcome::Revoked => Err(AppError::unauthorized(
+            "token_revoked",
+            "this login has ended; sign in again",
+        )),
+        RefreshOutcome::Expired => Err(AppError::unauthorized(
+            "token_expired",
+            "the refresh token has expired; sign in again",
+        )),
+        RefreshOutcome::Reused => Err(AppError::unauthorized(
+            "refresh_token_reused",
+            "this refresh token was already used; every token of this login is now revoked",
+        )),
+    }
+}
+
+/// Ends the caller's login, and the login the refresh token belongs to if it is theirs.
+pub async fn logout(
+    state: actix_web::web::Data<AppState>,
+    user: AuthUser,
+    token: String,
+    meta: RequestMeta,
+) -> Result<(), AppError> {
+    let now = state.clock.now();
+    let hash = hash_token(&token);
+    state
+        .db
+        .tx(move |c| {
+            let mut ended = Vec::new();
+            if sessions::revoke_session(c, user.session_id, "logout", now)? {
+                ended.push(user.session_id);
+            }
+            if let Some((_, session)) = sessions::find_refresh_token(c, &hash)?
+                && session.user_id == user.id
+                && session.id != user.session_id
+                && sessions::revoke_session(c, session.id, "logout", now)?
+            {
+                ended.push(session.id);
+            }
+            audit::record(
+                c,
+                now,
+                Event {
+                    stream: audit::user_stream(user.id),
+                    action: "auth.logout",
+                    actor: Actor::user(user.id, user.role),
+                    payload: json!({"user_id": user.id, "sessions_ended": ended}),
+                    meta: &meta,
+                },
+            )?;
+            Ok(())
+        })
+        .await
+}

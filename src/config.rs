@@ -1,0 +1,427 @@
+//! Settings: `config/default.toml`, then the profile file chosen by `APP_ENV`, then
+//! `APP__SECTION__KEY` environment variables, then `DATABASE_URL`. Unknown keys are errors
+//! wherever they appear, and production refuses to start with missing or default secrets.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use toml::{Table, Value};
+
+/// The deployment profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Test,
+    Production,
+}
+
+impl AppEnv {
+    pub fn parse(s: &str) -> anyhow::Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "development" | "dev" => Ok(Self::Development),
+            "test" => Ok(Self::Test),
+            "production" | "prod" => Ok(Self::Production),
+            other => bail!("APP_ENV must be development, test or production, not {other:?}"),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Test => "test",
+            Self::Production => "production",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(skip, default = "default_env")]
+    pub env: AppEnv,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub audit: AuditSettings,
+    pub rate_limit: RateLimitSettings,
+    pub log: LogSettings,
+}
+
+fn default_env() -> AppEnv {
+    AppEnv::Development
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub workers: usize,
+    pub max_body_bytes: usize,
+    pub trust_forwarded_for: bool,
+    pub public_base_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub pool_size: u32,
+    pub connect_timeout_seconds: u64,
+    pub sqlite_busy_timeout_ms: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub jwt_key_id: String,
+    pub jwt_secret: SecretString,
+    pub jwt_previous_key_id: String,
+    pub jwt_previous_secret: SecretString,
+    pub access_token_ttl_seconds: u64,
+    pub refresh_token_ttl_days: u64,
+    pub leeway_seconds: u64,
+    pub max_failed_logins: u32,
+    pub lockout_minutes: u64,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    pub pii_salt: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub login_max_requests: u32,
+    pub login_window_seconds: u64,
+    pub register_max_requests: u32,
+    pub register_window_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// The smallest HMAC key we accept in production, in bytes.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+impl Settings {
+    /// Loads settings the way the binary does: `APP_CONFIG_DIR` (default `./config`),
+    /// `APP_ENV` (default development) and the process environment.
+    pub fn load() -> anyhow::Result<Self> {
+        let dir = std::env::var("APP_CONFIG_DIR").unwrap_or_else(|_| "config".into());
+        let env = match std::env::var("APP_ENV") {
+            Ok(v) => AppEnv::parse(&v)?,
+            Err(_) => AppEnv::Development,
+        };
+        Self::load_from(Path::new(&dir), env, std::env::vars())
+    }
+
+    /// Loads settings from `dir` for `env`, applying the given environment variables.
+    pub fn load_from(
+        dir: &Path,
+        env: AppEnv,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Self> {
+        let mut merged = read_table(&dir.join("default.toml"))?;
+        let profile = dir.join(format!("{}.toml", env.as_str()));
+        if profile.exists() {
+            let overlay = read_table(&profile)?;
+            merge(&mut merged, overlay, "")?;
+        }
+        let mut database_url = None;
+        for (name, value) in vars {
+            if name == "DATABASE_URL" {
+                database_url = Some(value);
+            } else if let Some(path) = name.strip_prefix("APP__") {
+                apply_env_override(&mut merged, path, &value)
+                    .with_context(|| format!("environment variable {name}"))?;
+            }
+        }
+        let mut settings: Settings = Value::Table(merged)
+            .try_into()
+            .context("invalid configuration")?;
+        settings.env = env;
+        if let Some(url) = database_url.filter(|u| !u.is_empty()) {
+            settings.database.url = url;
+        }
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks that hold in every profile, plus production's refusal of unsafe defaults.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.auth.leeway_seconds > 5 {
+            bail!("auth.leeway_seconds must be at most 5");
+        }
+        if self.auth.max_failed_logins == 0 {
+            bail!("auth.max_failed_logins must be at least 1");
+        }
+        if self.rate_limit.login_window_seconds == 0 || self.rate_limit.register_window_seconds == 0
+        {
+            bail!("rate limit windows must be at least 1 second");
+        }
+        if self.auth.jwt_key_id.is_empty() {
+            bail!("auth.jwt_key_id must not be empty");
+        }
+        if !self.auth.jwt_previous_key_id.is_empty()
+            && self.auth.jwt_previous_key_id == self.auth.jwt_key_id
+        {
+            bail!("auth.jwt_previous_key_id must differ from auth.jwt_key_id");
+        }
+        let secret = self.auth.jwt_secret.expose_secret();
+        if !secret.is_empty() && secret.len() < MIN_JWT_SECRET_BYTES {
+            bail!("auth.jwt_secret must be at least {MIN_JWT_SECRET_BYTES} bytes");
+        }
+        let salt = self.audit.pii_salt.expose_secret();
+        if !salt.is_empty() && salt.len() < 16 {
+            bail!("audit.pii_salt must be at least 16 bytes");
+        }
+        if self.env == AppEnv::Production {
+            if secret.is_empty() {
+                bail!(
+                    "production needs APP__AUTH__JWT_SECRET (at least {MIN_JWT_SECRET_BYTES} bytes)"
+                );
+            }
+            if secret
+                .chars()
+                .all(|c| c == secret.chars().next().unwrap_or('x'))
+                || secret.to_ascii_lowercase().contains("change")
+                || secret.to_ascii_lowercase().contains("secret")
+            {
+                bail!("production refuses a placeholder APP__AUTH__JWT_SECRET");
+            }
+            if salt.is_empty() {
+                bail!("production needs APP__AUDIT__PII_SALT (at least 16 bytes)");
+            }
+        }
+        Ok(())
+    }
+
+    /// Directory for local state (the SQLite file, development keys, mail files).
+    pub fn data_dir(&self) -> PathBuf {
+        PathBuf::from("data")
+    }
+}
+
+fn read_table(path: &Path) -> anyhow::Result<Table> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read configuration file {}", path.display()))?;
+    text.parse::<Table>()
+        .with_context(|| format!("invalid TOML in {}", path.display()))
+}
+
+/// Merges `overlay` into `base`. A key the base does not have is an error: every key is
+/// declared in default.toml, so this catches typos in profile files early.
+fn merge(base: &mut Table, overlay: Table, prefix: &str) -> anyhow::Result<()> {
+    for (key, value) in overlay {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match (base.get_mut(&key), value) {
+            (Some(Value::Table(b)), Value::Table(o)) => merge(b, o, &path)?,
+            (Some(slot), v) => *slot = v,
+            (None, _) => bail!("unknown configuration key {path}"),
+        }
+    }
+    Ok(())
+}
+
+/// Applies `APP__SECTION__KEY=value`. The value takes the type of the key's default, so a
+/// numeric secret stays a string and `true` only becomes a bool where a bool is expected.
+fn apply_env_override(root: &mut Table, path: &str, raw: &str) -> anyhow::Result<()> {
+    let parts: Vec<String> = path.split("__").map(|p| p.to_ascii_lowercase()).collect();
+    let Some((last, sections)) = parts.split_last() else {
+        bail!("empty key");
+    };
+    let mut table = root;
+    for section in sections {
+        table = match table.get_mut(section) {
+            Some(Value::Table(t)) => t,
+            _ => bail!("unknown configuration section {section}"),
+        };
+    }
+    let Some(slot) = table.get_mut(last) else {
+        bail!("unknown configuration key {}", parts.join("."));
+    };
+    *slot = match slot {
+        Value::String(_) => Value::String(raw.to_string()),
+        Value::Integer(_) => Value::Integer(
+            raw.trim()
+                .parse()
+                .with_context(|| format!("{raw:?} is not a whole number"))?,
+        ),
+        Value::Float(_) => Value::Float(raw.trim().parse().context("not a number")?),
+        Value::Boolean(_) => Value::Boolean(match raw.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => true,
+            "false" | "0" | "no" | "off" => false,
+            other => bail!("{other:?} is not true or false"),
+        }),
+        _ => bail!("{} cannot be set from the environment", parts.join(".")),
+    };
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn development_defaults_load_without_any_environment() {
+        let s = Settings::load_from(&config_dir(), AppEnv::Development, vec![]).unwrap();
+        assert_eq!(s.server.port, 8080);
+        assert_eq!(s.server.host, "127.0.0.1");
+        assert_eq!(s.database.url, "sqlite://data/asset-exchange.db");
+        assert_eq!(s.auth.access_token_ttl_seconds, 900);
+        assert_eq!(s.auth.max_failed_logins, 5);
+        assert_eq!(s.log.format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn profile_file_overrides_defaults() {
+        let s = Settings::load_from(&config_dir(), AppEnv::Test, vec![]).unwrap();
+        assert_eq!(s.server.port, 0);
+        assert_eq!(s.env, AppEnv::Test);
+    }
+
+    #[test]
+    fn environment_overrides_take_the_type_of_the_default() {
+        let s = Settings::load_from(
+            &config_dir(),
+            AppEnv::Development,
+            vars(&[
+                ("APP__SERVER__PORT", "9123"),
+                ("APP__SERVER__TRUST_FORWARDED_FOR", "true"),
+                ("APP__AUTH__JWT_KEY_ID", "12345"),
+                ("DATABASE_URL", "postgres://postgres@127.0.0.1/x"),
+                ("UNRELATED", "ignored"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.server.port, 9123);
+        assert!(s.server.trust_forwarded_for);
+        assert_eq!(s.auth.jwt_key_id, "12345");
+        assert_eq!(s.database.url, "postgres://postgres@127.0.0.1/x");
+    }
+
+    #[test]
+    fn unknown_environment_key_is_an_error() {
+        let err = Settings::load_from(
+            &config_dir(),
+            AppEnv::Development,
+            vars(&[("APP__SERVER__PROT", "1")]),
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("unknown configuration key server.prot"));
+    }
+
+    #[test]
+    fn unknown_key_in_a_profile_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            config_dir().join("default.toml"),
+            dir.path().join("default.toml"),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("test.toml"), "[server]\nportt = 1\n").unwrap();
+        let err = Settings::load_from(dir.path(), AppEnv::Test, vec![]).unwrap_err();
+        assert!(format!("{err:#}").contains("server.portt"));
+    }
+
+    #[test]
+    fn badly_typed_environment_value_is_an_error() {
+        let err = Settings::load_from(
+            &config_dir(),
+            AppEnv::Development,
+            vars(&[("APP__SERVER__PORT", "eighty")]),
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("APP__SERVER__PORT"));
+    }
+
+    #[test]
+    fn production_refuses_to_start_without_a_jwt_secret() {
+        let err = Settings::load_from(&config_dir(), AppEnv::Production, vec![]).unwrap_err();
+        assert!(format!("{err:#}").contains("APP__AUTH__JWT_SECRET"));
+    }
+
+    #[test]
+    fn production_refuses_a_placeholder_or_short_secret() {
+        for secret in [
+            "change-me-change-me-change-me-change-me",
+            &"a".repeat(40),
+            "short",
+        ] {
+            let result = Settings::load_from(
+                &config_dir(),
+                AppEnv::Production,
+                vars(&[
+                    ("APP__AUTH__JWT_SECRET", secret),
+                    ("APP__AUDIT__PII_SALT", "k3Jd9QmZ0pLx7TwB"),
+                ]),
+            );
+            assert!(result.is_err(), "{secret} was accepted");
+        }
+    }
+
+    #[test]
+    fn production_starts_with_a_real_secret() {
+        let s = Settings::load_from(
+            &config_dir(),
+            AppEnv::Production,
+            vars(&[
+                (
+                    "APP__AUTH__JWT_SECRET",
+                    "q8V2m1Lr0ZkT7wNc4Hs9Pa6Ye3Xd5Gb-Jf",
+                ),
+                ("APP__AUDIT__PII_SALT", "k3Jd9QmZ0pLx7TwB"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.log.format, LogFormat::Json);
+        assert_eq!(s.server.host, "0.0.0.0");
+    }
+
+    #[test]
+    fn leeway_above_five_seconds_is_refused() {
+        let err = Settings::load_from(
+            &config_dir(),
+            AppEnv::Development,
+            vars(&[("APP__AUTH__LEEWAY_SECONDS", "30")]),
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("leeway"));
+    }
+}

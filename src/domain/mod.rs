@@ -1,0 +1,10 @@
+//! Pure business rules: no IO, no framework types, no system clock. Everything here is
+//! decided from its arguments, so it is tested directly and fast.
+
+pub mod account;
+pub mod clock;
+pub mod credit_code;
+pub mod role;
+
+pub use clock::Clock;
+pub use role::Role;

@@ -1,0 +1,295 @@
+//! The one error type of the service and its HTTP form: RFC 9457 problem documents with a
+//! stable snake_case `code` a client can switch on. Unexpected failures are logged with
+//! their whole cause chain and answered with an opaque 500.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::domain::account::FieldError;
+
+/// Media type of problem documents.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct FieldProblem {
+    /// JSON path of the field, e.g. `email` or `items[2].amount`.
+    pub field: String,
+    pub message: String,
+}
+
+impl From<FieldError> for FieldProblem {
+    fn from(e: FieldError) -> Self {
+        Self {
+            field: e.field.to_string(),
+            message: e.message,
+        }
+    }
+}
+
+/// An RFC 9457 problem document as this API writes it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// URI reference naming the problem type (`/problems/{code}`).
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable machine-readable code.
+    pub code: String,
+    /// Invalid fields, for validation problems.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldProblem>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The body failed field validation (422 `validation_failed`).
+    #[error("validation failed")]
+    Validation(Vec<FieldProblem>),
+    /// A business rule refused the request (422 with the rule's code).
+    #[error("{detail}")]
+    Rule { code: &'static str, detail: String },
+    /// The request could not be understood (400).
+    #[error("{detail}")]
+    BadRequest { code: &'static str, detail: String },
+    /// Missing, invalid or expired credentials (401).
+    #[error("{detail}")]
+    Unauthorized { code: &'static str, detail: String },
+    /// Authenticated, but not allowed (403).
+    #[error("{detail}")]
+    Forbidden { code: &'static str, detail: String },
+    /// No such resource, or one the caller may not know exists (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with the current state (409).
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+    /// The body is not JSON (415).
+    #[error("send the body as application/json")]
+    UnsupportedMediaType,
+    /// The body is larger than the configured limit (413).
+    #[error("the body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    /// Too many requests from this client (429).
+    #[error("too many requests")]
+    RateLimited { retry_after_seconds: u64 },
+    /// The database or another dependency is not answering (503).
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// Anything unexpected (500). The cause is logged, never sent.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl AppError {
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(e.into())
+    }
+
+    pub fn rule(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::Rule {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::Unauthorized {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::Forbidden {
+            code: "forbidden",
+            detail: detail.into(),
+        }
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::NotFound(what.into())
+    }
+
+    pub fn field(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldProblem {
+            field: field.into(),
+            message: message.into(),
+        }])
+    }
+
+    /// The stable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Validation(_) => "validation_failed",
+            AppError::Rule { code, .. }
+            | AppError::BadRequest { code, .. }
+            | AppError::Unauthorized { code, .. }
+            | AppError::Forbidden { code, .. }
+            | AppError::Conflict { code, .. } => code,
+            AppError::NotFound(_) => "not_found",
+            AppError::RateLimited { .. } => "rate_limited",
+            AppError::UnsupportedMediaType => "unsupported_media_type",
+            AppError::PayloadTooLarge { .. } => "payload_too_large",
+            AppError::Unavailable(_) => "service_unavailable",
+            AppError::Internal(_) => "internal_error",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            AppError::Validation(errors) => match errors.as_slice() {
+                [one] => format!("{}: {}", one.field, one.message),
+                _ => format!("{} fields are invalid", errors.len()),
+            },
+            AppError::RateLimited {
+                retry_after_seconds,
+            } => {
+                format!("too many requests; try again in {retry_after_seconds} s")
+            }
+            AppError::Unavailable(_) => {
+                "the service cannot reach a dependency right now; try again shortly".into()
+            }
+            AppError::Internal(_) => "an unexpected error occurred; it has been logged".into(),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn to_problem(&self) -> Problem {
+        let status = self.status_code();
+        let errors = match self {
+            AppError::Validation(errors) => errors.clone(),
+            _ => Vec::new(),
+        };
+        problem(status, self.code(), self.detail(), errors)
+    }
+}
+
+/// Builds a problem document for any status and code.
+pub fn problem(
+    status: StatusCode,
+    code: &str,
+    detail: impl Into<String>,
+    errors: Vec<FieldProblem>,
+) -> Problem {
+    Problem {
+        type_: format!("/problems/{code}"),
+        title: status.canonical_reason().unwrap_or("Error").to_string(),
+        status: status.as_u16(),
+        detail: detail.into(),
+        code: code.to_string(),
+        errors,
+    }
+}
+
+/// Writes a problem document as a response.
+pub fn problem_response(p: &Problem) -> HttpResponse {
+    let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)))
+        .body(serde_json::to_string(p).unwrap_or_default())
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::Validation(_) | AppError::Rule { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            AppError::Internal(e) => tracing::error!(error = format!("{e:#}"), "internal error"),
+            AppError::Unavailable(cause) => tracing::warn!(%cause, "dependency unavailable"),
+            _ => {}
+        }
+        let mut resp = problem_response(&self.to_problem());
+        if let AppError::Unauthorized { .. } = self {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"asset-exchange\""),
+            );
+        }
+        if let AppError::RateLimited {
+            retry_after_seconds,
+        } = self
+            && let Ok(v) = HeaderValue::from_str(&retry_after_seconds.to_string())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        resp
+    }
+}
+
+impl From<FieldError> for AppError {
+    fn from(e: FieldError) -> Self {
+        AppError::Validation(vec![e.into()])
+    }
+}
+
+impl From<Vec<FieldError>> for AppError {
+    fn from(errors: Vec<FieldError>) -> Self {
+        AppError::Validation(errors.into_iter().map(Into::into).collect())
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind as Kind, Error as E};
+        match e {
+            E::NotFound => AppError::not_found("no such resource"),
+            E::DatabaseError(Kind::UniqueViolation, _) => AppError::conflict(
+                "conflict",
+                "a record with the same unique value already exists",
+            ),
+            E::DatabaseError(Kind::ClosedConnection, info) => {
+                AppError::Unavailable(info.message().to_string())
+            }
+            E::DatabaseError(Kind::SerializationFailure, _) => {
+                AppError::conflict("concurrent_update", "a concurrent change won; retry")
+            }
+            E::DatabaseError(Kind::Unknown, info)
+                if info.message().contains("database is locked")
+                    || info.message().contains("terminating connection")
+                    || info.message().contains("server closed the connection") =>
+            {
+                AppError::Unavailable(info.message().to_string())
+            }
+            other => AppError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for AppError {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        AppError::Unavailable(format!("no database connection: {e}"))
+    }
+}

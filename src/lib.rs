@@ -1,0 +1,16 @@
+//! asset-exchange: the backend of a provincial state-owned asset exchange.
+//!
+//! Layers (imports point downwards only): `api` (HTTP) → `auth`, `audit` (services) →
+//! `store` (diesel) → `domain` (pure rules). `config`, `startup` and `telemetry` wire them.
+
+pub mod api;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;

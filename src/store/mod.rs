@@ -1,0 +1,231 @@
+//! Persistence: one diesel code base over SQLite (embedded default) and PostgreSQL.
+//!
+//! We keep two typed pools and pass an enum of borrowed connections ([`Conn`]) to query
+//! functions. The [`with_conn!`] macro expands a query body once per backend, so each query
+//! is type-checked against both while keeping diesel's full feature set (RETURNING, ON
+//! CONFLICT, and row locks where PostgreSQL has them). Every call runs on the blocking thread
+//! pool via [`Db::run`] / [`Db::tx`], never on an actix worker thread.
+
+pub mod audit;
+pub mod models;
+pub mod schema;
+pub mod sessions;
+pub mod users;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::config::DatabaseSettings;
+use crate::error::AppError;
+
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// Which database engine a URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    /// Picks the backend from the URL scheme, and returns what the driver wants as URL.
+    pub fn from_url(url: &str) -> anyhow::Result<(Self, String)> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok((Self::Postgres, url.to_string()))
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            Ok((Self::Sqlite, path.to_string()))
+        } else if let Some(path) = url.strip_prefix("sqlite:") {
+            Ok((Self::Sqlite, path.to_string()))
+        } else {
+            anyhow::bail!("database URL must start with sqlite:// or postgres://")
+        }
+    }
+}
+
+type PgPool = Pool<ConnectionManager<PgConnection>>;
+type SqlitePool = Pool<ConnectionManager<SqliteConnection>>;
+
+/// The connection pool, for whichever backend the configuration chose.
+#[derive(Clone)]
+pub enum Db {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// A borrowed connection of either backend; query functions take `&mut Conn`.
+pub enum Conn<'a> {
+    Pg(&'a mut PgConnection),
+    Sqlite(&'a mut SqliteConnection),
+}
+
+/// Expands `$body` once per backend with `$c` bound to the concrete connection.
+#[macro_export]
+macro_rules! with_conn {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::store::Conn::Pg(inner) => {
+                let $c: &mut ::diesel::pg::PgConnection = &mut **inner;
+                $body
+            }
+            $crate::store::Conn::Sqlite(inner) => {
+                let $c: &mut ::diesel::sqlite::SqliteConnection = &mut **inner;
+                $body
+            }
+        }
+    };
+}
+
+/// Sets the pragmas every SQLite connection needs.
+#[derive(Debug)]
+struct SqlitePragmas {
+    busy_timeout_ms: u32,
+}
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(&format!(
+            "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
+             PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            self.busy_timeout_ms
+        ))
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+impl Db {
+    /// Opens the pool for the configured URL. SQLite files (and their folder) are created.
+    pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        let (backend, url) = Backend::from_url(&settings.url)?;
+        let timeout = Duration::from_secs(settings.connect_timeout_seconds.max(1));
+        match backend {
+            Backend::Postgres => {
+                let pool = Pool::builder()
+                    .max_size(settings.pool_size.max(1))
+                    .connection_timeout(timeout)
+                    .build(ConnectionManager::<PgConnection>::new(url))
+                    .context("cannot connect to PostgreSQL")?;
+                Ok(Db::Postgres(pool))
+            }
+            Backend::Sqlite => {
+                if let Some(parent) = std::path::Path::new(&url).parent()
+                    && !parent.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(parent).with_context(|| {
+                        format!("cannot create the database folder {}", parent.display())
+                    })?;
+                }
+                let pool = Pool::builder()
+                    .max_size(settings.pool_size.max(1))
+                    .connection_timeout(timeout)
+                    .connection_customizer(Box::new(SqlitePragmas {
+                        busy_timeout_ms: settings.sqlite_busy_timeout_ms,
+                    }))
+                    .build(ConnectionManager::<SqliteConnection>::new(url))
+                    .context("cannot open the SQLite database")?;
+                Ok(Db::Sqlite(pool))
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Postgres(_) => Backend::Postgres,
+            Db::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Applies pending embedded migrations (blocking; call at start-up or from the CLI).
+    pub fn migrate_blocking(&self) -> anyhow::Result<Vec<String>> {
+        let applied = match self {
+            Db::Postgres(pool) => {
+                let mut conn = pool.get().context("no database connection")?;
+                conn.run_pending_migrations(PG_MIGRATIONS)
+                    .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect()
+            }
+            Db::Sqlite(pool) => {
+                let mut conn = pool.get().context("no database connection")?;
+                conn.run_pending_migrations(SQLITE_MIGRATIONS)
+                    .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect()
+            }
+        };
+        Ok(applied)
+    }
+
+    /// Runs `f` with a pooled connection on the blocking pool (no transaction).
+    pub async fn run<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn<'_>) -> Result<T, AppError> + Send + 'static,
+    {
+        let db = self.clone();
+        actix_web::web::block(move || db.run_blocking(f))
+            .await
+            .map_err(|e| AppError::internal(anyhow::anyhow!("blocking task failed: {e}")))?
+    }
+
+    /// Runs `f` inside one write transaction on the blocking pool. SQLite starts it with
+    /// `BEGIN IMMEDIATE` so writers queue on the lock instead of failing on upgrade.
+    /// Any error rolls everything back.
+    pub async fn tx<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn<'_>) -> Result<T, AppError> + Send + 'static,
+    {
+        let db = self.clone();
+        actix_web::web::block(move || db.tx_blocking(f))
+            .await
+            .map_err(|e| AppError::internal(anyhow::anyhow!("blocking task failed: {e}")))?
+    }
+
+    /// [`Db::run`] for code already on a blocking thread (CLI, jobs).
+    pub fn run_blocking<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut Conn<'_>) -> Result<T, AppError>,
+    {
+        match self {
+            Db::Postgres(pool) => f(&mut Conn::Pg(&mut *pool.get()?)),
+            Db::Sqlite(pool) => f(&mut Conn::Sqlite(&mut *pool.get()?)),
+        }
+    }
+
+    /// [`Db::tx`] for code already on a blocking thread (CLI, jobs).
+    pub fn tx_blocking<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut Conn<'_>) -> Result<T, AppError>,
+    {
+        match self {
+            Db::Postgres(pool) => {
+                let mut conn = pool.get()?;
+                conn.transaction(|c| f(&mut Conn::Pg(c)))
+            }
+            Db::Sqlite(pool) => {
+                let mut conn = pool.get()?;
+                conn.immediate_transaction(|c| f(&mut Conn::Sqlite(c)))
+            }
+        }
+    }
+
+    /// Answers whether the database responds to a trivial query right now.
+    pub async fn ping(&self) -> bool {
+        self.run(|conn| {
+            with_conn!(conn, c => diesel::sql_query("SELECT 1").execute(c))?;
+            Ok(())
+        })
+        .await
+        .is_ok()
+    }
+}

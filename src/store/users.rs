@@ -1,0 +1,109 @@
+//! Queries on organisations and users.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use super::Conn;
+use super::models::{NewOrganization, NewUser, Organization, User, to_db};
+use super::schema::{organizations, users};
+use crate::error::AppError;
+use crate::with_conn;
+
+pub fn insert_organization(
+    conn: &mut Conn,
+    new: &NewOrganization,
+) -> Result<Organization, AppError> {
+    let org = with_conn!(conn, c => diesel::insert_into(organizations::table)
+        .values(new)
+        .returning(Organization::as_returning())
+        .get_result(c))?;
+    Ok(org)
+}
+
+pub fn insert_user(conn: &mut Conn, new: &NewUser) -> Result<User, AppError> {
+    let user = with_conn!(conn, c => diesel::insert_into(users::table)
+        .values(new)
+        .returning(User::as_returning())
+        .get_result(c))?;
+    Ok(user)
+}
+
+pub fn find_by_email(conn: &mut Conn, email: &str) -> Result<Option<User>, AppError> {
+    let user = with_conn!(conn, c => users::table
+        .filter(users::email.eq(email))
+        .select(User::as_select())
+        .first(c)
+        .optional())?;
+    Ok(user)
+}
+
+pub fn email_taken(conn: &mut Conn, email: &str) -> Result<bool, AppError> {
+    Ok(find_by_email(conn, email)?.is_some())
+}
+
+pub fn credit_code_taken(conn: &mut Conn, code: &str) -> Result<bool, AppError> {
+    let count: i64 = with_conn!(conn, c => organizations::table
+        .filter(organizations::credit_code.eq(code))
+        .count()
+        .get_result(c))?;
+    Ok(count > 0)
+}
+
+/// A user and their organisation, if any.
+pub fn find_with_org(
+    conn: &mut Conn,
+    user_id: i64,
+) -> Result<Option<(User, Option<Organization>)>, AppError> {
+    let row = with_conn!(conn, c => users::table
+        .left_join(organizations::table)
+        .filter(users::id.eq(user_id))
+        .select((User::as_select(), Option::<Organization>::as_select()))
+        .first(c)
+        .optional())?;
+    Ok(row)
+}
+
+/// Counts one failed login; returns the new count (atomic with concurrent failures).
+pub fn count_failed_login(
+    conn: &mut Conn,
+    user_id: i64,
+    now: DateTime<Utc>,
+) -> Result<i32, AppError> {
+    let count = with_conn!(conn, c => diesel::update(users::table.find(user_id))
+        .set((
+            users::failed_logins.eq(users::failed_logins + 1),
+            users::updated_at.eq(to_db(now)),
+        ))
+        .returning(users::failed_logins)
+        .get_result(c))?;
+    Ok(count)
+}
+
+/// Locks the account until `until` and starts counting afresh.
+pub fn lock(
+    conn: &mut Conn,
+    user_id: i64,
+    until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    with_conn!(conn, c => diesel::update(users::table.find(user_id))
+        .set((
+            users::locked_until.eq(Some(to_db(until))),
+            users::failed_logins.eq(0),
+            users::updated_at.eq(to_db(now)),
+        ))
+        .execute(c))?;
+    Ok(())
+}
+
+/// Clears the failure count and any expired lock after a successful login.
+pub fn clear_failures(conn: &mut Conn, user_id: i64, now: DateTime<Utc>) -> Result<(), AppError> {
+    with_conn!(conn, c => diesel::update(users::table.find(user_id))
+        .set((
+            users::failed_logins.eq(0),
+            users::locked_until.eq(None::<chrono::NaiveDateTime>),
+            users::updated_at.eq(to_db(now)),
+        ))
+        .execute(c))?;
+    Ok(())
+}

@@ -1,0 +1,378 @@
+//! `spawn_app()` boots the real application on port 0 with its own database: a fresh SQLite
+//! file, or, when `TEST_DATABASE_URL` names a PostgreSQL server, a database cloned from a
+//! migrated template. `TestApp` has typed helpers for requests and for looking inside.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use actix_web::dev::ServerHandle;
+use actix_web::web;
+use asset_exchange::config::{AppEnv, Settings};
+use asset_exchange::domain::clock::OffsetClock;
+use asset_exchange::startup::Application;
+use asset_exchange::state::AppState;
+use asset_exchange::store::Db;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use serde_json::{Value, json};
+
+/// The HMAC key tests sign with, so they can forge tokens on purpose.
+pub const JWT_SECRET: &str = "integration-tests-only-0123456789abcdef";
+pub const PASSWORD: &str = "Sturdy-Passphrase-42";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: awc::Client,
+    pub clock: Arc<OffsetClock>,
+    pub settings: Settings,
+    state: web::Data<AppState>,
+    handle: ServerHandle,
+    _db: TestDb,
+}
+
+/// A response, read fully.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: awc::http::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
+    /// Asserts this is a problem document with the given status and code; returns it.
+    pub fn assert_problem(&self, status: u16, code: &str) -> Value {
+        assert_eq!(
+            self.status,
+            status,
+            "body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        assert_eq!(
+            self.header("content-type").as_deref(),
+            Some("application/problem+json"),
+            "status {status}"
+        );
+        let p = self.json();
+        assert_eq!(p["code"], code, "problem: {p}");
+        assert_eq!(p["status"], status);
+        assert!(
+            p["type"].is_string() && p["title"].is_string() && p["detail"].is_string(),
+            "{p}"
+        );
+        p
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Boots the app after letting the test adjust its settings.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
+    let mut settings = Settings::load_from(&dir, AppEnv::Test, vec![]).expect("test settings");
+    settings.auth.jwt_secret = JWT_SECRET.to_string().into();
+    settings.server.workers = 2;
+    let db = TestDb::create();
+    settings.database.url = db.url.clone();
+    adjust(&mut settings);
+    let clock = Arc::new(OffsetClock::default());
+    let app = Application::build_with_clock(settings.clone(), clock.clone())
+        .await
+        .expect("application starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
+    let handle = app.spawn();
+    TestApp {
+        address,
+        client: awc::Client::builder().disable_timeout().finish(),
+        clock,
+        settings,
+        state,
+        handle,
+        _db: db,
+    }
+}
+
+impl TestApp {
+    pub fn db(&self) -> &Db {
+        &self.state.db
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    async fn read(
+        mut resp: awc::ClientResponse<
+            impl futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>>
+            + Unpin,
+        >,
+    ) -> Resp {
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp
+            .body()
+            .limit(16 * 1024 * 1024)
+            .await
+            .expect("body")
+            .to_vec();
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Any request with a raw body and headers.
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Resp {
+        let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.client.request(method, self.url(path));
+        for (k, v) in headers {
+            req = req.insert_header((*k, *v));
+        }
+        Self::read(req.send_body(body).await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Resp {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        Self::read(req.send().await.expect("request sent")).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Resp {
+        let mut req = self.client.post(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        Self::read(req.send_json(body).await.expect("request sent")).await
+    }
+
+    /// Registers an account with sensible defaults, overridden by `fields`.
+    pub async fn register(&self, fields: Value) -> Resp {
+        let mut body = json!({
+            "email": format!("user{}@example.com", next_id()),
+            "password": PASSWORD,
+            "name": "王小明",
+            "role": "bidder",
+            "organization_name": "某某国有资本投资有限公司",
+            "credit_code": credit_code(),
+        });
+        if let (Some(b), Some(f)) = (body.as_object_mut(), fields.as_object()) {
+            for (k, v) in f {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        self.post("/api/v1/auth/register", None, &body).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Resp {
+        self.post(
+            "/api/v1/auth/login",
+            None,
+            &json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// Registers a fresh account of `role` and signs in; returns (email, token pair).
+    pub async fn signed_in(&self, role: &str) -> (String, Value) {
+        let email = format!("{role}{}@example.com", next_id());
+        let r = self.register(json!({"email": email, "role": role})).await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        let l = self.login(&email, PASSWORD).await;
+        assert_eq!(l.status, 200);
+        (email, l.json())
+    }
+
+    /// Number of audit events, optionally of one action.
+    pub async fn audit_count(&self, action: Option<&'static str>) -> i64 {
+        use asset_exchange::store::schema::audit_events::dsl as a;
+        use diesel::prelude::*;
+        self.db()
+            .run(move |c| {
+                let n: i64 = asset_exchange::with_conn!(c, c => match action {
+                    Some(act) => a::audit_events.filter(a::action.eq(act)).count().get_result(c),
+                    None => a::audit_events.count().get_result(c),
+                })?;
+                Ok(n)
+            })
+            .await
+            .expect("count")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        drop(handle.stop(false));
+    }
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(1);
+
+pub fn next_id() -> u32 {
+    COUNTER.fetch_add(1, Ordering::SeqCst) * 1000 + std::process::id() % 1000
+}
+
+/// A valid, unique unified social credit code.
+pub fn credit_code() -> String {
+    let n = next_id();
+    let body = format!("91350100{:09}", n % 1_000_000_000);
+    let check = asset_exchange::domain::credit_code::check_character(&body).expect("body");
+    format!("{body}{check}")
+}
+
+/// One test's database, removed when the test ends.
+struct TestDb {
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    fn create() -> Self {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(base) if base.starts_with("postgres") => Self::postgres(&base),
+            _ => {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                TestDb {
+                    url,
+                    _dir: Some(dir),
+                    pg: None,
+                }
+            }
+        }
+    }
+
+    fn postgres(base: &str) -> Self {
+        let template = pg_template(base);
+        let name = format!("ax_test_{}_{}", std::process::id(), next_id());
+        {
+            let _serial = CREATE_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+            let mut admin = PgConnection::establish(base).expect("connect to TEST_DATABASE_URL");
+            diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {template}"))
+                .execute(&mut admin)
+                .expect("create test database");
+        }
+        TestDb {
+            url: with_db(base, &name),
+            _dir: None,
+            pg: Some((base.to_string(), name)),
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((base, name)) = &self.pg
+            && let Ok(mut admin) = PgConnection::establish(base)
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin);
+        }
+    }
+}
+
+static CREATE_LOCK: Mutex<()> = Mutex::new(());
+static TEMPLATE: OnceLock<String> = OnceLock::new();
+
+/// Replaces the database name of a PostgreSQL URL.
+fn with_db(base: &str, name: &str) -> String {
+    let (head, tail) = base.split_at(base.rfind('/').expect("URL with a database"));
+    let query = tail.find('?').map(|i| &tail[i..]).unwrap_or("");
+    format!("{head}/{name}{query}")
+}
+
+/// A template database migrated once per migration set (named by a hash of the files).
+fn pg_template(base: &str) -> String {
+    TEMPLATE
+        .get_or_init(|| {
+            use sha2::{Digest, Sha256};
+            let mut h = Sha256::new();
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+            let mut files: Vec<PathBuf> = walk(&root);
+            files.sort();
+            for f in files {
+                h.update(f.strip_prefix(&root).unwrap().to_string_lossy().as_bytes());
+                h.update(std::fs::read(&f).unwrap());
+            }
+            let name = format!("ax_tpl_{}", &hex::encode(h.finalize())[..16]);
+            let mut admin = PgConnection::establish(base).expect("connect to TEST_DATABASE_URL");
+            diesel::sql_query("SELECT pg_advisory_lock(725001)")
+                .execute(&mut admin)
+                .unwrap();
+            #[derive(diesel::QueryableByName)]
+            struct Exists {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            let exists: Exists = diesel::sql_query(format!(
+                "SELECT count(*) AS n FROM pg_database WHERE datname = '{name}'"
+            ))
+            .get_result(&mut admin)
+            .unwrap();
+            if exists.n == 0 {
+                let building = format!("{name}_build");
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .unwrap();
+                diesel::sql_query(format!("CREATE DATABASE {building}"))
+                    .execute(&mut admin)
+                    .unwrap();
+                {
+                    let mut s = asset_exchange::config::DatabaseSettings {
+                        url: with_db(base, &building),
+                        pool_size: 1,
+                        connect_timeout_seconds: 10,
+                        sqlite_busy_timeout_ms: 5000,
+                    };
+                    s.pool_size = 1;
+                    let db = Db::connect(&s).expect("connect to template");
+                    db.migrate_blocking().expect("migrate template");
+                }
+                diesel::sql_query(format!("ALTER DATABASE {building} RENAME TO {name}"))
+                    .execute(&mut admin)
+                    .unwrap();
+            }
+            diesel::sql_query("SELECT pg_advisory_unlock(725001)")
+                .execute(&mut admin)
+                .unwrap();
+            name
+        })
+        .clone()
+}
+
+fn walk(dir: &PathBuf) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

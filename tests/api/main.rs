@@ -1,0 +1,10 @@
+//! Integration tests: the real application over HTTP, on SQLite by default and on
+//! PostgreSQL when TEST_DATABASE_URL is set.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+
+mod helpers;
+
+mod accounts;
+mod errors;
+mod health;
+mod tokens;
