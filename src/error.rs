@@ -68,6 +68,9 @@ pub enum AppError {
     /// The request conflicts with the current state (409).
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
+    /// The path exists, the method does not (405).
+    #[error("this method is not allowed on this resource")]
+    MethodNotAllowed,
     /// The body is not JSON (415).
     #[error("send the body as application/json")]
     UnsupportedMediaType,
@@ -148,6 +151,7 @@ impl AppError {
             AppError::NotFound(_) => "not_found",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::UnsupportedMediaType => "unsupported_media_type",
+            AppError::MethodNotAllowed => "method_not_allowed",
             AppError::PayloadTooLarge { .. } => "payload_too_large",
             AppError::Unavailable(_) => "service_unavailable",
             AppError::Internal(_) => "internal_error",
@@ -219,6 +223,7 @@ impl ResponseError for AppError {
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,6 +1,6 @@
 //! `/api/v1/auth/*`: register, login, refresh, logout.
 
-use actix_web::{HttpResponse, post, web};
+use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -59,8 +59,8 @@ fn rate_limit(
 }
 
 /// Register an enterprise or bidder account together with its organisation.
-#[utoipa::path(
-    context_path = "/api/v1", tag = "accounts",
+#[utoipa::path(post, path = "/api/v1/auth/register", 
+    tag = "accounts",
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Account created", body = UserView),
@@ -70,7 +70,6 @@ fn rate_limit(
         (status = 429, description = "`rate_limited`", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/auth/register")]
 pub async fn register(
     state: web::Data<AppState>,
     meta: RequestMeta,
@@ -104,8 +103,8 @@ pub async fn register(
 }
 
 /// Sign in with e-mail and password.
-#[utoipa::path(
-    context_path = "/api/v1", tag = "accounts",
+#[utoipa::path(post, path = "/api/v1/auth/login", 
+    tag = "accounts",
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in", body = TokenPair),
@@ -113,7 +112,6 @@ pub async fn register(
         (status = 429, description = "`rate_limited`", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/auth/login")]
 pub async fn login_handler(
     state: web::Data<AppState>,
     meta: RequestMeta,
@@ -127,15 +125,14 @@ pub async fn login_handler(
 
 /// Exchange a refresh token for a new pair. The old refresh token stops working; presenting
 /// it again revokes every token of that login.
-#[utoipa::path(
-    context_path = "/api/v1", tag = "accounts",
+#[utoipa::path(post, path = "/api/v1/auth/refresh", 
+    tag = "accounts",
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "New token pair", body = TokenPair),
         (status = 401, description = "`invalid_token`, `token_expired`, `token_revoked` or `refresh_token_reused`", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/auth/refresh")]
 pub async fn refresh(
     state: web::Data<AppState>,
     meta: RequestMeta,
@@ -146,8 +143,8 @@ pub async fn refresh(
 }
 
 /// End this login: the access and refresh tokens stop working.
-#[utoipa::path(
-    context_path = "/api/v1", tag = "accounts",
+#[utoipa::path(post, path = "/api/v1/auth/logout", 
+    tag = "accounts",
     request_body = RefreshRequest,
     security(("bearer" = [])),
     responses(
@@ -155,7 +152,6 @@ pub async fn refresh(
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/auth/logout")]
 pub async fn logout(
     state: web::Data<AppState>,
     user: AuthUser,

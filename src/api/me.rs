@@ -1,6 +1,6 @@
 //! `/api/v1/me`: the signed-in user's own account.
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, web};
 
 use crate::auth::accounts::UserView;
 use crate::auth::extract::AuthUser;
@@ -9,15 +9,14 @@ use crate::state::AppState;
 use crate::store::users;
 
 /// The signed-in user with their organisation.
-#[utoipa::path(
-    context_path = "/api/v1", tag = "accounts",
+#[utoipa::path(get, path = "/api/v1/me",
+    tag = "accounts",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller", body = UserView),
         (status = 401, description = "`unauthorized`, `invalid_token`, `token_expired` or `token_revoked`", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/me")]
 pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
     let id = user.id;
     let (u, org) = state

@@ -1,4 +1,5 @@
-//! The HTTP layer: handlers by resource, the JSON extractor, routes and the OpenAPI document.
+//! The HTTP layer: handlers by resource, the JSON extractor, the route table and the
+//! OpenAPI document.
 
 pub mod auth;
 pub mod health;
@@ -6,27 +7,76 @@ pub mod json;
 pub mod me;
 pub mod openapi;
 
-use actix_web::web;
+use actix_web::{HttpResponse, web};
 
 use crate::error::AppError;
 
-/// Registers every route.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(health::live)
-        .service(health::ready)
-        .service(openapi::document)
-        .service(openapi::docs_page)
-        .service(
-            web::scope("/api/v1")
-                .service(auth::register)
-                .service(auth::login_handler)
-                .service(auth::refresh)
-                .service(auth::logout)
-                .service(me::me),
-        );
+/// Who may call a route, as the route table records it (used by the authorisation tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not.
+    Public,
+    /// Any signed-in user.
+    SignedIn,
+    /// Only the listed roles (by name).
+    Roles(&'static [&'static str]),
+}
+
+/// One route: method, path pattern and who may call it.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteInfo {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+/// Declares the routes once: they are registered from this list, and the same list is
+/// published as [`ROUTES`] for tests that walk every endpoint.
+macro_rules! route_table {
+    ($( $method:ident $path:literal => $handler:path, $access:expr; )*) => {
+        pub const ROUTES: &[RouteInfo] = &[
+            $( RouteInfo { method: stringify!($method), path: $path, access: $access }, )*
+        ];
+
+        /// Registers every route. A path with several methods is one resource, so a wrong
+        /// method answers 405 rather than 404.
+        pub fn routes(cfg: &mut web::ServiceConfig) {
+            let mut resources: Vec<(&'static str, actix_web::Resource)> = Vec::new();
+            $(
+                let route = web::$method().to($handler);
+                match resources.iter_mut().position(|(p, _)| *p == $path) {
+                    Some(i) => {
+                        let (p, r) = resources.remove(i);
+                        resources.insert(i, (p, r.route(route)));
+                    }
+                    None => resources.push(($path, web::resource($path).route(route))),
+                }
+            )*
+            for (_, resource) in resources {
+                cfg.service(resource.default_service(web::to(method_not_allowed)));
+            }
+        }
+    };
+}
+
+route_table! {
+    get "/health/live" => health::live, Access::Public;
+    get "/health/ready" => health::ready, Access::Public;
+    get "/api-docs/openapi.json" => openapi::document, Access::Public;
+    get "/api-docs" => openapi::docs_page, Access::Public;
+    post "/api/v1/auth/register" => auth::register, Access::Public;
+    post "/api/v1/auth/login" => auth::login_handler, Access::Public;
+    post "/api/v1/auth/refresh" => auth::refresh, Access::Public;
+    post "/api/v1/auth/logout" => auth::logout, Access::SignedIn;
+    get "/api/v1/me" => me::me, Access::SignedIn;
 }
 
 /// Unknown routes: 404 problem.
-pub async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
+pub async fn not_found() -> Result<HttpResponse, AppError> {
     Err(AppError::not_found("no such resource"))
+}
+
+/// A known path with a method it does not have: 405 problem.
+pub async fn method_not_allowed() -> Result<HttpResponse, AppError> {
+    Err(AppError::MethodNotAllowed)
 }

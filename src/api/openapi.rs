@@ -1,7 +1,7 @@
 //! The OpenAPI document (`/api-docs/openapi.json`) and a small self-contained page that
 //! renders it for people (`/api-docs`), with no scripts from outside.
 
-use actix_web::{HttpResponse, get};
+use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -51,14 +51,12 @@ impl Modify for BearerAuth {
 }
 
 /// The OpenAPI 3 document of every endpoint.
-#[utoipa::path(tag = "meta", responses((status = 200, description = "OpenAPI document")))]
-#[get("/api-docs/openapi.json")]
+#[utoipa::path(get, path = "/api-docs/openapi.json", tag = "meta", responses((status = 200, description = "OpenAPI document")))]
 pub async fn document() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
 }
 
 /// A readable rendering of the OpenAPI document.
-#[get("/api-docs")]
 pub async fn docs_page() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")

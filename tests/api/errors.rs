@@ -172,3 +172,31 @@ async fn every_response_carries_a_request_id_and_echoes_a_sane_one() {
         Some("bad id\twith spaces")
     );
 }
+
+#[actix_web::test]
+async fn wrong_method_on_a_known_path_is_405() {
+    let app = spawn_app().await;
+    app.raw("DELETE", "/api/v1/me", &[], vec![])
+        .await
+        .assert_problem(405, "method_not_allowed");
+    app.get("/api/v1/auth/login", None)
+        .await
+        .assert_problem(405, "method_not_allowed");
+}
+
+#[actix_web::test]
+async fn every_route_in_the_table_is_documented_in_openapi() {
+    let app = spawn_app().await;
+    let doc = app.get("/api-docs/openapi.json", None).await.json();
+    for route in asset_exchange::api::ROUTES {
+        if route.path == "/api-docs" {
+            continue; // the human page renders the document itself
+        }
+        assert!(
+            doc["paths"][route.path][route.method].is_object(),
+            "{} {} is not in the OpenAPI document",
+            route.method,
+            route.path
+        );
+    }
+}
