@@ -6,12 +6,13 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 
+use crate::audit::checkpoint::TrustedKeys;
 use crate::auth::accounts::{self, NewStaff};
 use crate::auth::password::PasswordHasher;
 use crate::config::Settings;
 use crate::domain::clock::SystemClock;
 use crate::domain::{Clock, Role};
-use crate::startup::{Application, effective_secret};
+use crate::startup::{Application, audit_keys, effective_secret};
 use crate::store::Db;
 use crate::telemetry;
 
@@ -37,6 +38,28 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Check and sign the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify every chain and checkpoint, in the database or (with --file) in an export.
+    /// Prints the report as JSON; exits with status 1 when the trail is not valid.
+    Verify {
+        /// A JSONL export to verify offline, with no database.
+        #[arg(long, requires = "public_key")]
+        file: Option<std::path::PathBuf>,
+        /// Base64 Ed25519 public key(s) trusted to sign checkpoints, comma separated
+        /// (from GET /api/v1/audit/public-key).
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+    /// Sign a checkpoint of the current stream heads now.
+    Checkpoint,
 }
 
 #[derive(Debug, Subcommand)]
@@ -58,6 +81,17 @@ pub enum UserCommand {
 
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    // Offline verification needs no configuration or database at all.
+    if let Some(Command::Audit {
+        command:
+            AuditCommand::Verify {
+                file: Some(file),
+                public_key,
+            },
+    }) = &cli.command
+    {
+        return verify_file(file, public_key.as_deref().unwrap_or_default());
+    }
     let settings = Settings::load()?;
     telemetry::init(&settings.log);
     match cli.command.unwrap_or(Command::Serve) {
@@ -76,6 +110,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("  {m}");
             }
         }
+        Command::Audit { command } => return audit_command(settings, command).await,
         Command::User {
             command:
                 UserCommand::Create {
@@ -138,4 +173,52 @@ fn describe(e: &crate::error::AppError) -> String {
     } else {
         fields.join("; ")
     }
+}
+
+fn print_report(report: &crate::audit::verify::Report) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(report)?);
+    if report.valid {
+        Ok(())
+    } else {
+        std::process::exit(1)
+    }
+}
+
+fn verify_file(file: &std::path::Path, public_key: &str) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let keys = TrustedKeys::new(TrustedKeys::parse_list(public_key)?);
+    match crate::audit::export::verify_jsonl(&text, keys) {
+        Ok(report) => print_report(&report),
+        Err(why) => {
+            eprintln!("not a valid export: {why}");
+            std::process::exit(1)
+        }
+    }
+}
+
+async fn audit_command(settings: Settings, command: AuditCommand) -> anyhow::Result<()> {
+    let (signer, keys) = audit_keys(&settings)?;
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let db = Db::connect(&settings.database)?;
+        db.migrate_blocking()?;
+        match command {
+            AuditCommand::Verify { .. } => {
+                let report = crate::audit::verify_db(&db, keys)
+                    .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+                print_report(&report)
+            }
+            AuditCommand::Checkpoint => {
+                let cp = crate::audit::checkpoint_now(&db, &signer, SystemClock.now(), true)
+                    .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?
+                    .context("no checkpoint created")?;
+                println!(
+                    "checkpoint {} signed: {} streams, {} events, root {}",
+                    cp.id, cp.streams, cp.events, cp.root
+                );
+                Ok(())
+            }
+        }
+    })
+    .await?
 }

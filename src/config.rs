@@ -96,6 +96,10 @@ pub struct AuthSettings {
 #[serde(deny_unknown_fields)]
 pub struct AuditSettings {
     pub pii_salt: SecretString,
+    pub signing_key: SecretString,
+    pub signing_key_file: String,
+    pub previous_public_keys: String,
+    pub checkpoint_interval_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -212,6 +216,11 @@ impl Settings {
             }
             if salt.is_empty() {
                 bail!("production needs APP__AUDIT__PII_SALT (at least 16 bytes)");
+            }
+            if self.audit.signing_key.expose_secret().is_empty()
+                && self.audit.signing_key_file.is_empty()
+            {
+                bail!("production needs APP__AUDIT__SIGNING_KEY or APP__AUDIT__SIGNING_KEY_FILE");
             }
         }
         Ok(())
@@ -390,6 +399,10 @@ mod tests {
                 vars(&[
                     ("APP__AUTH__JWT_SECRET", secret),
                     ("APP__AUDIT__PII_SALT", "k3Jd9QmZ0pLx7TwB"),
+                    (
+                        "APP__AUDIT__SIGNING_KEY",
+                        "Jm8b1f7ZC7cO4vQ3QmC2eI0yvW8s6qk1vR0zq2bYy0A=",
+                    ),
                 ]),
             );
             assert!(result.is_err(), "{secret} was accepted");
@@ -407,6 +420,10 @@ mod tests {
                     "q8V2m1Lr0ZkT7wNc4Hs9Pa6Ye3Xd5Gb-Jf",
                 ),
                 ("APP__AUDIT__PII_SALT", "k3Jd9QmZ0pLx7TwB"),
+                (
+                    "APP__AUDIT__SIGNING_KEY",
+                    "Jm8b1f7ZC7cO4vQ3QmC2eI0yvW8s6qk1vR0zq2bYy0A=",
+                ),
             ]),
         )
         .unwrap();

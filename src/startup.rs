@@ -11,10 +11,11 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use secrecy::ExposeSecret;
 
+use crate::audit::checkpoint::{AuditSigner, TrustedKeys};
 use crate::config::{AppEnv, Settings};
 use crate::domain::Clock;
 use crate::domain::clock::SystemClock;
-use crate::state::AppState;
+use crate::state::{AppState, Secrets};
 use crate::store::Db;
 use crate::{api, telemetry};
 
@@ -22,6 +23,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    jobs: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -58,12 +60,17 @@ impl Application {
             settings.audit.pii_salt.expose_secret(),
             "pii-dev.salt",
         )?;
+        let (audit_signer, audit_keys) = audit_keys(&settings)?;
         let state = web::Data::new(AppState::new(
             settings.clone(),
             db,
             clock,
-            &jwt_secret,
-            pii_salt,
+            Secrets {
+                jwt_secret: &jwt_secret,
+                pii_salt,
+                audit_signer,
+                audit_keys,
+            },
         )?);
 
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
@@ -78,6 +85,12 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                    crate::error::AppError::bad_request("invalid_query", e.to_string()).into()
+                }))
+                .app_data(web::PathConfig::default().error_handler(|_, _| {
+                    crate::error::AppError::not_found("no such resource").into()
+                }))
                 .wrap(from_fn(telemetry::problem_errors))
                 .wrap(from_fn(telemetry::trace_requests))
                 .configure(api::routes)
@@ -89,10 +102,12 @@ impl Application {
         }
         let server = server.disable_signals().run();
         tracing::info!(port, env = settings.env.as_str(), backend = ?state.db.backend(), "listening");
+        let jobs = crate::jobs::spawn(state.clone());
         Ok(Self {
             port,
             server,
             state,
+            jobs,
         })
     }
 
@@ -107,19 +122,41 @@ impl Application {
     /// Serves until the server stops (Ctrl-C / SIGTERM in the binary).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
+        let jobs = self.jobs;
         tokio::spawn(async move {
             shutdown_signal().await;
             tracing::info!("shutting down gracefully");
+            for job in &jobs {
+                job.abort();
+            }
             handle.stop(true).await;
         });
         self.server.await
     }
 
-    /// Serves in the background; for tests.
-    pub fn spawn(self) -> actix_web::dev::ServerHandle {
+    /// Serves in the background; for tests. The jobs stop with the returned guard.
+    pub fn spawn(self) -> RunningApp {
         let handle = self.server.handle();
         tokio::spawn(self.server);
-        handle
+        RunningApp {
+            handle,
+            jobs: self.jobs,
+        }
+    }
+}
+
+/// A server running in the background with its jobs; dropping it stops both.
+pub struct RunningApp {
+    handle: actix_web::dev::ServerHandle,
+    jobs: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for RunningApp {
+    fn drop(&mut self) {
+        for job in &self.jobs {
+            job.abort();
+        }
+        drop(self.handle.stop(false));
     }
 }
 
@@ -192,4 +229,44 @@ fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))?;
     f.write_all(content.as_bytes())?;
     Ok(())
+}
+
+/// The checkpoint signing key (configured, from a file, or made outside production) and the
+/// public keys trusted to have signed earlier checkpoints.
+pub fn audit_keys(settings: &Settings) -> anyhow::Result<(AuditSigner, TrustedKeys)> {
+    let audit = &settings.audit;
+    let configured = audit.signing_key.expose_secret();
+    let signer = if !configured.is_empty() {
+        AuditSigner::from_seed_text(configured)?
+    } else if !audit.signing_key_file.is_empty() {
+        let text = std::fs::read_to_string(&audit.signing_key_file).with_context(|| {
+            format!(
+                "cannot read audit.signing_key_file {}",
+                audit.signing_key_file
+            )
+        })?;
+        AuditSigner::from_seed_text(&text)?
+    } else {
+        match settings.env {
+            AppEnv::Production => anyhow::bail!("production needs an audit signing key"),
+            AppEnv::Test => AuditSigner::from_seed_text(&AuditSigner::generate_seed_text())?,
+            AppEnv::Development => {
+                let path = settings.data_dir().join("audit-signing.key");
+                let text = match std::fs::read_to_string(&path) {
+                    Ok(t) => t,
+                    Err(_) => {
+                        std::fs::create_dir_all(settings.data_dir())?;
+                        let t = AuditSigner::generate_seed_text();
+                        write_private(&path, &t)?;
+                        tracing::warn!(file = %path.display(), "generated a development audit signing key");
+                        t
+                    }
+                };
+                AuditSigner::from_seed_text(&text)?
+            }
+        }
+    };
+    let mut trusted = TrustedKeys::parse_list(&audit.previous_public_keys)?;
+    trusted.push(signer.public_key());
+    Ok((signer, TrustedKeys::new(trusted)))
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::audit::checkpoint::{AuditSigner, TrustedKeys};
 use crate::auth::password::PasswordHasher;
 use crate::auth::ratelimit::RateLimiter;
 use crate::auth::tokens::JwtKeys;
@@ -20,6 +21,18 @@ pub struct AppState {
     pub register_limiter: RateLimiter,
     /// Salt mixed into hashes of personal data written to the audit trail.
     pub pii_salt: Vec<u8>,
+    /// Signs audit checkpoints.
+    pub audit_signer: AuditSigner,
+    /// Public keys whose checkpoint signatures are accepted.
+    pub audit_keys: TrustedKeys,
+}
+
+/// Key material resolved at start-up.
+pub struct Secrets<'a> {
+    pub jwt_secret: &'a [u8],
+    pub pii_salt: Vec<u8>,
+    pub audit_signer: AuditSigner,
+    pub audit_keys: TrustedKeys,
 }
 
 impl AppState {
@@ -27,12 +40,11 @@ impl AppState {
         settings: Arc<Settings>,
         db: Db,
         clock: Arc<dyn Clock>,
-        jwt_secret: &[u8],
-        pii_salt: Vec<u8>,
+        secrets: Secrets,
     ) -> anyhow::Result<Self> {
         let rl = &settings.rate_limit;
         Ok(Self {
-            jwt: JwtKeys::new(&settings.auth, jwt_secret)?,
+            jwt: JwtKeys::new(&settings.auth, secrets.jwt_secret)?,
             passwords: PasswordHasher::new(&settings.auth)?,
             login_limiter: RateLimiter::new(
                 rl.login_max_requests,
@@ -45,7 +57,9 @@ impl AppState {
             settings,
             db,
             clock,
-            pii_salt,
+            pii_salt: secrets.pii_salt,
+            audit_signer: secrets.audit_signer,
+            audit_keys: secrets.audit_keys,
         })
     }
 }

@@ -1,11 +1,13 @@
 //! The HTTP layer: handlers by resource, the JSON extractor, the route table and the
 //! OpenAPI document.
 
+pub mod audit;
 pub mod auth;
 pub mod health;
 pub mod json;
 pub mod me;
 pub mod openapi;
+pub mod paging;
 
 use actix_web::{HttpResponse, web};
 
@@ -69,7 +71,15 @@ route_table! {
     post "/api/v1/auth/refresh" => auth::refresh, Access::Public;
     post "/api/v1/auth/logout" => auth::logout, Access::SignedIn;
     get "/api/v1/me" => me::me, Access::SignedIn;
+    get "/api/v1/audit/events" => audit::events, Access::Roles(AUDITORS);
+    get "/api/v1/audit/verify" => audit::verify, Access::Roles(AUDITORS);
+    get "/api/v1/audit/checkpoints/latest" => audit::latest_checkpoint, Access::Roles(AUDITORS);
+    post "/api/v1/audit/checkpoints" => audit::create_checkpoint, Access::Roles(AUDITORS);
+    get "/api/v1/audit/public-key" => audit::public_key, Access::Public;
+    get "/api/v1/audit/export" => audit::export_trail, Access::Roles(AUDITORS);
 }
+
+const AUDITORS: &[&str] = &["auditor", "admin"];
 
 /// Unknown routes: 404 problem.
 pub async fn not_found() -> Result<HttpResponse, AppError> {

@@ -3,6 +3,10 @@
 //! `system`) and commits or rolls back with the change.
 
 pub mod chain;
+pub mod checkpoint;
+pub mod export;
+pub mod merkle;
+pub mod verify;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -11,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::extract::RequestMeta;
 use crate::domain::Role;
 use crate::error::AppError;
-use crate::store::{Conn, audit as store};
+use crate::store::{Conn, Db, audit as store};
 
 /// Who did it: a user with a role, or the system itself (scheduler, CLI).
 #[derive(Debug, Clone, Copy)]
@@ -83,4 +87,63 @@ pub fn pii_hash(salt: &[u8], value: &str) -> String {
     h.update([0]);
     h.update(value.trim().to_lowercase().as_bytes());
     hex::encode(h.finalize())
+}
+
+/// Events read per batch while verifying or exporting.
+const BATCH: i64 = 2_000;
+
+/// Verifies the whole trail in the database (blocking: run it on the blocking pool).
+pub fn verify_db(db: &Db, keys: checkpoint::TrustedKeys) -> Result<verify::Report, AppError> {
+    let checkpoints = db.run_blocking(store::checkpoints)?;
+    let mut v = verify::Verifier::new(keys, None);
+    for c in &checkpoints {
+        v.checkpoint(c);
+    }
+    each_event(db, None, |e| v.event(&e.body(), &e.hash))?;
+    Ok(v.finish())
+}
+
+/// Calls `f` for every event (of one stream, or all) in (stream, stream_seq) order, reading
+/// in batches so memory stays flat however long the trail is.
+pub fn each_event(
+    db: &Db,
+    stream: Option<&str>,
+    mut f: impl FnMut(&store::StoredEvent),
+) -> Result<(), AppError> {
+    if let Some(stream) = stream {
+        for e in db.run_blocking(|c| store::stream_events(c, stream))? {
+            f(&e);
+        }
+        return Ok(());
+    }
+    let mut after: Option<(String, i64)> = None;
+    loop {
+        let pos = after.clone();
+        let batch = db.run_blocking(|c| {
+            store::events_after(c, pos.as_ref().map(|(s, q)| (s.as_str(), *q)), BATCH)
+        })?;
+        let Some(last) = batch.last() else { break };
+        after = Some((last.stream.clone(), last.stream_seq));
+        let full = batch.len() as i64 == BATCH;
+        batch.iter().for_each(&mut f);
+        if !full {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Signs a checkpoint now if anything changed since the last one (or always, if `force`).
+pub fn checkpoint_now(
+    db: &Db,
+    signer: &checkpoint::AuditSigner,
+    now: DateTime<Utc>,
+    force: bool,
+) -> Result<Option<checkpoint::CheckpointRecord>, AppError> {
+    db.tx_blocking(|c| {
+        if !force && !store::changed_since_checkpoint(c)? {
+            return Ok(None);
+        }
+        store::create_checkpoint(c, signer, now).map(Some)
+    })
 }

@@ -78,5 +78,19 @@ diesel::table! {
         stream -> Text,
         seq -> BigInt,
         hash -> Text,
+        checkpoint_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_checkpoints (id) {
+        id -> BigInt,
+        created_at -> Timestamp,
+        streams -> BigInt,
+        events -> BigInt,
+        root -> Text,
+        heads -> Text,
+        key_id -> Text,
+        signature -> Text,
     }
 }

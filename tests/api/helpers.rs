@@ -6,11 +6,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use actix_web::dev::ServerHandle;
 use actix_web::web;
 use asset_exchange::config::{AppEnv, Settings};
 use asset_exchange::domain::clock::OffsetClock;
-use asset_exchange::startup::Application;
+use asset_exchange::startup::{Application, RunningApp};
 use asset_exchange::state::AppState;
 use asset_exchange::store::Db;
 use diesel::{Connection, PgConnection, RunQueryDsl};
@@ -19,6 +18,8 @@ use serde_json::{Value, json};
 /// The HMAC key tests sign with, so they can forge tokens on purpose.
 pub const JWT_SECRET: &str = "integration-tests-only-0123456789abcdef";
 pub const PASSWORD: &str = "Sturdy-Passphrase-42";
+/// The audit signing key of test apps (base64 seed), so the CLI can verify their trail.
+pub const AUDIT_SIGNING_KEY: &str = "dGVzdC1hdWRpdC1zaWduaW5nLWtleS0zMi1ieXRlcyE=";
 
 pub struct TestApp {
     pub address: String,
@@ -26,7 +27,7 @@ pub struct TestApp {
     pub clock: Arc<OffsetClock>,
     pub settings: Settings,
     state: web::Data<AppState>,
-    handle: ServerHandle,
+    _running: RunningApp,
     _db: TestDb,
 }
 
@@ -84,6 +85,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
     let mut settings = Settings::load_from(&dir, AppEnv::Test, vec![]).expect("test settings");
     settings.auth.jwt_secret = JWT_SECRET.to_string().into();
+    settings.audit.signing_key = AUDIT_SIGNING_KEY.to_string().into();
+    settings.audit.checkpoint_interval_seconds = 0;
     settings.server.workers = 2;
     let db = TestDb::create();
     settings.database.url = db.url.clone();
@@ -94,14 +97,14 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         .expect("application starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state();
-    let handle = app.spawn();
+    let running = app.spawn();
     TestApp {
         address,
         client: awc::Client::builder().disable_timeout().finish(),
         clock,
         settings,
         state,
-        handle,
+        _running: running,
         _db: db,
     }
 }
@@ -205,6 +208,59 @@ impl TestApp {
         (email, l.json())
     }
 
+    /// Creates a staff account directly (as `asset-exchange user create` does) and signs in.
+    pub async fn staff(&self, role: &str) -> (i64, String) {
+        let email = format!("{role}{}@exchange.example", next_id());
+        let role = asset_exchange::domain::Role::parse(role).expect("staff role");
+        let hash = self.state.passwords.hash(PASSWORD).unwrap();
+        let salt = self.state.pii_salt.clone();
+        let now = self.state.clock.now();
+        let e = email.clone();
+        let user = self
+            .db()
+            .tx(move |c| {
+                asset_exchange::auth::accounts::create_staff(
+                    c,
+                    &e,
+                    "值班人员",
+                    role,
+                    &hash,
+                    &salt,
+                    now,
+                )
+            })
+            .await
+            .expect("staff created");
+        let l = self.login(&email, PASSWORD).await;
+        assert_eq!(l.status, 200);
+        (
+            user.id,
+            l.json()["access_token"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// Runs raw SQL as the database owner would, going around the application; the
+    /// statement for the current backend is chosen from the pair.
+    pub async fn sql(&self, postgres: &str, sqlite: &str) {
+        let (pg, lite) = (postgres.to_string(), sqlite.to_string());
+        self.db()
+            .run(move |c| {
+                use diesel::connection::SimpleConnection;
+                match c {
+                    asset_exchange::store::Conn::Pg(c) => c.batch_execute(&pg)?,
+                    asset_exchange::store::Conn::Sqlite(c) => c.batch_execute(&lite)?,
+                }
+                Ok(())
+            })
+            .await
+            .expect("raw SQL")
+    }
+
+    /// Raw SQL that both backends understand.
+    pub async fn sql_both(&self, statement: &str) {
+        self.sql(statement, statement).await
+    }
+
     /// Number of audit events, optionally of one action.
     pub async fn audit_count(&self, action: Option<&'static str>) -> i64 {
         use asset_exchange::store::schema::audit_events::dsl as a;
@@ -219,13 +275,6 @@ impl TestApp {
             })
             .await
             .expect("count")
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        let handle = self.handle.clone();
-        drop(handle.stop(false));
     }
 }
 

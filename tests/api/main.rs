@@ -5,6 +5,7 @@
 mod helpers;
 
 mod accounts;
+mod audit;
 mod errors;
 mod health;
 mod tokens;

@@ -1,0 +1,288 @@
+//! `/api/v1/audit/*`: the auditor's view of the trail: events, verification, checkpoints,
+//! the public key and exports.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+
+use super::paging::{Page, Paging};
+use crate::audit::checkpoint::CheckpointView;
+use crate::audit::verify::Report;
+use crate::audit::{self, Actor, Event, export};
+use crate::auth::extract::{Auditors, RequestMeta, Staff};
+use crate::error::{AppError, Problem};
+use crate::state::AppState;
+use crate::store::audit::{self as store, EventFilter, StoredEvent};
+use crate::store::models::from_db;
+
+/// One audit event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventView {
+    pub id: i64,
+    /// `listing:{id}`, `user:{id}`, `org:{id}` or `system`.
+    pub stream: String,
+    pub stream_seq: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub actor_id: Option<i64>,
+    pub actor_role: Option<String>,
+    /// Dotted action name, e.g. `auth.login`.
+    pub action: String,
+    /// The recorded facts (canonical JSON; personal data only as salted hashes).
+    pub payload: Value,
+    pub client_ip: Option<String>,
+    pub request_id: Option<String>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl From<StoredEvent> for EventView {
+    fn from(e: StoredEvent) -> Self {
+        Self {
+            id: e.id,
+            payload: serde_json::from_str(&e.payload).unwrap_or(Value::String(e.payload.clone())),
+            stream: e.stream,
+            stream_seq: e.stream_seq,
+            occurred_at: from_db(e.occurred_at),
+            actor_id: e.actor_id,
+            actor_role: e.actor_role,
+            action: e.action,
+            client_ip: e.client_ip,
+            request_id: e.request_id,
+            prev_hash: e.prev_hash,
+            hash: e.hash,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EventQuery {
+    /// Only events of this listing's stream.
+    pub listing_id: Option<i64>,
+    /// Only events of this exact stream (e.g. `user:7`).
+    pub stream: Option<String>,
+    pub actor_id: Option<i64>,
+    pub action: Option<String>,
+    /// Inclusive lower bound (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Exclusive upper bound (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+/// Audit events, oldest first, filtered and paged.
+#[utoipa::path(get, path = "/api/v1/audit/events", tag = "audit",
+    params(EventQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of events", body = inline(Page<EventView>)),
+        (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an auditor or admin", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn events(
+    state: web::Data<AppState>,
+    _auditor: Staff<Auditors>,
+    q: web::Query<EventQuery>,
+) -> Result<HttpResponse, AppError> {
+    let q = q.into_inner();
+    let paging = Paging::new(q.page, q.per_page)?;
+    if q.listing_id.is_some() && q.stream.is_some() {
+        return Err(AppError::bad_request(
+            "invalid_query",
+            "give listing_id or stream, not both",
+        ));
+    }
+    let filter = EventFilter {
+        stream: q.listing_id.map(|id| format!("listing:{id}")).or(q.stream),
+        actor_id: q.actor_id,
+        action: q.action,
+        from: q.from,
+        to: q.to,
+    };
+    let (offset, limit) = (paging.offset(), paging.limit());
+    let (rows, total) = state
+        .db
+        .run(move |c| store::query_events(c, &filter, offset, limit))
+        .await?;
+    let items: Vec<EventView> = rows.into_iter().map(EventView::from).collect();
+    Ok(HttpResponse::Ok().json(paging.page(items, total)))
+}
+
+/// Recomputes every chain and checks every checkpoint.
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Verification report (valid or not)", body = Report),
+        (status = 403, description = "Not an auditor or admin", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn verify(
+    state: web::Data<AppState>,
+    _auditor: Staff<Auditors>,
+) -> Result<HttpResponse, AppError> {
+    let s = state.clone();
+    let report = web::block(move || audit::verify_db(&s.db, s.audit_keys.clone()))
+        .await
+        .map_err(AppError::internal)??;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// The newest signed checkpoint.
+#[utoipa::path(get, path = "/api/v1/audit/checkpoints/latest", tag = "audit",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The latest checkpoint", body = CheckpointView),
+        (status = 404, description = "No checkpoint yet", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn latest_checkpoint(
+    state: web::Data<AppState>,
+    _auditor: Staff<Auditors>,
+) -> Result<HttpResponse, AppError> {
+    let cp = state
+        .db
+        .run(store::latest_checkpoint)
+        .await?
+        .ok_or_else(|| AppError::not_found("no checkpoint has been signed yet"))?;
+    Ok(HttpResponse::Ok().json(CheckpointView::from(&cp)))
+}
+
+/// Signs a checkpoint now (whether or not anything changed).
+#[utoipa::path(post, path = "/api/v1/audit/checkpoints", tag = "audit",
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new checkpoint", body = CheckpointView),
+        (status = 403, description = "Not an auditor or admin", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_checkpoint(
+    state: web::Data<AppState>,
+    _auditor: Staff<Auditors>,
+) -> Result<HttpResponse, AppError> {
+    let s = state.clone();
+    let cp = web::block(move || audit::checkpoint_now(&s.db, &s.audit_signer, s.clock.now(), true))
+        .await
+        .map_err(AppError::internal)??
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("forced checkpoint not created")))?;
+    Ok(HttpResponse::Created().json(CheckpointView::from(&cp)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicKeyView {
+    pub key_id: String,
+    /// Always `ed25519`.
+    pub algorithm: &'static str,
+    /// The raw 32-byte public key, base64.
+    pub public_key: String,
+}
+
+/// The public key that verifies checkpoint signatures.
+#[utoipa::path(get, path = "/api/v1/audit/public-key", tag = "audit",
+    responses((status = 200, description = "The checkpoint signing public key", body = PublicKeyView))
+)]
+pub async fn public_key(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(PublicKeyView {
+        key_id: state.audit_signer.key_id().to_string(),
+        algorithm: "ed25519",
+        public_key: state.audit_signer.public_key_base64(),
+    })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    /// Export only this listing's stream (with every checkpoint, so it verifies offline).
+    pub listing_id: Option<i64>,
+    /// `jsonl` (default; verifiable offline) or `csv` (events only, for reading).
+    pub format: Option<String>,
+}
+
+/// The trail as JSONL (events then checkpoints) or CSV.
+#[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit",
+    params(ExportQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The export", content_type = "application/x-ndjson"),
+        (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an auditor or admin", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn export_trail(
+    state: web::Data<AppState>,
+    auditor: Staff<Auditors>,
+    meta: RequestMeta,
+    q: web::Query<ExportQuery>,
+) -> Result<HttpResponse, AppError> {
+    let csv = match q.format.as_deref().unwrap_or("jsonl") {
+        "jsonl" => false,
+        "csv" => true,
+        other => {
+            return Err(AppError::bad_request(
+                "invalid_query",
+                format!("format must be jsonl or csv, not {other:?}"),
+            ));
+        }
+    };
+    let stream = q.listing_id.map(|id| format!("listing:{id}"));
+    let s = state.clone();
+    let scope = stream.clone();
+    let body = web::block(move || -> Result<String, AppError> {
+        let now = s.clock.now();
+        let mut out = String::new();
+        if csv {
+            out.push_str(export::CSV_HEADER);
+            audit::each_event(&s.db, scope.as_deref(), |e| {
+                out.push_str(&export::csv_row(e))
+            })?;
+        } else {
+            let scope_list = scope.clone().map(|s| vec![s]);
+            out.push_str(&export::header_line(scope_list.as_deref(), now));
+            audit::each_event(&s.db, scope.as_deref(), |e| {
+                out.push_str(&export::event_line(e))
+            })?;
+            for cp in s.db.run_blocking(store::checkpoints)? {
+                out.push_str(&export::checkpoint_line(&cp));
+            }
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(AppError::internal)??;
+    let now = state.clock.now();
+    let user = auditor.user.clone();
+    let format = if csv { "csv" } else { "jsonl" };
+    state
+        .db
+        .tx(move |c| {
+            audit::record(
+                c,
+                now,
+                Event {
+                    stream: audit::SYSTEM_STREAM.to_string(),
+                    action: "audit.exported",
+                    actor: Actor::user(user.id, user.role),
+                    payload: json!({"format": format, "stream": stream}),
+                    meta: &meta,
+                },
+            )
+        })
+        .await?;
+    let (content_type, file) = if csv {
+        ("text/csv; charset=utf-8", "audit-export.csv")
+    } else {
+        ("application/x-ndjson", "audit-export.jsonl")
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{file}\""),
+        ))
+        .body(body))
+}

@@ -1,0 +1,225 @@
+//! Verification of the audit trail, the same for the database and for an offline export:
+//! recompute every chain, check every checkpoint's signature and root, check that each
+//! checkpoint extends the one before, and that every head a checkpoint signed is still in its
+//! chain. The report names the first broken `stream` and `stream_seq` and why.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::chain::{self, EventBody, GENESIS_HASH};
+use super::checkpoint::{self, CheckpointRecord, TrustedKeys};
+use super::merkle::{self, Head};
+
+/// The most problems a report lists (the first is what matters; the rest help triage).
+const MAX_PROBLEMS: usize = 100;
+
+/// Stream name used in reports for problems of the checkpoint sequence itself.
+pub const CHECKPOINT_STREAM: &str = "checkpoint";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Invalid {
+    pub stream: String,
+    pub stream_seq: i64,
+    /// `hash_mismatch`, `gap`, `broken_link`, `out_of_order`, `bad_signature`,
+    /// `unknown_key`, `bad_root`, `bad_counts`, `checkpoint_missing`,
+    /// `stream_went_backwards`, `checkpoint_mismatch` (a signed head is no longer in its
+    /// chain: rewritten history) or `truncated_after_checkpoint`.
+    pub reason: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Report {
+    pub valid: bool,
+    pub streams_checked: u64,
+    pub events_checked: u64,
+    pub checkpoints_checked: u64,
+    pub first_invalid: Option<Invalid>,
+    /// Up to 100 problems, in the order found.
+    pub problems: Vec<Invalid>,
+}
+
+struct Current {
+    stream: String,
+    last_seq: i64,
+    last_hash: String,
+}
+
+/// Feeds checkpoints first (in id order), then events ordered by (stream, stream_seq).
+pub struct Verifier {
+    keys: TrustedKeys,
+    /// Only these streams are expected to be complete (a filtered export); `None`: all.
+    scope: Option<HashSet<String>>,
+    /// Every head any checkpoint signed: stream → seq → hash.
+    signed: HashMap<String, BTreeMap<i64, String>>,
+    state: BTreeMap<String, Head>,
+    last_checkpoint: Option<(i64, DateTime<Utc>)>,
+    current: Option<Current>,
+    seen_streams: HashSet<String>,
+    streams: u64,
+    events: u64,
+    checkpoints: u64,
+    problems: Vec<Invalid>,
+    total_problems: usize,
+}
+
+impl Verifier {
+    pub fn new(keys: TrustedKeys, scope: Option<HashSet<String>>) -> Self {
+        Self {
+            keys,
+            scope,
+            signed: HashMap::new(),
+            state: BTreeMap::new(),
+            last_checkpoint: None,
+            current: None,
+            seen_streams: HashSet::new(),
+            streams: 0,
+            events: 0,
+            checkpoints: 0,
+            problems: Vec::new(),
+            total_problems: 0,
+        }
+    }
+
+    fn problem(&mut self, stream: &str, stream_seq: i64, reason: &'static str) {
+        self.total_problems += 1;
+        if self.problems.len() < MAX_PROBLEMS {
+            self.problems.push(Invalid {
+                stream: stream.to_string(),
+                stream_seq,
+                reason,
+            });
+        }
+    }
+
+    /// Checks one checkpoint against its signature and the checkpoints before it.
+    pub fn checkpoint(&mut self, cp: &CheckpointRecord) {
+        self.checkpoints += 1;
+        let expected_id = self.last_checkpoint.map_or(1, |(id, _)| id + 1);
+        if cp.id != expected_id {
+            self.problem(CHECKPOINT_STREAM, expected_id, "checkpoint_missing");
+        }
+        if let Some((_, prev_time)) = self.last_checkpoint
+            && cp.created_at < prev_time
+        {
+            self.problem(CHECKPOINT_STREAM, cp.id, "out_of_order");
+        }
+        self.last_checkpoint = Some((cp.id, cp.created_at));
+        match self.keys.verify(cp) {
+            Ok(()) => {}
+            Err(checkpoint::SignatureError::UnknownKey) => {
+                self.problem(CHECKPOINT_STREAM, cp.id, "unknown_key");
+            }
+            Err(checkpoint::SignatureError::Bad) => {
+                self.problem(CHECKPOINT_STREAM, cp.id, "bad_signature");
+            }
+        }
+        for head in &cp.heads {
+            if let Some(old) = self.state.get(&head.stream)
+                && (old.seq > head.seq || (old.seq == head.seq && old.hash != head.hash))
+            {
+                let (stream, seq) = (head.stream.clone(), head.seq);
+                self.problem(&stream, seq, "stream_went_backwards");
+            }
+            self.state.insert(head.stream.clone(), head.clone());
+            self.signed
+                .entry(head.stream.clone())
+                .or_default()
+                .insert(head.seq, head.hash.clone());
+        }
+        let full: Vec<Head> = self.state.values().cloned().collect();
+        if merkle::root_of(&full) != cp.root {
+            self.problem(CHECKPOINT_STREAM, cp.id, "bad_root");
+        }
+        let events: i64 = full.iter().map(|h| h.seq).sum();
+        if cp.streams != full.len() as i64 || cp.events != events {
+            self.problem(CHECKPOINT_STREAM, cp.id, "bad_counts");
+        }
+    }
+
+    fn in_scope(&self, stream: &str) -> bool {
+        self.scope.as_ref().is_none_or(|s| s.contains(stream))
+    }
+
+    /// Closes the stream being read: signed heads beyond its end were cut off.
+    fn close_stream(&mut self) {
+        let Some(cur) = self.current.take() else {
+            return;
+        };
+        let beyond = self
+            .signed
+            .get(&cur.stream)
+            .is_some_and(|heads| heads.keys().any(|&seq| seq > cur.last_seq));
+        if beyond {
+            self.problem(&cur.stream, cur.last_seq + 1, "truncated_after_checkpoint");
+        }
+    }
+
+    /// Checks one event; events must come ordered by (stream, stream_seq).
+    pub fn event(&mut self, e: &EventBody, stored_hash: &str) {
+        self.events += 1;
+        let new_stream = self.current.as_ref().is_none_or(|c| c.stream != e.stream);
+        if new_stream {
+            self.close_stream();
+            if !self.seen_streams.insert(e.stream.clone()) {
+                self.problem(&e.stream, e.stream_seq, "out_of_order");
+            }
+            self.streams += 1;
+            self.current = Some(Current {
+                stream: e.stream.clone(),
+                last_seq: 0,
+                last_hash: GENESIS_HASH.into(),
+            });
+        }
+        let (last_seq, last_hash) = match &self.current {
+            Some(c) => (c.last_seq, c.last_hash.clone()),
+            None => (0, GENESIS_HASH.to_string()),
+        };
+        if e.stream_seq <= last_seq {
+            self.problem(&e.stream, e.stream_seq, "out_of_order");
+        } else if e.stream_seq > last_seq + 1 {
+            self.problem(&e.stream, last_seq + 1, "gap");
+        } else if e.prev_hash != last_hash {
+            self.problem(&e.stream, e.stream_seq, "broken_link");
+        }
+        if chain::hash(e) != stored_hash {
+            self.problem(&e.stream, e.stream_seq, "hash_mismatch");
+        }
+        let signed_hash = self
+            .signed
+            .get(&e.stream)
+            .and_then(|m| m.get(&e.stream_seq))
+            .cloned();
+        if signed_hash.is_some_and(|h| h != stored_hash) {
+            self.problem(&e.stream, e.stream_seq, "checkpoint_mismatch");
+        }
+        if let Some(c) = self.current.as_mut() {
+            c.last_seq = c.last_seq.max(e.stream_seq);
+            c.last_hash = stored_hash.to_string();
+        }
+    }
+
+    /// Ends verification: signed streams that never appeared were removed.
+    pub fn finish(mut self) -> Report {
+        self.close_stream();
+        let mut missing: Vec<(String, i64)> = self
+            .signed
+            .iter()
+            .filter(|(stream, _)| !self.seen_streams.contains(*stream) && self.in_scope(stream))
+            .map(|(stream, _)| (stream.clone(), 1))
+            .collect();
+        missing.sort();
+        for (stream, seq) in missing {
+            self.problem(&stream, seq, "truncated_after_checkpoint");
+        }
+        Report {
+            valid: self.total_problems == 0,
+            streams_checked: self.streams,
+            events_checked: self.events,
+            checkpoints_checked: self.checkpoints,
+            first_invalid: self.problems.first().cloned(),
+            problems: self.problems,
+        }
+    }
+}
