@@ -45,6 +45,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub audit: AuditSettings,
+    pub mail: MailSettings,
     pub rate_limit: RateLimitSettings,
     pub log: LogSettings,
 }
@@ -100,6 +101,44 @@ pub struct AuditSettings {
     pub signing_key_file: String,
     pub previous_public_keys: String,
     pub checkpoint_interval_seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransportKind {
+    Smtp,
+    File,
+    Stub,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    pub transport: MailTransportKind,
+    pub file_dir: String,
+    pub from: String,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_tls: SmtpTls,
+    pub smtp_username: String,
+    pub smtp_password: SecretString,
+    pub smtp_timeout_seconds: u64,
+    pub poll_interval_ms: u64,
+    pub batch_size: u32,
+    pub lease_seconds: u64,
+    pub retry_initial_seconds: u64,
+    pub retry_max_delay_seconds: u64,
+    pub max_attempts: u32,
+    pub give_up_after_hours: u64,
+    pub verification_ttl_hours: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -200,6 +239,17 @@ impl Settings {
         if !salt.is_empty() && salt.len() < 16 {
             bail!("audit.pii_salt must be at least 16 bytes");
         }
+        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            bail!("mail.from must be an address like \"Name <noreply@example.com>\"");
+        }
+        if self.mail.max_attempts == 0
+            || self.mail.poll_interval_ms == 0
+            || self.mail.batch_size == 0
+        {
+            bail!(
+                "mail.max_attempts, mail.poll_interval_ms and mail.batch_size must be at least 1"
+            );
+        }
         if self.env == AppEnv::Production {
             if secret.is_empty() {
                 bail!(
@@ -221,6 +271,9 @@ impl Settings {
                 && self.audit.signing_key_file.is_empty()
             {
                 bail!("production needs APP__AUDIT__SIGNING_KEY or APP__AUDIT__SIGNING_KEY_FILE");
+            }
+            if self.mail.transport != MailTransportKind::Smtp {
+                bail!("production sends mail only over SMTP: set APP__MAIL__TRANSPORT=smtp");
             }
         }
         Ok(())
@@ -403,6 +456,7 @@ mod tests {
                         "APP__AUDIT__SIGNING_KEY",
                         "Jm8b1f7ZC7cO4vQ3QmC2eI0yvW8s6qk1vR0zq2bYy0A=",
                     ),
+                    ("APP__MAIL__TRANSPORT", "smtp"),
                 ]),
             );
             assert!(result.is_err(), "{secret} was accepted");
@@ -424,11 +478,58 @@ mod tests {
                     "APP__AUDIT__SIGNING_KEY",
                     "Jm8b1f7ZC7cO4vQ3QmC2eI0yvW8s6qk1vR0zq2bYy0A=",
                 ),
+                ("APP__MAIL__TRANSPORT", "smtp"),
             ]),
         )
         .unwrap();
         assert_eq!(s.log.format, LogFormat::Json);
         assert_eq!(s.server.host, "0.0.0.0");
+    }
+
+    #[test]
+    fn production_refuses_a_non_smtp_mail_transport() {
+        let err = Settings::load_from(
+            &config_dir(),
+            AppEnv::Production,
+            vars(&[
+                (
+                    "APP__AUTH__JWT_SECRET",
+                    "q8V2m1Lr0ZkT7wNc4Hs9Pa6Ye3Xd5Gb-Jf",
+                ),
+                ("APP__AUDIT__PII_SALT", "k3Jd9QmZ0pLx7TwB"),
+                (
+                    "APP__AUDIT__SIGNING_KEY",
+                    "Jm8b1f7ZC7cO4vQ3QmC2eI0yvW8s6qk1vR0zq2bYy0A=",
+                ),
+                ("APP__MAIL__TRANSPORT", "file"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("SMTP"));
+    }
+
+    #[test]
+    fn mail_transport_and_tls_come_from_the_environment() {
+        let s = Settings::load_from(
+            &config_dir(),
+            AppEnv::Development,
+            vars(&[
+                ("APP__MAIL__TRANSPORT", "smtp"),
+                ("APP__MAIL__SMTP_HOST", "mail.example.com"),
+                ("APP__MAIL__SMTP_PORT", "465"),
+                ("APP__MAIL__SMTP_TLS", "tls"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.mail.transport, MailTransportKind::Smtp);
+        assert_eq!(s.mail.smtp_tls, SmtpTls::Tls);
+        assert_eq!(s.mail.smtp_port, 465);
+        let bad = Settings::load_from(
+            &config_dir(),
+            AppEnv::Development,
+            vars(&[("APP__MAIL__SMTP_TLS", "maybe")]),
+        );
+        assert!(bad.is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod jobs;
+pub mod notify;
 pub mod startup;
 pub mod state;
 pub mod store;

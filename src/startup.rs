@@ -23,7 +23,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
-    jobs: Vec<tokio::task::JoinHandle<()>>,
+    jobs: crate::jobs::Jobs,
 }
 
 impl Application {
@@ -119,19 +119,19 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until the server stops (Ctrl-C / SIGTERM in the binary).
+    /// Serves until Ctrl-C / SIGTERM, then stops taking requests, lets requests and mail
+    /// sends in flight finish, and returns.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let handle = self.server.handle();
-        let jobs = self.jobs;
+        let Self { server, jobs, .. } = self;
+        let handle = server.handle();
         tokio::spawn(async move {
             shutdown_signal().await;
             tracing::info!("shutting down gracefully");
-            for job in &jobs {
-                job.abort();
-            }
             handle.stop(true).await;
         });
-        self.server.await
+        let result = server.await;
+        jobs.shutdown(std::time::Duration::from_secs(30)).await;
+        result
     }
 
     /// Serves in the background; for tests. The jobs stop with the returned guard.
@@ -148,14 +148,12 @@ impl Application {
 /// A server running in the background with its jobs; dropping it stops both.
 pub struct RunningApp {
     handle: actix_web::dev::ServerHandle,
-    jobs: Vec<tokio::task::JoinHandle<()>>,
+    jobs: crate::jobs::Jobs,
 }
 
 impl Drop for RunningApp {
     fn drop(&mut self) {
-        for job in &self.jobs {
-            job.abort();
-        }
+        self.jobs.abort();
         drop(self.handle.stop(false));
     }
 }

@@ -9,7 +9,10 @@ use crate::auth::ratelimit::RateLimiter;
 use crate::auth::tokens::JwtKeys;
 use crate::config::Settings;
 use crate::domain::Clock;
+use crate::notify::Notifier;
+use crate::notify::transport::Mailer;
 use crate::store::Db;
+use lettre::message::Mailbox;
 
 pub struct AppState {
     pub settings: Arc<Settings>,
@@ -25,6 +28,12 @@ pub struct AppState {
     pub audit_signer: AuditSigner,
     /// Public keys whose checkpoint signatures are accepted.
     pub audit_keys: TrustedKeys,
+    /// Renders and queues e-mail.
+    pub notifier: Notifier,
+    /// Sends e-mail (used by the delivery worker).
+    pub mailer: Mailer,
+    /// The sender of every message.
+    pub mail_from: Mailbox,
 }
 
 /// Key material resolved at start-up.
@@ -54,12 +63,19 @@ impl AppState {
                 rl.register_max_requests,
                 Duration::from_secs(rl.register_window_seconds),
             ),
-            settings,
             db,
             clock,
             pii_salt: secrets.pii_salt,
             audit_signer: secrets.audit_signer,
             audit_keys: secrets.audit_keys,
+            notifier: Notifier::new(&settings)?,
+            mailer: Mailer::from_settings(&settings.mail)?,
+            mail_from: settings
+                .mail
+                .from
+                .parse()
+                .map_err(|e| anyhow::anyhow!("mail.from: {e}"))?,
+            settings,
         })
     }
 }

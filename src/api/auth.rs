@@ -94,10 +94,17 @@ pub async fn register(
         .map_err(AppError::internal)?
         .map_err(AppError::internal)?;
     let now = state.clock.now();
-    let salt = state.pii_salt.clone();
+    let st = state.clone();
     let (user, org) = state
         .db
-        .tx(move |c| accounts::register(c, &reg, &hash, &salt, &meta, now))
+        .tx(move |c| {
+            let deps = accounts::RegisterDeps {
+                pii_salt: &st.pii_salt,
+                notifier: &st.notifier,
+                verification_ttl_hours: st.settings.mail.verification_ttl_hours,
+            };
+            accounts::register(c, &reg, &hash, &deps, &meta, now)
+        })
         .await?;
     Ok(HttpResponse::Created().json(UserView::new(&user, Some(&org))?))
 }
@@ -160,4 +167,72 @@ pub async fn logout(
 ) -> Result<HttpResponse, AppError> {
     login::logout(state, user, body.0.refresh_token, meta).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyEmailRequest {
+    /// The token from the link in the e-mail.
+    pub token: String,
+}
+
+/// Confirm an e-mail address with the token from the e-mail.
+#[utoipa::path(post, path = "/api/v1/auth/verify-email", tag = "accounts",
+    request_body = VerifyEmailRequest,
+    responses(
+        (status = 204, description = "Address confirmed"),
+        (status = 400, description = "`invalid_token` or `token_expired`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn verify_email(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    body: ApiJson<VerifyEmailRequest>,
+) -> Result<HttpResponse, AppError> {
+    let now = state.clock.now();
+    let token = body.0.token;
+    state
+        .db
+        .tx(move |c| crate::auth::verify_email::redeem(c, &token, &meta, now))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Send a new verification link to the caller (earlier links stop working).
+#[utoipa::path(post, path = "/api/v1/auth/verify-email/resend", tag = "accounts",
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "A new link is on its way"),
+        (status = 409, description = "`already_verified`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn resend_verification(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, AppError> {
+    let now = state.clock.now();
+    let st = state.clone();
+    state
+        .db
+        .tx(move |c| {
+            let (u, _) = crate::store::users::find_with_org(c, user.id)?
+                .ok_or_else(|| AppError::not_found("no such user"))?;
+            if u.email_verified_at.is_some() {
+                return Err(AppError::conflict(
+                    "already_verified",
+                    "this address is already confirmed",
+                ));
+            }
+            crate::auth::verify_email::send_link(
+                c,
+                &st.notifier,
+                &u,
+                crate::notify::Kind::VerifyEmail,
+                st.settings.mail.verification_ttl_hours,
+                serde_json::json!({}),
+                now,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Accepted().finish())
 }

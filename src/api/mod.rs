@@ -6,6 +6,7 @@ pub mod auth;
 pub mod health;
 pub mod json;
 pub mod me;
+pub mod notifications;
 pub mod openapi;
 pub mod paging;
 
@@ -70,7 +71,12 @@ route_table! {
     post "/api/v1/auth/login" => auth::login_handler, Access::Public;
     post "/api/v1/auth/refresh" => auth::refresh, Access::Public;
     post "/api/v1/auth/logout" => auth::logout, Access::SignedIn;
+    post "/api/v1/auth/verify-email" => auth::verify_email, Access::Public;
+    post "/api/v1/auth/verify-email/resend" => auth::resend_verification, Access::SignedIn;
     get "/api/v1/me" => me::me, Access::SignedIn;
+    get "/api/v1/me/notifications" => notifications::mine, Access::SignedIn;
+    get "/api/v1/notifications" => notifications::deliveries, Access::Roles(OPERATORS);
+    post "/api/v1/notifications/{id}/retry" => notifications::retry, Access::Roles(OPERATORS);
     get "/api/v1/audit/events" => audit::events, Access::Roles(AUDITORS);
     get "/api/v1/audit/verify" => audit::verify, Access::Roles(AUDITORS);
     get "/api/v1/audit/checkpoints/latest" => audit::latest_checkpoint, Access::Roles(AUDITORS);
@@ -80,6 +86,7 @@ route_table! {
 }
 
 const AUDITORS: &[&str] = &["auditor", "admin"];
+const OPERATORS: &[&str] = &["operator", "admin"];
 
 /// Unknown routes: 404 problem.
 pub async fn not_found() -> Result<HttpResponse, AppError> {

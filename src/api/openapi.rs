@@ -20,7 +20,12 @@ use crate::error::{FieldProblem, Problem};
         super::auth::login_handler,
         super::auth::refresh,
         super::auth::logout,
+        super::auth::verify_email,
+        super::auth::resend_verification,
         super::me::me,
+        super::notifications::mine,
+        super::notifications::deliveries,
+        super::notifications::retry,
         super::audit::events,
         super::audit::verify,
         super::audit::latest_checkpoint,
@@ -35,6 +40,7 @@ use crate::error::{FieldProblem, Problem};
         (name = "accounts", description = "Registration, sign-in and tokens"),
         (name = "audit", description = "The tamper-evident audit trail (auditors and admins)"),
         (name = "health", description = "Probes"),
+        (name = "notifications", description = "E-mail notifications and their delivery"),
         (name = "meta", description = "This document"),
     )
 )]

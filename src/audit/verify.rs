@@ -223,3 +223,175 @@ impl Verifier {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::checkpoint::{AuditSigner, signed_message};
+    use chrono::TimeZone;
+
+    fn chain_of(stream: &str, n: i64) -> Vec<(EventBody, String)> {
+        let mut prev = GENESIS_HASH.to_string();
+        (1..=n)
+            .map(|seq| {
+                let body = EventBody {
+                    stream: stream.into(),
+                    stream_seq: seq,
+                    occurred_at: Utc.with_ymd_and_hms(2026, 11, 27, 8, 0, 0).unwrap(),
+                    actor_id: None,
+                    actor_role: None,
+                    action: "test.event".into(),
+                    payload: format!("{{\"n\":{seq}}}"),
+                    client_ip: None,
+                    request_id: None,
+                    prev_hash: prev.clone(),
+                };
+                let hash = chain::hash(&body);
+                prev = hash.clone();
+                (body, hash)
+            })
+            .collect()
+    }
+
+    fn signed(signer: &AuditSigner, id: i64, heads: Vec<Head>, full: &[Head]) -> CheckpointRecord {
+        let created_at = Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, id as u32).unwrap();
+        let root = merkle::root_of(full);
+        let events = full.iter().map(|h| h.seq).sum();
+        let msg = signed_message(
+            id,
+            created_at,
+            full.len() as i64,
+            events,
+            &root,
+            signer.key_id(),
+        );
+        CheckpointRecord {
+            id,
+            created_at,
+            streams: full.len() as i64,
+            events,
+            root,
+            heads,
+            key_id: signer.key_id().into(),
+            signature: signer.sign(&msg),
+        }
+    }
+
+    fn head(events: &[(EventBody, String)], seq: i64) -> Head {
+        let (b, h) = &events[seq as usize - 1];
+        Head {
+            stream: b.stream.clone(),
+            seq,
+            hash: h.clone(),
+        }
+    }
+
+    fn run(
+        cps: &[CheckpointRecord],
+        events: &[(EventBody, String)],
+        signer: &AuditSigner,
+    ) -> Report {
+        let mut v = Verifier::new(TrustedKeys::new([signer.public_key()]), None);
+        cps.iter().for_each(|c| v.checkpoint(c));
+        events.iter().for_each(|(b, h)| v.event(b, h));
+        v.finish()
+    }
+
+    fn first(r: &Report) -> (String, i64, &'static str) {
+        let f = r.first_invalid.clone().expect("a problem");
+        (f.stream, f.stream_seq, f.reason)
+    }
+
+    #[test]
+    fn an_honest_chain_with_checkpoints_is_valid() {
+        let signer = AuditSigner::from_seed([3; 32]);
+        let a = chain_of("a", 5);
+        let cp1 = signed(&signer, 1, vec![head(&a, 3)], &[head(&a, 3)]);
+        let cp2 = signed(&signer, 2, vec![head(&a, 5)], &[head(&a, 5)]);
+        let r = run(&[cp1, cp2], &a, &signer);
+        assert!(r.valid, "{:?}", r.first_invalid);
+        assert_eq!(
+            (r.events_checked, r.streams_checked, r.checkpoints_checked),
+            (5, 1, 2)
+        );
+    }
+
+    #[test]
+    fn a_broken_link_is_named() {
+        let signer = AuditSigner::from_seed([3; 32]);
+        let mut a = chain_of("a", 4);
+        a[2].0.prev_hash = "f".repeat(64);
+        a[2].1 = chain::hash(&a[2].0);
+        let r = run(&[], &a, &signer);
+        assert_eq!(first(&r), ("a".into(), 3, "broken_link"));
+    }
+
+    #[test]
+    fn a_missing_first_event_is_a_gap_at_one() {
+        let signer = AuditSigner::from_seed([3; 32]);
+        let a = chain_of("a", 3);
+        let r = run(&[], &a[1..], &signer);
+        assert_eq!(first(&r), ("a".into(), 1, "gap"));
+    }
+
+    #[test]
+    fn a_checkpoint_head_going_backwards_is_named() {
+        let signer = AuditSigner::from_seed([3; 32]);
+        let a = chain_of("a", 5);
+        let cp1 = signed(&signer, 1, vec![head(&a, 4)], &[head(&a, 4)]);
+        let cp2 = signed(&signer, 2, vec![head(&a, 2)], &[head(&a, 2)]);
+        let r = run(&[cp1, cp2], &a, &signer);
+        assert_eq!(first(&r), ("a".into(), 2, "stream_went_backwards"));
+    }
+
+    #[test]
+    fn a_missing_checkpoint_and_a_bad_root_are_named() {
+        let signer = AuditSigner::from_seed([3; 32]);
+        let a = chain_of("a", 5);
+        let cp2 = signed(&signer, 2, vec![head(&a, 4)], &[head(&a, 4)]);
+        let r = run(&[cp2], &a, &signer);
+        assert_eq!(
+            first(&r),
+            (CHECKPOINT_STREAM.into(), 1, "checkpoint_missing")
+        );
+        let mut cp1 = signed(&signer, 1, vec![head(&a, 4)], &[head(&a, 4)]);
+        cp1.heads = vec![head(&a, 3)]; // the delta no longer matches the signed root
+        let r = run(&[cp1], &a, &signer);
+        assert_eq!(first(&r), (CHECKPOINT_STREAM.into(), 1, "bad_root"));
+    }
+
+    #[test]
+    fn a_whole_stream_removed_after_a_checkpoint_is_truncation() {
+        let signer = AuditSigner::from_seed([3; 32]);
+        let a = chain_of("a", 2);
+        let b = chain_of("b", 2);
+        let cp = signed(
+            &signer,
+            1,
+            vec![head(&a, 2), head(&b, 2)],
+            &[head(&a, 2), head(&b, 2)],
+        );
+        let r = run(&[cp], &a, &signer);
+        assert_eq!(first(&r), ("b".into(), 1, "truncated_after_checkpoint"));
+    }
+
+    #[test]
+    fn a_filtered_verification_ignores_streams_outside_its_scope() {
+        let signer = AuditSigner::from_seed([3; 32]);
+        let a = chain_of("a", 2);
+        let b = chain_of("b", 2);
+        let cp = signed(
+            &signer,
+            1,
+            vec![head(&a, 2), head(&b, 2)],
+            &[head(&a, 2), head(&b, 2)],
+        );
+        let mut v = Verifier::new(
+            TrustedKeys::new([signer.public_key()]),
+            Some(["a".to_string()].into()),
+        );
+        v.checkpoint(&cp);
+        a.iter().for_each(|(e, h)| v.event(e, h));
+        assert!(v.finish().valid);
+    }
+}

@@ -7,10 +7,12 @@ use serde_json::json;
 
 use crate::audit::{self, Actor, Event};
 use crate::auth::extract::RequestMeta;
+use crate::auth::verify_email;
 use crate::domain::Role;
 use crate::domain::account::{self, FieldError};
 use crate::domain::credit_code::CreditCode;
 use crate::error::AppError;
+use crate::notify::{Kind, Notifier};
 use crate::store::models::{NewOrganization, NewUser, Organization, User, from_db, to_db};
 use crate::store::{Conn, users};
 
@@ -154,14 +156,33 @@ pub fn validate_registration(input: &RegistrationInput) -> Result<ValidRegistrat
 /// Writes the organisation and its first user, with their audit events, in `conn`'s
 /// transaction. Duplicate e-mail → 409 `email_taken`; known credit code → 409
 /// `organization_exists`.
+/// The services registration needs besides the connection.
+pub struct RegisterDeps<'a> {
+    pub pii_salt: &'a [u8],
+    pub notifier: &'a Notifier,
+    pub verification_ttl_hours: u64,
+}
+
+fn role_label(role: Role, locale: &str) -> &'static str {
+    match (role, locale) {
+        (Role::Enterprise, "en") => "enterprise (seller)",
+        (Role::Bidder, "en") => "bidder",
+        (Role::Enterprise, _) => "转让方 / 增资企业",
+        (Role::Bidder, _) => "意向受让方",
+        (_, "en") => "staff",
+        _ => "交易机构工作人员",
+    }
+}
+
 pub fn register(
     conn: &mut Conn,
     reg: &ValidRegistration,
     password_hash: &str,
-    pii_salt: &[u8],
+    deps: &RegisterDeps,
     meta: &RequestMeta,
     now: DateTime<Utc>,
 ) -> Result<(User, Organization), AppError> {
+    let pii_salt = deps.pii_salt;
     if users::email_taken(conn, &reg.email)? {
         return Err(AppError::conflict(
             "email_taken",
@@ -243,6 +264,15 @@ pub fn register(
             }),
             meta,
         },
+    )?;
+    verify_email::send_link(
+        conn,
+        deps.notifier,
+        &user,
+        Kind::Welcome,
+        deps.verification_ttl_hours,
+        json!({"organization": org.name, "role_label": role_label(reg.role, &reg.locale)}),
+        now,
     )?;
     Ok((user, org))
 }

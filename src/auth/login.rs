@@ -13,7 +13,9 @@ use crate::auth::extract::{AuthUser, RequestMeta};
 use crate::auth::tokens::{hash_token, random_token};
 use crate::domain::Role;
 use crate::domain::account::{FailedLoginOutcome, LockoutPolicy, normalize_email};
+use crate::domain::clock::format_beijing;
 use crate::error::AppError;
+use crate::notify::{Kind, Recipient};
 use crate::state::AppState;
 use crate::store::models::{NewRefreshToken, NewSession, User, from_db, to_db};
 use crate::store::{Conn, sessions, users};
@@ -156,6 +158,11 @@ pub async fn login(
                 })?;
                 if let FailedLoginOutcome::Locked { until } = policy.on_failure(so_far, now) {
                     users::lock(c, user.id, until, now)?;
+                    st.notifier.queue(c, now, &Recipient::of(&user), Kind::AccountLocked, json!({
+                        "failures": policy.max_failed,
+                        "locked_until": format_beijing(until),
+                        "client_ip": meta.ip_string().unwrap_or_else(|| "-".into()),
+                    }))?;
                     audit::record(c, now, Event {
                         stream,
                         action: "auth.locked",
@@ -176,6 +183,12 @@ pub async fn login(
                 user_agent: meta.user_agent.as_deref(),
             })?;
             let pair = issue_pair(&st, c, user.id, role, session.id, now)?;
+            if after_lockout {
+                st.notifier.queue(c, now, &Recipient::of(&user), Kind::LoginAfterLockout, json!({
+                    "login_at": format_beijing(now),
+                    "client_ip": meta.ip_string().unwrap_or_else(|| "-".into()),
+                }))?;
+            }
             audit::record(c, now, Event {
                 stream,
                 action: "auth.login",

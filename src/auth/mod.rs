@@ -7,5 +7,6 @@ pub mod login;
 pub mod password;
 pub mod ratelimit;
 pub mod tokens;
+pub mod verify_email;
 
 pub use extract::{AuthUser, Staff};

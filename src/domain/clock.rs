@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use chrono::{DateTime, Duration, SubsecRound, Utc};
+use chrono::{DateTime, Duration, Offset, SubsecRound, Utc};
 
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
@@ -40,9 +40,30 @@ impl Clock for OffsetClock {
     }
 }
 
+/// China Standard Time (UTC+8, no daylight saving since 1991): the time people on the
+/// exchange read.
+pub fn beijing() -> chrono::FixedOffset {
+    chrono::FixedOffset::east_opt(8 * 3600)
+        .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).unwrap_or(chrono::Utc.fix()))
+}
+
+/// An instant as Beijing wall-clock time, to the minute, for messages to people.
+pub fn format_beijing(t: DateTime<Utc>) -> String {
+    t.with_timezone(&beijing())
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn beijing_time_is_eight_hours_ahead() {
+        use chrono::TimeZone;
+        let t = Utc.with_ymd_and_hms(2026, 11, 27, 16, 30, 0).unwrap();
+        assert_eq!(format_beijing(t), "2026-11-28 00:30");
+    }
 
     #[test]
     fn offset_clock_moves_forward_by_what_it_is_told() {

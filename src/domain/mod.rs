@@ -4,6 +4,7 @@
 pub mod account;
 pub mod clock;
 pub mod credit_code;
+pub mod retry;
 pub mod role;
 
 pub use clock::Clock;

@@ -2,21 +2,60 @@
 //! listing transitions and the mail outbox). Every job is safe to run on several instances
 //! at once: the database decides who does the work.
 
+pub mod outbox;
+
 use std::time::Duration;
 
 use actix_web::web;
+use tokio::sync::watch;
 
 use crate::audit;
 use crate::state::AppState;
 
-/// Starts the jobs; they stop when the returned handles are aborted or the runtime ends.
-pub fn spawn(state: web::Data<AppState>) -> Vec<tokio::task::JoinHandle<()>> {
+/// The running jobs: the mail worker stops gracefully, the others are aborted.
+pub struct Jobs {
+    stop: watch::Sender<bool>,
+    graceful: Vec<tokio::task::JoinHandle<()>>,
+    abortable: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Jobs {
+    /// Asks every job to stop and waits (up to `grace`) for sends in flight to finish.
+    pub async fn shutdown(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        for job in &self.abortable {
+            job.abort();
+        }
+        for job in self.graceful {
+            if tokio::time::timeout(grace, job).await.is_err() {
+                tracing::warn!("a job did not stop within the grace period");
+            }
+        }
+    }
+
+    /// Stops everything at once (tests).
+    pub fn abort(&self) {
+        let _ = self.stop.send(true);
+        for job in self.graceful.iter().chain(&self.abortable) {
+            job.abort();
+        }
+    }
+}
+
+/// Starts the jobs.
+pub fn spawn(state: web::Data<AppState>) -> Jobs {
+    let (stop, stopped) = watch::channel(false);
+    let graceful = vec![tokio::spawn(outbox::run(state.clone(), stopped))];
     let mut handles = Vec::new();
     let every = state.settings.audit.checkpoint_interval_seconds;
     if every > 0 {
         handles.push(tokio::spawn(checkpoints(state, Duration::from_secs(every))));
     }
-    handles
+    Jobs {
+        stop,
+        graceful,
+        abortable: handles,
+    }
 }
 
 async fn checkpoints(state: web::Data<AppState>, every: Duration) {

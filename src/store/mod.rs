@@ -8,9 +8,11 @@
 
 pub mod audit;
 pub mod models;
+pub mod notifications;
 pub mod schema;
 pub mod sessions;
 pub mod users;
+pub mod verifications;
 
 use std::time::Duration;
 

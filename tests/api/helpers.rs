@@ -28,7 +28,7 @@ pub struct TestApp {
     pub settings: Settings,
     state: web::Data<AppState>,
     _running: RunningApp,
-    _db: TestDb,
+    _db: Option<TestDb>,
 }
 
 /// A response, read fully.
@@ -80,17 +80,34 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-/// Boots the app after letting the test adjust its settings.
-pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+/// Settings every test app starts from.
+pub fn test_settings() -> Settings {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
     let mut settings = Settings::load_from(&dir, AppEnv::Test, vec![]).expect("test settings");
     settings.auth.jwt_secret = JWT_SECRET.to_string().into();
     settings.audit.signing_key = AUDIT_SIGNING_KEY.to_string().into();
     settings.audit.checkpoint_interval_seconds = 0;
     settings.server.workers = 2;
+    settings
+}
+
+/// Boots the app after letting the test adjust its settings.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = test_settings();
     let db = TestDb::create();
     settings.database.url = db.url.clone();
     adjust(&mut settings);
+    boot(settings, Some(db)).await
+}
+
+/// A second instance on the same database as `other` (as with several app servers).
+pub async fn spawn_sibling(other: &TestApp, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = other.settings.clone();
+    adjust(&mut settings);
+    boot(settings, None).await
+}
+
+async fn boot(settings: Settings, db: Option<TestDb>) -> TestApp {
     let clock = Arc::new(OffsetClock::default());
     let app = Application::build_with_clock(settings.clone(), clock.clone())
         .await
@@ -206,6 +223,11 @@ impl TestApp {
         let l = self.login(&email, PASSWORD).await;
         assert_eq!(l.status, 200);
         (email, l.json())
+    }
+
+    /// What the in-memory mail transport has sent so far.
+    pub fn mailer_stub(&self) -> Vec<asset_exchange::notify::transport::StubMail> {
+        self.state.mailer.stub_outbox()
     }
 
     /// Creates a staff account directly (as `asset-exchange user create` does) and signs in.

@@ -3,9 +3,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
 
 mod helpers;
+mod smtp;
 
 mod accounts;
 mod audit;
 mod errors;
 mod health;
+mod mail;
 mod tokens;

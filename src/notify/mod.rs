@@ -1,0 +1,199 @@
+//! E-mail notifications through a transactional outbox. [`Notifier::queue`] renders a
+//! message and writes it as an outbox row inside the caller's transaction, so a rolled-back
+//! change queues nothing; the delivery worker (`jobs::outbox`) sends it after commit.
+
+pub mod templates;
+pub mod transport;
+
+use chrono::{DateTime, Utc};
+use lettre::message::Mailbox;
+use serde_json::Value;
+
+use crate::config::Settings;
+use crate::error::AppError;
+use crate::store::{Conn, notifications};
+
+/// What a message is about; each has its templates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Welcome,
+    VerifyEmail,
+    AccountLocked,
+    LoginAfterLockout,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [
+        Kind::Welcome,
+        Kind::VerifyEmail,
+        Kind::AccountLocked,
+        Kind::LoginAfterLockout,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Welcome => "welcome",
+            Kind::VerifyEmail => "verify_email",
+            Kind::AccountLocked => "account_locked",
+            Kind::LoginAfterLockout => "login_after_lockout",
+        }
+    }
+}
+
+/// Who receives a message.
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    pub user_id: Option<i64>,
+    pub email: String,
+    pub name: String,
+    pub locale: String,
+}
+
+impl Recipient {
+    pub fn of(user: &crate::store::models::User) -> Self {
+        Self {
+            user_id: Some(user.id),
+            email: user.email.clone(),
+            name: user.name.clone(),
+            locale: user.locale.clone(),
+        }
+    }
+}
+
+pub struct Notifier {
+    templates: templates::Templates,
+    from_domain: String,
+    base_url: String,
+}
+
+impl Notifier {
+    pub fn new(settings: &Settings) -> anyhow::Result<Self> {
+        let from: Mailbox = settings
+            .mail
+            .from
+            .parse()
+            .map_err(|e| anyhow::anyhow!("mail.from: {e}"))?;
+        Ok(Self {
+            templates: templates::Templates::load()?,
+            from_domain: from.email.domain().to_string(),
+            base_url: settings
+                .server
+                .public_base_url
+                .trim_end_matches('/')
+                .to_string(),
+        })
+    }
+
+    /// A link into the platform's web front end.
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    /// Renders and queues one message in the caller's transaction. `ctx` is merged with the
+    /// common fields (`name`, `locale`, `platform`, `base_url`).
+    pub fn queue(
+        &self,
+        conn: &mut Conn,
+        now: DateTime<Utc>,
+        to: &Recipient,
+        kind: Kind,
+        ctx: Value,
+    ) -> Result<i64, AppError> {
+        let platform = if to.locale == "en" {
+            "the State Asset Exchange"
+        } else {
+            "国有资产交易平台"
+        };
+        let mut full = serde_json::json!({
+            "name": to.name,
+            "locale": to.locale,
+            "platform": platform,
+            "base_url": self.base_url,
+        });
+        if let (Some(base), Value::Object(extra)) = (full.as_object_mut(), ctx) {
+            base.extend(extra);
+        }
+        let rendered = self
+            .templates
+            .render(kind, &to.locale, &full)
+            .map_err(AppError::internal)?;
+        let message_id = format!(
+            "<{}.{}@{}>",
+            now.timestamp_micros(),
+            crate::auth::tokens::random_token(),
+            self.from_domain
+        );
+        notifications::insert(
+            conn,
+            &notifications::NewNotification {
+                user_id: to.user_id,
+                to_address: &to.email,
+                kind: kind.as_str(),
+                locale: &to.locale,
+                subject: &rendered.subject,
+                body_text: &rendered.text,
+                body_html: &rendered.html,
+                message_id: &message_id,
+                now,
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::templates::Templates;
+    use super::*;
+    use serde_json::json;
+
+    fn sample() -> Value {
+        json!({
+            "name": "王小明", "locale": "zh-CN", "platform": "国有资产交易平台", "base_url": "http://x",
+            "organization": "某某公司 <b>&</b>", "role_label": "意向受让方", "ttl_hours": 24,
+            "verify_url": "http://x/verify-email?token=abc", "failures": 5,
+            "locked_until": "2026-11-27 16:15", "client_ip": "192.0.2.1", "login_at": "2026-11-27 16:20",
+        })
+    }
+
+    #[test]
+    fn every_kind_renders_in_every_locale() {
+        let t = Templates::load().unwrap();
+        for kind in Kind::ALL {
+            for locale in ["zh-CN", "en"] {
+                let r = t.render(kind, locale, &sample()).unwrap();
+                assert!(
+                    !r.subject.is_empty() && !r.subject.contains('\n'),
+                    "{kind:?} {locale}"
+                );
+                assert!(r.text.contains("王小明"), "{kind:?} {locale} text");
+                assert!(r.html.contains("<html"), "{kind:?} {locale} html");
+            }
+        }
+    }
+
+    #[test]
+    fn html_is_escaped_and_text_is_not() {
+        let t = Templates::load().unwrap();
+        let r = t.render(Kind::Welcome, "zh-CN", &sample()).unwrap();
+        assert!(r.html.contains("某某公司 &lt;b&gt;&amp;&lt;"), "{}", r.html);
+        assert!(!r.html.contains("<b>"));
+        assert!(r.text.contains("某某公司 <b>&</b>"));
+        assert!(r.text.contains("http://x/verify-email?token=abc"));
+    }
+
+    #[test]
+    fn a_missing_variable_is_an_error_not_an_empty_string() {
+        let t = Templates::load().unwrap();
+        assert!(
+            t.render(Kind::Welcome, "en", &json!({"name": "x"}))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn unknown_locale_falls_back_to_chinese() {
+        let t = Templates::load().unwrap();
+        let r = t.render(Kind::AccountLocked, "fr", &sample()).unwrap();
+        assert!(r.subject.contains("锁定"));
+    }
+}
