@@ -8,6 +8,8 @@ COPY Cargo.toml Cargo.lock clippy.toml ./
 COPY src ./src
 COPY migrations ./migrations
 COPY config ./config
+COPY templates ./templates
+COPY benches ./benches
 COPY tests ./tests
 RUN cargo build --release --locked --bin asset-exchange
 

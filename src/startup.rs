@@ -140,7 +140,7 @@ impl Application {
         tokio::spawn(self.server);
         RunningApp {
             handle,
-            jobs: self.jobs,
+            jobs: Some(self.jobs),
         }
     }
 }
@@ -148,12 +148,23 @@ impl Application {
 /// A server running in the background with its jobs; dropping it stops both.
 pub struct RunningApp {
     handle: actix_web::dev::ServerHandle,
-    jobs: crate::jobs::Jobs,
+    jobs: Option<crate::jobs::Jobs>,
+}
+
+impl RunningApp {
+    /// Stops the background jobs the way a shutdown does: sends in flight finish first.
+    pub async fn stop_jobs(&mut self, grace: std::time::Duration) {
+        if let Some(jobs) = self.jobs.take() {
+            jobs.shutdown(grace).await;
+        }
+    }
 }
 
 impl Drop for RunningApp {
     fn drop(&mut self) {
-        self.jobs.abort();
+        if let Some(jobs) = &self.jobs {
+            jobs.abort();
+        }
         drop(self.handle.stop(false));
     }
 }

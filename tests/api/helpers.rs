@@ -225,6 +225,13 @@ impl TestApp {
         (email, l.json())
     }
 
+    /// Shuts the background jobs down gracefully, as SIGTERM does.
+    pub async fn stop_jobs(&mut self) {
+        self._running
+            .stop_jobs(std::time::Duration::from_secs(10))
+            .await;
+    }
+
     /// What the in-memory mail transport has sent so far.
     pub fn mailer_stub(&self) -> Vec<asset_exchange::notify::transport::StubMail> {
         self.state.mailer.stub_outbox()

@@ -432,3 +432,28 @@ async fn the_file_transport_writes_eml_files() {
     assert!(raw.contains("Message-ID: <"));
     assert!(raw.contains("multipart/alternative"));
 }
+
+#[actix_web::test]
+async fn shutdown_lets_a_send_in_flight_finish_and_records_it() {
+    let server = smtp::start_slow(0, &[], Duration::from_millis(1500));
+    let mut app = spawn_app_with(via_smtp(server.port)).await;
+    let (_, operator) = app.staff("operator").await;
+    app.register(json!({"locale": "en", "name": "Slow"})).await;
+    for _ in 0..100 {
+        if server.receiving() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(server.receiving(), "the send never started");
+    app.stop_jobs().await;
+    assert_eq!(server.received().len(), 1, "the send in flight was cut off");
+    let sent = app
+        .get("/api/v1/notifications?status=sent", Some(&operator))
+        .await
+        .json();
+    assert_eq!(
+        sent["total"], 1,
+        "the finished send was not recorded: {sent}"
+    );
+}

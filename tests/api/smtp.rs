@@ -18,6 +18,8 @@ pub struct Received {
 struct Capture {
     received: Arc<Mutex<Vec<Received>>>,
     reject: Arc<Vec<String>>,
+    delay: std::time::Duration,
+    receiving: Arc<std::sync::atomic::AtomicBool>,
     to: Vec<String>,
     data: Vec<u8>,
 }
@@ -34,6 +36,8 @@ impl Handler for Capture {
     fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
         self.to = to.to_vec();
         self.data.clear();
+        self.receiving
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         response::OK
     }
 
@@ -43,6 +47,7 @@ impl Handler for Capture {
     }
 
     fn data_end(&mut self) -> Response {
+        std::thread::sleep(self.delay);
         let raw = String::from_utf8_lossy(&self.data).into_owned();
         self.received.lock().unwrap().push(Received {
             to: self.to.clone(),
@@ -55,9 +60,15 @@ impl Handler for Capture {
 pub struct SmtpServer {
     pub port: u16,
     received: Arc<Mutex<Vec<Received>>>,
+    receiving: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl SmtpServer {
+    /// Whether a message transfer has begun.
+    pub fn receiving(&self) -> bool {
+        self.receiving.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
@@ -86,12 +97,20 @@ pub fn free_port() -> u16 {
 
 /// Starts an SMTP server on `port` (0: any) that refuses the listed recipients with 550.
 pub fn start(port: u16, reject: &[&str]) -> SmtpServer {
+    start_slow(port, reject, std::time::Duration::ZERO)
+}
+
+/// The same, taking `delay` to accept each message.
+pub fn start_slow(port: u16, reject: &[&str], delay: std::time::Duration) -> SmtpServer {
     let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
     let port = listener.local_addr().unwrap().port();
     let received = Arc::new(Mutex::new(Vec::new()));
+    let receiving = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let handler = Capture {
         received: received.clone(),
         reject: Arc::new(reject.iter().map(|s| s.to_string()).collect()),
+        delay,
+        receiving: receiving.clone(),
         to: Vec::new(),
         data: Vec::new(),
     };
@@ -103,7 +122,11 @@ pub fn start(port: u16, reject: &[&str]) -> SmtpServer {
     std::thread::spawn(move || {
         let _ = server.serve();
     });
-    SmtpServer { port, received }
+    SmtpServer {
+        port,
+        received,
+        receiving,
+    }
 }
 
 /// A parsed message: unfolded headers and the decoded text and HTML parts.
