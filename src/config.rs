@@ -41,10 +41,14 @@ impl AppEnv {
 pub struct Settings {
     #[serde(skip, default = "default_env")]
     pub env: AppEnv,
+    /// The folder the settings were read from (the calendar files live below it).
+    #[serde(skip)]
+    pub config_dir: PathBuf,
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub audit: AuditSettings,
+    pub listing: ListingSettings,
     pub mail: MailSettings,
     pub rate_limit: RateLimitSettings,
     pub log: LogSettings,
@@ -101,6 +105,65 @@ pub struct AuditSettings {
     pub signing_key_file: String,
     pub previous_public_keys: String,
     pub checkpoint_interval_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListingSettings {
+    pub project_no_prefix: String,
+    pub min_disclosure_equity_transfer: u32,
+    pub min_disclosure_capital_increase: u32,
+    pub min_disclosure_asset_large: u32,
+    pub min_disclosure_asset_medium: u32,
+    pub min_disclosure_asset_small: u32,
+    pub asset_large_threshold_yuan: i64,
+    pub asset_medium_threshold_yuan: i64,
+    pub close_of_business: String,
+    pub deposit_max_percent: i64,
+    pub relist_floor_percent: i64,
+    pub appraisal_valid_months: u32,
+    pub reappraisal_after_months: u32,
+    pub deposit_due_working_days: u32,
+    pub resume_min_total_days: u32,
+    pub resume_min_after_days: u32,
+    pub max_suspension_months: u32,
+    pub free_bidding_min_seconds: u32,
+    pub free_bidding_max_seconds: u32,
+    pub countdown_min_seconds: u32,
+    pub countdown_max_seconds: u32,
+    pub scheduler_tick_ms: u64,
+}
+
+impl ListingSettings {
+    /// The close of business as a time of day.
+    pub fn close_of_business(&self) -> anyhow::Result<chrono::NaiveTime> {
+        chrono::NaiveTime::parse_from_str(&self.close_of_business, "%H:%M")
+            .map_err(|_| anyhow::anyhow!("listing.close_of_business must be HH:MM"))
+    }
+
+    /// The rule numbers, for `domain::listing`.
+    pub fn policy(&self) -> anyhow::Result<crate::domain::listing::ListingPolicy> {
+        use crate::domain::money::Money;
+        let yuan =
+            |v: i64| Money::from_yuan(v).map_err(|e| anyhow::anyhow!("listing threshold: {e}"));
+        Ok(crate::domain::listing::ListingPolicy {
+            min_disclosure_equity_transfer: self.min_disclosure_equity_transfer,
+            min_disclosure_capital_increase: self.min_disclosure_capital_increase,
+            min_disclosure_asset_large: self.min_disclosure_asset_large,
+            min_disclosure_asset_medium: self.min_disclosure_asset_medium,
+            min_disclosure_asset_small: self.min_disclosure_asset_small,
+            asset_large_threshold: yuan(self.asset_large_threshold_yuan)?,
+            asset_medium_threshold: yuan(self.asset_medium_threshold_yuan)?,
+            deposit_max_percent: self.deposit_max_percent,
+            relist_floor_percent: self.relist_floor_percent,
+            appraisal_valid_months: self.appraisal_valid_months,
+            reappraisal_after_months: self.reappraisal_after_months,
+            free_bidding_min_seconds: self.free_bidding_min_seconds,
+            free_bidding_max_seconds: self.free_bidding_max_seconds,
+            countdown_min_seconds: self.countdown_min_seconds,
+            countdown_max_seconds: self.countdown_max_seconds,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -204,6 +267,7 @@ impl Settings {
             .try_into()
             .context("invalid configuration")?;
         settings.env = env;
+        settings.config_dir = dir.to_path_buf();
         if let Some(url) = database_url.filter(|u| !u.is_empty()) {
             settings.database.url = url;
         }
@@ -238,6 +302,11 @@ impl Settings {
         let salt = self.audit.pii_salt.expose_secret();
         if !salt.is_empty() && salt.len() < 16 {
             bail!("audit.pii_salt must be at least 16 bytes");
+        }
+        self.listing.close_of_business()?;
+        self.listing.policy()?;
+        if self.listing.scheduler_tick_ms == 0 {
+            bail!("listing.scheduler_tick_ms must be at least 1");
         }
         if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
             bail!("mail.from must be an address like \"Name <noreply@example.com>\"");

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod exchange;
 pub mod jobs;
 pub mod notify;
 pub mod startup;

@@ -9,6 +9,7 @@ use crate::auth::ratelimit::RateLimiter;
 use crate::auth::tokens::JwtKeys;
 use crate::config::Settings;
 use crate::domain::Clock;
+use crate::exchange::ExchangeRules;
 use crate::notify::Notifier;
 use crate::notify::transport::Mailer;
 use crate::store::Db;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub mailer: Mailer,
     /// The sender of every message.
     pub mail_from: Mailbox,
+    /// Listing rules and the working-day calendar.
+    pub rules: ExchangeRules,
 }
 
 /// Key material resolved at start-up.
@@ -75,7 +78,18 @@ impl AppState {
                 .from
                 .parse()
                 .map_err(|e| anyhow::anyhow!("mail.from: {e}"))?,
+            rules: ExchangeRules::load(&settings, &settings.config_dir)?,
             settings,
         })
+    }
+}
+
+impl AppState {
+    /// What the listing use cases need.
+    pub fn deps(&self) -> crate::exchange::listings::Deps<'_> {
+        crate::exchange::listings::Deps {
+            rules: &self.rules,
+            notifier: &self.notifier,
+        }
     }
 }

@@ -44,39 +44,67 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<web::Data<AppState>>()
-            .map_or(65_536, |s| s.settings.server.max_body_bytes);
-        let json = is_json(req);
-        let declared: Option<usize> = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok());
-        let mut payload = payload.take();
+        let body = read_body(req, payload, false);
+        Box::pin(async move { parse(&body.await?).map(ApiJson) })
+    }
+}
+
+/// Like [`ApiJson`], for bodies that may be left out entirely: an empty body (with or
+/// without a content type) is `T::default()`.
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = read_body(req, payload, true);
         Box::pin(async move {
-            if !json {
-                return Err(AppError::UnsupportedMediaType);
+            let body = body.await?;
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJson(T::default()));
             }
-            if declared.is_some_and(|n| n > limit) {
-                return Err(AppError::PayloadTooLarge { limit });
-            }
-            let mut body = BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| {
-                    AppError::bad_request(
-                        "malformed_body",
-                        format!("the body could not be read: {e}"),
-                    )
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(AppError::PayloadTooLarge { limit });
-                }
-                body.extend_from_slice(&chunk);
-            }
-            parse(&body).map(ApiJson)
+            parse(&body).map(OptionalJson)
         })
     }
+}
+
+/// Reads the body within the configured limit, checking the content type (which an empty
+/// body may lack when `allow_empty`).
+fn read_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    allow_empty: bool,
+) -> Pin<Box<dyn Future<Output = Result<BytesMut, AppError>>>> {
+    let limit = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(65_536, |s| s.settings.server.max_body_bytes);
+    let json = is_json(req);
+    let declared: Option<usize> = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let mut payload = payload.take();
+    Box::pin(async move {
+        if declared.is_some_and(|n| n > limit) {
+            return Err(AppError::PayloadTooLarge { limit });
+        }
+        let mut body = BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| {
+                AppError::bad_request("malformed_body", format!("the body could not be read: {e}"))
+            })?;
+            if body.len() + chunk.len() > limit {
+                return Err(AppError::PayloadTooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        if !(json || allow_empty && body.is_empty()) {
+            return Err(AppError::UnsupportedMediaType);
+        }
+        Ok(body)
+    })
 }
 
 /// Parses a JSON body into `T`, mapping every failure to its problem.

@@ -5,10 +5,12 @@ pub mod audit;
 pub mod auth;
 pub mod health;
 pub mod json;
+pub mod listings;
 pub mod me;
 pub mod notifications;
 pub mod openapi;
 pub mod paging;
+pub mod registrations;
 
 use actix_web::{HttpResponse, web};
 
@@ -77,6 +79,22 @@ route_table! {
     get "/api/v1/me/notifications" => notifications::mine, Access::SignedIn;
     get "/api/v1/notifications" => notifications::deliveries, Access::Roles(OPERATORS);
     post "/api/v1/notifications/{id}/retry" => notifications::retry, Access::Roles(OPERATORS);
+    post "/api/v1/listings" => listings::create, Access::Roles(ENTERPRISES);
+    get "/api/v1/listings" => listings::browse, Access::Public;
+    get "/api/v1/listings/{id}" => listings::get, Access::Public;
+    patch "/api/v1/listings/{id}" => listings::update, Access::Roles(ENTERPRISES);
+    post "/api/v1/listings/{id}/submit" => listings::submit, Access::Roles(ENTERPRISES);
+    post "/api/v1/listings/{id}/review" => listings::review, Access::Roles(OPERATORS);
+    post "/api/v1/listings/{id}/suspend" => listings::suspend, Access::Roles(OPERATORS);
+    post "/api/v1/listings/{id}/resume" => listings::resume, Access::Roles(OPERATORS);
+    post "/api/v1/listings/{id}/terminate" => listings::terminate, Access::Roles(OPERATORS);
+    post "/api/v1/listings/{id}/relist" => listings::relist, Access::Roles(ENTERPRISES);
+    get "/api/v1/listings/{id}/rounds" => listings::rounds, Access::Public;
+    post "/api/v1/listings/{id}/registrations" => registrations::register, Access::Roles(BIDDERS);
+    get "/api/v1/listings/{id}/registrations" => registrations::for_listing, Access::SignedIn;
+    get "/api/v1/me/registrations" => registrations::mine, Access::Roles(BIDDERS);
+    post "/api/v1/registrations/{id}/review" => registrations::review, Access::Roles(OPERATORS);
+    post "/api/v1/registrations/{id}/deposit" => registrations::deposit, Access::Roles(OPERATORS);
     get "/api/v1/audit/events" => audit::events, Access::Roles(AUDITORS);
     get "/api/v1/audit/verify" => audit::verify, Access::Roles(AUDITORS);
     get "/api/v1/audit/checkpoints/latest" => audit::latest_checkpoint, Access::Roles(AUDITORS);
@@ -87,6 +105,8 @@ route_table! {
 
 const AUDITORS: &[&str] = &["auditor", "admin"];
 const OPERATORS: &[&str] = &["operator", "admin"];
+const ENTERPRISES: &[&str] = &["enterprise"];
+const BIDDERS: &[&str] = &["bidder"];
 
 /// Unknown routes: 404 problem.
 pub async fn not_found() -> Result<HttpResponse, AppError> {

@@ -169,6 +169,40 @@ impl RolePolicy for Admins {
     const WHAT: &'static str = "administrators";
 }
 
+/// Enterprises (sellers).
+#[derive(Debug, Clone)]
+pub struct Enterprises;
+impl RolePolicy for Enterprises {
+    const ROLES: &'static [Role] = &[Role::Enterprise];
+    const WHAT: &'static str = "enterprises";
+}
+
+/// Bidders.
+#[derive(Debug, Clone)]
+pub struct Bidders;
+impl RolePolicy for Bidders {
+    const ROLES: &'static [Role] = &[Role::Bidder];
+    const WHAT: &'static str = "bidders";
+}
+
+/// The caller if signed in: no `Authorization` header means anonymous; a header that does
+/// not hold a valid token is still 401.
+#[derive(Debug, Clone)]
+pub struct MaybeUser(pub Option<AuthUser>);
+
+impl FromRequest for MaybeUser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if req.headers().get(header::AUTHORIZATION).is_none() {
+            return Box::pin(async { Ok(MaybeUser(None)) });
+        }
+        let user = AuthUser::from_request(req, payload);
+        Box::pin(async move { Ok(MaybeUser(Some(user.await?))) })
+    }
+}
+
 /// Facts about the request that the audit trail keeps.
 #[derive(Debug, Clone, Default)]
 pub struct RequestMeta {

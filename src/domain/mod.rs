@@ -2,8 +2,12 @@
 //! decided from its arguments, so it is tested directly and fast.
 
 pub mod account;
+pub mod calendar;
 pub mod clock;
 pub mod credit_code;
+pub mod listing;
+pub mod money;
+pub mod registration;
 pub mod retry;
 pub mod role;
 

@@ -2,6 +2,7 @@
 //! listing transitions and the mail outbox). Every job is safe to run on several instances
 //! at once: the database decides who does the work.
 
+pub mod listings;
 pub mod outbox;
 
 use std::time::Duration;
@@ -46,7 +47,7 @@ impl Jobs {
 pub fn spawn(state: web::Data<AppState>) -> Jobs {
     let (stop, stopped) = watch::channel(false);
     let graceful = vec![tokio::spawn(outbox::run(state.clone(), stopped))];
-    let mut handles = Vec::new();
+    let mut handles = vec![tokio::spawn(listings::run(state.clone()))];
     let every = state.settings.audit.checkpoint_interval_seconds;
     if every > 0 {
         handles.push(tokio::spawn(checkpoints(state, Duration::from_secs(every))));

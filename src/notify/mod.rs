@@ -20,14 +20,42 @@ pub enum Kind {
     VerifyEmail,
     AccountLocked,
     LoginAfterLockout,
+    ListingSubmitted,
+    ListingApproved,
+    ListingReturned,
+    RegistrationReceived,
+    RegistrationReviewNeeded,
+    RegistrationQualified,
+    RegistrationRejected,
+    DepositConfirmed,
+    DepositRefunded,
+    DepositForfeited,
+    DisclosureEnded,
+    ListingSuspended,
+    ListingResumed,
+    ListingTerminated,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 18] = [
         Kind::Welcome,
         Kind::VerifyEmail,
         Kind::AccountLocked,
         Kind::LoginAfterLockout,
+        Kind::ListingSubmitted,
+        Kind::ListingApproved,
+        Kind::ListingReturned,
+        Kind::RegistrationReceived,
+        Kind::RegistrationReviewNeeded,
+        Kind::RegistrationQualified,
+        Kind::RegistrationRejected,
+        Kind::DepositConfirmed,
+        Kind::DepositRefunded,
+        Kind::DepositForfeited,
+        Kind::DisclosureEnded,
+        Kind::ListingSuspended,
+        Kind::ListingResumed,
+        Kind::ListingTerminated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -36,6 +64,20 @@ impl Kind {
             Kind::VerifyEmail => "verify_email",
             Kind::AccountLocked => "account_locked",
             Kind::LoginAfterLockout => "login_after_lockout",
+            Kind::ListingSubmitted => "listing_submitted",
+            Kind::ListingApproved => "listing_approved",
+            Kind::ListingReturned => "listing_returned",
+            Kind::RegistrationReceived => "registration_received",
+            Kind::RegistrationReviewNeeded => "registration_review_needed",
+            Kind::RegistrationQualified => "registration_qualified",
+            Kind::RegistrationRejected => "registration_rejected",
+            Kind::DepositConfirmed => "deposit_confirmed",
+            Kind::DepositRefunded => "deposit_refunded",
+            Kind::DepositForfeited => "deposit_forfeited",
+            Kind::DisclosureEnded => "disclosure_ended",
+            Kind::ListingSuspended => "listing_suspended",
+            Kind::ListingResumed => "listing_resumed",
+            Kind::ListingTerminated => "listing_terminated",
         }
     }
 }
@@ -152,6 +194,10 @@ mod tests {
             "organization": "某某公司 <b>&</b>", "role_label": "意向受让方", "ttl_hours": 24,
             "verify_url": "http://x/verify-email?token=abc", "failures": 5,
             "locked_until": "2026-11-27 16:15", "client_ip": "192.0.2.1", "login_at": "2026-11-27 16:20",
+            "project_no": "AX-CQ-2026-00001", "title": "某某公司100%股权", "listing_url": "http://x/listings/1",
+            "round": 2, "disclosure_end": "2026-12-25 17:00", "comment": "请补充评估报告", "registrations_count": 3,
+            "bidder_organization": "某某投资公司", "bidder_code": "B7K3Q9XZ", "deposit": "300000.00",
+            "deposit_due": "2026-12-01 17:00", "reference": "PAY-1", "outcome": "auction", "reason": "权属争议",
         })
     }
 
@@ -166,6 +212,21 @@ mod tests {
                     "{kind:?} {locale}"
                 );
                 assert!(r.text.contains("王小明"), "{kind:?} {locale} text");
+                if kind.as_str().contains("listing")
+                    || kind.as_str().contains("deposit")
+                    || kind.as_str().contains("registration")
+                    || kind.as_str().contains("disclosure")
+                {
+                    assert!(
+                        r.text.contains("AX-CQ-2026-00001")
+                            && r.text.contains("http://x/listings/1"),
+                        "{kind:?} {locale} names the listing"
+                    );
+                    assert!(
+                        r.html.contains("AX-CQ-2026-00001"),
+                        "{kind:?} {locale} html names the listing"
+                    );
+                }
                 assert!(r.html.contains("<html"), "{kind:?} {locale} html");
             }
         }

@@ -28,7 +28,21 @@ const FILES: &[(&str, &str)] = embed![
     "welcome",
     "verify_email",
     "account_locked",
-    "login_after_lockout"
+    "login_after_lockout",
+    "listing_submitted",
+    "listing_approved",
+    "listing_returned",
+    "registration_received",
+    "registration_review_needed",
+    "registration_qualified",
+    "registration_rejected",
+    "deposit_confirmed",
+    "deposit_refunded",
+    "deposit_forfeited",
+    "disclosure_ended",
+    "listing_suspended",
+    "listing_resumed",
+    "listing_terminated",
 ];
 
 /// A rendered message.

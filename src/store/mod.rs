@@ -7,8 +7,10 @@
 //! pool via [`Db::run`] / [`Db::tx`], never on an actix worker thread.
 
 pub mod audit;
+pub mod listings;
 pub mod models;
 pub mod notifications;
+pub mod registrations;
 pub mod schema;
 pub mod sessions;
 pub mod users;

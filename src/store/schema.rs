@@ -54,8 +54,6 @@ diesel::joinable!(users -> organizations (organization_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 
-diesel::allow_tables_to_appear_in_same_query!(organizations, users, sessions, refresh_tokens);
-
 diesel::table! {
     audit_events (id) {
         id -> BigInt,
@@ -130,5 +128,103 @@ diesel::table! {
 
 diesel::joinable!(notifications -> users (user_id));
 diesel::joinable!(email_verifications -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(notifications, users);
-diesel::allow_tables_to_appear_in_same_query!(email_verifications, users);
+
+diesel::table! {
+    project_counters (kind, year) {
+        kind -> Text,
+        year -> Integer,
+        last -> Integer,
+    }
+}
+
+diesel::table! {
+    listings (id) {
+        id -> BigInt,
+        project_no -> Text,
+        organization_id -> BigInt,
+        created_by -> BigInt,
+        kind -> Text,
+        title -> Text,
+        description -> Text,
+        status -> Text,
+        appraised_value -> BigInt,
+        appraisal_date -> Date,
+        listing_price -> BigInt,
+        deposit -> BigInt,
+        increment -> BigInt,
+        disclosure_working_days -> Integer,
+        disclosure_start -> Nullable<Timestamp>,
+        disclosure_end -> Nullable<Timestamp>,
+        disclosure_decided_at -> Nullable<Timestamp>,
+        free_bidding_seconds -> Integer,
+        countdown_seconds -> Integer,
+        allow_self_raise -> Bool,
+        consent_document -> Nullable<Text>,
+        round -> Integer,
+        first_disclosure_at -> Nullable<Timestamp>,
+        review_comment -> Nullable<Text>,
+        suspended_from -> Nullable<Text>,
+        suspended_at -> Nullable<Timestamp>,
+        suspension_reason -> Nullable<Text>,
+        suspension_alerted -> Bool,
+        terminated_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    listing_rounds (id) {
+        id -> BigInt,
+        listing_id -> BigInt,
+        round -> Integer,
+        listing_price -> BigInt,
+        disclosure_working_days -> Integer,
+        consent_document -> Nullable<Text>,
+        disclosure_start -> Nullable<Timestamp>,
+        disclosure_end -> Nullable<Timestamp>,
+        outcome -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    registrations (id) {
+        id -> BigInt,
+        listing_id -> BigInt,
+        round -> Integer,
+        user_id -> BigInt,
+        organization_id -> BigInt,
+        status -> Text,
+        deposit_status -> Text,
+        deposit_reference -> Nullable<Text>,
+        deposit_due_at -> Nullable<Timestamp>,
+        bidder_code -> Nullable<Text>,
+        statement -> Nullable<Text>,
+        review_comment -> Nullable<Text>,
+        client_ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(listings -> organizations (organization_id));
+diesel::joinable!(listing_rounds -> listings (listing_id));
+diesel::joinable!(registrations -> listings (listing_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    organizations,
+    users,
+    sessions,
+    refresh_tokens,
+    audit_events,
+    audit_heads,
+    audit_checkpoints,
+    notifications,
+    email_verifications,
+    project_counters,
+    listings,
+    listing_rounds,
+    registrations,
+);

@@ -107,3 +107,23 @@ pub fn clear_failures(conn: &mut Conn, user_id: i64, now: DateTime<Utc>) -> Resu
         .execute(c))?;
     Ok(())
 }
+
+/// Every user of an organisation.
+pub fn of_organization(conn: &mut Conn, organization_id: i64) -> Result<Vec<User>, AppError> {
+    let rows = with_conn!(conn, c => users::table
+        .filter(users::organization_id.eq(organization_id))
+        .order(users::id.asc())
+        .select(User::as_select())
+        .load(c))?;
+    Ok(rows)
+}
+
+/// Every user with a role.
+pub fn with_role(conn: &mut Conn, role: &str) -> Result<Vec<User>, AppError> {
+    let rows = with_conn!(conn, c => users::table
+        .filter(users::role.eq(role))
+        .order(users::id.asc())
+        .select(User::as_select())
+        .load(c))?;
+    Ok(rows)
+}

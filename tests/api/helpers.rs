@@ -232,6 +232,47 @@ impl TestApp {
             .await;
     }
 
+    /// A bidder whose e-mail address is confirmed (so it may register on listings).
+    /// Returns (e-mail, access token).
+    pub async fn verified_bidder(&self) -> (String, String) {
+        let (email, t) = self.signed_in("bidder").await;
+        let mut token = None;
+        for _ in 0..100 {
+            token = self
+                .mailer_stub()
+                .into_iter()
+                .find(|m| m.to == email && m.text.contains("token="))
+                .map(|m| {
+                    let start = m.text.find("token=").unwrap() + 6;
+                    m.text[start..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                        .collect::<String>()
+                });
+            if token.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let r = self
+            .post(
+                "/api/v1/auth/verify-email",
+                None,
+                &json!({"token": token.expect("verification mail")}),
+            )
+            .await;
+        assert_eq!(r.status, 204);
+        (email, t["access_token"].as_str().unwrap().to_string())
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: &Value) -> Resp {
+        let mut req = self.client.patch(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        Self::read(req.send_json(body).await.expect("request sent")).await
+    }
+
     /// What the in-memory mail transport has sent so far.
     pub fn mailer_stub(&self) -> Vec<asset_exchange::notify::transport::StubMail> {
         self.state.mailer.stub_outbox()

@@ -9,5 +9,6 @@ mod accounts;
 mod audit;
 mod errors;
 mod health;
+mod listings;
 mod mail;
 mod tokens;

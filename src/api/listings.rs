@@ -1,0 +1,458 @@
+//! `/api/v1/listings`: drafts, submission, review, the public browse, suspension,
+//! termination, relisting and the history of rounds.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::json::ApiJson;
+use super::paging::{Page, Paging};
+use crate::auth::extract::{AuthUser, Enterprises, MaybeUser, Operators, RequestMeta, Staff};
+use crate::domain::listing::{ListingKind, ListingStatus, effective_status};
+use crate::domain::money::Money;
+use crate::error::{AppError, Problem};
+use crate::exchange::listings::{
+    self as uc, Decision, ListingInput, ListingPatch, ListingView, RelistInput, Review, Viewer,
+};
+use crate::state::AppState;
+use crate::store::listings::{self as store, Browse, ListingRow};
+use crate::store::models::from_db;
+use crate::store::{Conn, registrations};
+
+/// The view of one row for `viewer`, with the status a late scheduler would have set.
+fn present(
+    c: &mut Conn,
+    row: &ListingRow,
+    viewer: Viewer,
+    now: DateTime<Utc>,
+) -> Result<ListingView, AppError> {
+    let stored = ListingStatus::parse(&row.status).unwrap_or(ListingStatus::Draft);
+    let mut eligible_err = None;
+    let status = effective_status(
+        stored,
+        row.disclosure_end.map(from_db),
+        row.disclosure_decided_at.is_some(),
+        now,
+        || {
+            registrations::count_eligible(c, row.id, row.round).unwrap_or_else(|e| {
+                eligible_err = Some(e);
+                0
+            })
+        },
+    );
+    if let Some(e) = eligible_err {
+        return Err(e);
+    }
+    let seller = store::seller_name(c, row.organization_id)?;
+    let privileged = matches!(viewer, Viewer::Staff) || viewer.owns(row);
+    let count = if privileged {
+        Some(registrations::count_for_round(c, row.id, row.round)?)
+    } else {
+        None
+    };
+    Ok(uc::view(row, seller, status, viewer, count, now))
+}
+
+async fn respond(
+    state: &web::Data<AppState>,
+    row: ListingRow,
+    viewer: Viewer,
+    warnings: Vec<String>,
+    created: bool,
+) -> Result<HttpResponse, AppError> {
+    let now = state.clock.now();
+    let mut view = state.db.run(move |c| present(c, &row, viewer, now)).await?;
+    view.warnings = warnings;
+    Ok(if created {
+        HttpResponse::Created().json(view)
+    } else {
+        HttpResponse::Ok().json(view)
+    })
+}
+
+/// Create a draft listing.
+#[utoipa::path(post, path = "/api/v1/listings", tag = "listings",
+    request_body = ListingInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Draft created", body = ListingView),
+        (status = 403, description = "Not an enterprise", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`, `price_below_appraisal`, `deposit_too_high`, `invalid_increment`, `invalid_deposit`, `disclosure_too_short`, `bidding_period_out_of_range`, `invalid_appraisal_date`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create(
+    state: web::Data<AppState>,
+    user: Staff<Enterprises>,
+    meta: RequestMeta,
+    body: ApiJson<ListingInput>,
+) -> Result<HttpResponse, AppError> {
+    let (now, st, u) = (state.clock.now(), state.clone(), user.user.clone());
+    let row = state
+        .db
+        .tx(move |c| uc::create(c, &st.deps(), &u, &body.0, &meta, now))
+        .await?;
+    respond(&state, row, Viewer::of(Some(&user.user)), Vec::new(), true).await
+}
+
+/// Edit a draft or returned listing (only the fields given change).
+#[utoipa::path(patch, path = "/api/v1/listings/{id}", tag = "listings",
+    params(("id" = i64, Path, description = "Listing id")),
+    request_body = ListingPatch,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Updated", body = ListingView),
+        (status = 404, description = "No such listing (or not yours)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`invalid_state`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A rule is broken", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update(
+    state: web::Data<AppState>,
+    user: Staff<Enterprises>,
+    meta: RequestMeta,
+    path: web::Path<i64>,
+    body: ApiJson<ListingPatch>,
+) -> Result<HttpResponse, AppError> {
+    let (now, st, u, id) = (
+        state.clock.now(),
+        state.clone(),
+        user.user.clone(),
+        path.into_inner(),
+    );
+    let row = state
+        .db
+        .tx(move |c| uc::update(c, &st.deps(), &u, id, &body.0, &meta, now))
+        .await?;
+    respond(&state, row, Viewer::of(Some(&user.user)), Vec::new(), false).await
+}
+
+/// Submit a draft (or a returned listing) for review.
+#[utoipa::path(post, path = "/api/v1/listings/{id}/submit", tag = "listings",
+    params(("id" = i64, Path, description = "Listing id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Submitted", body = ListingView),
+        (status = 409, description = "`invalid_state`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn submit(
+    state: web::Data<AppState>,
+    user: Staff<Enterprises>,
+    meta: RequestMeta,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let (now, st, u, id) = (
+        state.clock.now(),
+        state.clone(),
+        user.user.clone(),
+        path.into_inner(),
+    );
+    let row = state
+        .db
+        .tx(move |c| uc::submit(c, &st.deps(), &u, id, &meta, now))
+        .await?;
+    respond(&state, row, Viewer::of(Some(&user.user)), Vec::new(), false).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewRequest {
+    pub decision: Decision,
+    #[serde(default)]
+    pub comment: String,
+    /// When disclosure should end; not earlier than the computed minimum. Default: the minimum.
+    pub disclosure_end: Option<DateTime<Utc>>,
+}
+
+/// Approve (disclosure starts now) or return a submitted listing.
+#[utoipa::path(post, path = "/api/v1/listings/{id}/review", tag = "listings",
+    params(("id" = i64, Path, description = "Listing id")),
+    request_body = ReviewRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Reviewed", body = ListingView),
+        (status = 409, description = "`invalid_state`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`disclosure_too_short`, `appraisal_expired`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn review(
+    state: web::Data<AppState>,
+    op: Staff<Operators>,
+    meta: RequestMeta,
+    path: web::Path<i64>,
+    body: ApiJson<ReviewRequest>,
+) -> Result<HttpResponse, AppError> {
+    let (now, st, u, id) = (
+        state.clock.now(),
+        state.clone(),
+        op.user.clone(),
+        path.into_inner(),
+    );
+    let (row, warnings) = state
+        .db
+        .tx(move |c| {
+            let r = Review {
+                decision: body.decision,
+                comment: &body.comment,
+                disclosure_end: body.disclosure_end,
+            };
+            uc::review(c, &st.deps(), &u, id, &r, &meta, now)
+        })
+        .await?;
+    respond(&state, row, Viewer::Staff, warnings, false).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonRequest {
+    pub reason: String,
+}
+
+macro_rules! operator_action {
+    ($name:ident, $path:literal, $doc:literal, $call:expr) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = $path, tag = "listings",
+            params(("id" = i64, Path, description = "Listing id")),
+            request_body = ReasonRequest,
+            security(("bearer" = [])),
+            responses(
+                (status = 200, description = "Done", body = ListingView),
+                (status = 403, description = "Not an operator", body = Problem, content_type = "application/problem+json"),
+                (status = 404, description = "No such listing", body = Problem, content_type = "application/problem+json"),
+                (status = 409, description = "`invalid_state`", body = Problem, content_type = "application/problem+json"),
+            )
+        )]
+        pub async fn $name(state: web::Data<AppState>, op: Staff<Operators>, meta: RequestMeta, path: web::Path<i64>, body: ApiJson<ReasonRequest>) -> Result<HttpResponse, AppError> {
+            let (now, st, u, id) = (state.clock.now(), state.clone(), op.user.clone(), path.into_inner());
+            let (row, warnings) = state.db.tx(move |c| ($call)(c, &st.deps(), &u, id, &body.reason, &meta, now)).await?;
+            respond(&state, row, Viewer::Staff, warnings, false).await
+        }
+    };
+}
+
+fn no_warnings(r: Result<ListingRow, AppError>) -> Result<(ListingRow, Vec<String>), AppError> {
+    r.map(|row| (row, Vec::new()))
+}
+
+operator_action!(
+    suspend,
+    "/api/v1/listings/{id}/suspend",
+    "Suspend (中止) a listing; it remembers the state to return to.",
+    |c: &mut Conn, d: &uc::Deps, u: &AuthUser, id, why: &String, m: &RequestMeta, now| no_warnings(
+        uc::suspend(c, d, u, id, why, m, now)
+    )
+);
+operator_action!(
+    resume,
+    "/api/v1/listings/{id}/resume",
+    "Resume a suspended listing; a resumed disclosure gets a new end.",
+    |c: &mut Conn, d: &uc::Deps, u: &AuthUser, id, why: &String, m: &RequestMeta, now| uc::resume(
+        c, d, u, id, why, m, now
+    )
+);
+operator_action!(
+    terminate,
+    "/api/v1/listings/{id}/terminate",
+    "Terminate (终结) a listing: final.",
+    |c: &mut Conn, d: &uc::Deps, u: &AuthUser, id, why: &String, m: &RequestMeta, now| no_warnings(
+        uc::terminate(c, d, u, id, why, m, now)
+    )
+);
+
+/// Start a new round after no sale or a failed auction (status `submitted` again).
+#[utoipa::path(post, path = "/api/v1/listings/{id}/relist", tag = "listings",
+    params(("id" = i64, Path, description = "Listing id")),
+    request_body = RelistInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Relisted", body = ListingView),
+        (status = 409, description = "`invalid_state`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`consent_required`, `reappraisal_required`, `disclosure_too_short`, ...", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn relist(
+    state: web::Data<AppState>,
+    user: Staff<Enterprises>,
+    meta: RequestMeta,
+    path: web::Path<i64>,
+    body: ApiJson<RelistInput>,
+) -> Result<HttpResponse, AppError> {
+    let (now, st, u, id) = (
+        state.clock.now(),
+        state.clone(),
+        user.user.clone(),
+        path.into_inner(),
+    );
+    let row = state
+        .db
+        .tx(move |c| uc::relist(c, &st.deps(), &u, id, &body.0, &meta, now))
+        .await?;
+    respond(&state, row, Viewer::of(Some(&user.user)), Vec::new(), false).await
+}
+
+/// One listing: anyone for public states; the owner and staff always.
+#[utoipa::path(get, path = "/api/v1/listings/{id}", tag = "listings",
+    params(("id" = i64, Path, description = "Listing id")),
+    responses(
+        (status = 200, description = "The listing", body = ListingView),
+        (status = 404, description = "No such listing, or not visible to the caller", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get(
+    state: web::Data<AppState>,
+    user: MaybeUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let (id, now, viewer) = (
+        path.into_inner(),
+        state.clock.now(),
+        Viewer::of(user.0.as_ref()),
+    );
+    let view = state
+        .db
+        .run(move |c| {
+            let row = store::find(c, id)?
+                .filter(|r| viewer.may_see(r))
+                .ok_or_else(|| AppError::not_found("no such listing"))?;
+            present(c, &row, viewer, now)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct BrowseQuery {
+    /// Only this status.
+    pub status: Option<ListingStatus>,
+    pub kind: Option<ListingKind>,
+    /// Words in the title (Chinese or not).
+    pub q: Option<String>,
+    /// Listing price at least (yuan).
+    pub min_price: Option<String>,
+    /// Listing price at most (yuan).
+    pub max_price: Option<String>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+fn price(field: &str, v: &Option<String>) -> Result<Option<i64>, AppError> {
+    v.as_deref()
+        .map(|s| {
+            Money::parse(s)
+                .map(Money::fen)
+                .map_err(|e| AppError::bad_request("invalid_query", format!("{field} {e}")))
+        })
+        .transpose()
+}
+
+/// Browse listings: the public sees public states; an enterprise also its own; staff all.
+#[utoipa::path(get, path = "/api/v1/listings", tag = "listings",
+    params(BrowseQuery),
+    responses(
+        (status = 200, description = "A page of listings, newest first", body = inline(Page<ListingView>)),
+        (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn browse(
+    state: web::Data<AppState>,
+    user: MaybeUser,
+    q: web::Query<BrowseQuery>,
+) -> Result<HttpResponse, AppError> {
+    let q = q.into_inner();
+    let paging = Paging::new(q.page, q.per_page)?;
+    let viewer = Viewer::of(user.0.as_ref());
+    let visible: Vec<ListingStatus> = ListingStatus::ALL
+        .into_iter()
+        .filter(|s| matches!(viewer, Viewer::Staff) || s.is_public())
+        .filter(|s| q.status.is_none_or(|want| want == *s))
+        .collect();
+    let wanted = |s: &ListingStatus| q.status.is_none_or(|want| want == *s);
+    let own_org = match viewer {
+        Viewer::Party {
+            organization_id: Some(org),
+            role: crate::domain::Role::Enterprise,
+        } => Some((
+            org,
+            ListingStatus::ALL
+                .into_iter()
+                .filter(wanted)
+                .map(|s| s.as_str().to_string())
+                .collect(),
+        )),
+        _ => None,
+    };
+    let b = Browse {
+        statuses: visible.iter().map(|s| s.as_str().to_string()).collect(),
+        own_org,
+        kind: q.kind.map(|k| k.as_str().to_string()),
+        q: q.q.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+        min_price: price("min_price", &q.min_price)?,
+        max_price: price("max_price", &q.max_price)?,
+    };
+    let (offset, limit, now) = (paging.offset(), paging.limit(), state.clock.now());
+    let (items, total) = state
+        .db
+        .run(move |c| {
+            let (rows, total) = store::browse(c, &b, offset, limit)?;
+            let items = rows
+                .iter()
+                .map(|r| present(c, r, viewer, now))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((items, total))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(paging.page(items, total)))
+}
+
+/// One round of a listing, as it was disclosed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoundView {
+    pub round: u32,
+    pub listing_price: Money,
+    pub disclosure_working_days: u32,
+    pub consent_document: Option<String>,
+    pub disclosure_start: Option<DateTime<Utc>>,
+    pub disclosure_end: Option<DateTime<Utc>>,
+    /// `no_sale`, `negotiation` or `auction` once disclosure ended.
+    pub outcome: Option<String>,
+}
+
+/// Every round of a listing that reached disclosure, oldest first.
+#[utoipa::path(get, path = "/api/v1/listings/{id}/rounds", tag = "listings",
+    params(("id" = i64, Path, description = "Listing id")),
+    responses(
+        (status = 200, description = "The rounds", body = Vec<RoundView>),
+        (status = 404, description = "No such listing", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn rounds(
+    state: web::Data<AppState>,
+    user: MaybeUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let (id, viewer) = (path.into_inner(), Viewer::of(user.0.as_ref()));
+    let rounds = state
+        .db
+        .run(move |c| {
+            store::find(c, id)?
+                .filter(|r| viewer.may_see(r))
+                .ok_or_else(|| AppError::not_found("no such listing"))?;
+            store::rounds(c, id)
+        })
+        .await?;
+    let views: Vec<RoundView> = rounds
+        .into_iter()
+        .map(|r| RoundView {
+            round: u32::try_from(r.round).unwrap_or(0),
+            listing_price: Money::from_fen(r.listing_price),
+            disclosure_working_days: u32::try_from(r.disclosure_working_days).unwrap_or(0),
+            consent_document: r.consent_document,
+            disclosure_start: r.disclosure_start.map(from_db),
+            disclosure_end: r.disclosure_end.map(from_db),
+            outcome: r.outcome,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(views))
+}

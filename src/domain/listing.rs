@@ -1,0 +1,774 @@
+//! Listings (挂牌项目): kinds, the state machine as one transition function over a table of
+//! allowed moves, and the rules a listing's numbers must satisfy. Every policy number comes
+//! in through [`ListingPolicy`], filled from configuration.
+
+use chrono::{DateTime, Months, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::money::Money;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ListingKind {
+    /// 产权转让
+    EquityTransfer,
+    /// 企业增资
+    CapitalIncrease,
+    /// 资产转让
+    AssetTransfer,
+}
+
+impl ListingKind {
+    pub const ALL: [ListingKind; 3] = [
+        Self::EquityTransfer,
+        Self::CapitalIncrease,
+        Self::AssetTransfer,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EquityTransfer => "equity_transfer",
+            Self::CapitalIncrease => "capital_increase",
+            Self::AssetTransfer => "asset_transfer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The two letters of the kind in a project number (产权 CQ, 增资 ZZ, 资产 ZC).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::EquityTransfer => "CQ",
+            Self::CapitalIncrease => "ZZ",
+            Self::AssetTransfer => "ZC",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ListingStatus {
+    Draft,
+    Submitted,
+    Returned,
+    Disclosure,
+    NoSale,
+    Negotiation,
+    AuctionScheduled,
+    Bidding,
+    Awarded,
+    ContractSigned,
+    Paid,
+    Announced,
+    Closed,
+    Suspended,
+    Terminated,
+    Failed,
+}
+
+impl ListingStatus {
+    pub const ALL: [ListingStatus; 16] = [
+        Self::Draft,
+        Self::Submitted,
+        Self::Returned,
+        Self::Disclosure,
+        Self::NoSale,
+        Self::Negotiation,
+        Self::AuctionScheduled,
+        Self::Bidding,
+        Self::Awarded,
+        Self::ContractSigned,
+        Self::Paid,
+        Self::Announced,
+        Self::Closed,
+        Self::Suspended,
+        Self::Terminated,
+        Self::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Submitted => "submitted",
+            Self::Returned => "returned",
+            Self::Disclosure => "disclosure",
+            Self::NoSale => "no_sale",
+            Self::Negotiation => "negotiation",
+            Self::AuctionScheduled => "auction_scheduled",
+            Self::Bidding => "bidding",
+            Self::Awarded => "awarded",
+            Self::ContractSigned => "contract_signed",
+            Self::Paid => "paid",
+            Self::Announced => "announced",
+            Self::Closed => "closed",
+            Self::Suspended => "suspended",
+            Self::Terminated => "terminated",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Whether the public may see a listing in this state (everything from approval on).
+    pub fn is_public(self) -> bool {
+        !matches!(self, Self::Draft | Self::Submitted | Self::Returned)
+    }
+
+    /// States a suspension may interrupt ("from disclosure up to award").
+    pub fn is_suspendable(self) -> bool {
+        matches!(
+            self,
+            Self::Disclosure | Self::Negotiation | Self::AuctionScheduled | Self::Bidding
+        )
+    }
+}
+
+/// What can happen to a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Edit,
+    Submit,
+    Approve,
+    Return,
+    /// Disclosure ended with this many eligible bidders.
+    EndDisclosure {
+        eligible: u32,
+    },
+    ScheduleAuction,
+    StartBidding,
+    /// The auction closed with this many accepted bids.
+    CloseAuction {
+        bids: u32,
+    },
+    Quote,
+    SignContract,
+    ConfirmPayment,
+    Announce,
+    Close,
+    Suspend,
+    /// Resume to the state the suspension interrupted.
+    Resume {
+        to: ListingStatus,
+    },
+    Terminate,
+    Relist,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Edit => "edit",
+            Action::Submit => "submit",
+            Action::Approve => "approve",
+            Action::Return => "return",
+            Action::EndDisclosure { .. } => "end_disclosure",
+            Action::ScheduleAuction => "schedule_auction",
+            Action::StartBidding => "start_bidding",
+            Action::CloseAuction { .. } => "close_auction",
+            Action::Quote => "quote",
+            Action::SignContract => "sign_contract",
+            Action::ConfirmPayment => "confirm_payment",
+            Action::Announce => "announce",
+            Action::Close => "close",
+            Action::Suspend => "suspend",
+            Action::Resume { .. } => "resume",
+            Action::Terminate => "terminate",
+            Action::Relist => "relist",
+        }
+    }
+}
+
+/// A move the table does not allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a listing that is {} cannot {}", from.as_str(), action.replace('_', " "))]
+pub struct InvalidTransition {
+    pub from: ListingStatus,
+    pub action: &'static str,
+}
+
+use ListingStatus as S;
+
+/// The table of allowed moves with a fixed target. Moves whose target depends on the action's
+/// data (ending disclosure, closing an auction, resuming) are decided in [`transition`].
+const MOVES: &[(ListingStatus, &str, ListingStatus)] = &[
+    (S::Draft, "edit", S::Draft),
+    (S::Returned, "edit", S::Returned),
+    (S::Draft, "submit", S::Submitted),
+    (S::Returned, "submit", S::Submitted),
+    (S::Submitted, "approve", S::Disclosure),
+    (S::Submitted, "return", S::Returned),
+    (S::Disclosure, "schedule_auction", S::AuctionScheduled),
+    (S::AuctionScheduled, "start_bidding", S::Bidding),
+    (S::Negotiation, "quote", S::Awarded),
+    (S::Awarded, "sign_contract", S::ContractSigned),
+    (S::ContractSigned, "confirm_payment", S::Paid),
+    (S::Paid, "announce", S::Announced),
+    (S::Announced, "close", S::Closed),
+    (S::NoSale, "relist", S::Submitted),
+    (S::Failed, "relist", S::Submitted),
+];
+
+/// The one transition function: where `action` takes a listing in state `from`.
+pub fn transition(from: ListingStatus, action: Action) -> Result<ListingStatus, InvalidTransition> {
+    let refuse = Err(InvalidTransition {
+        from,
+        action: action.name(),
+    });
+    match action {
+        Action::EndDisclosure { eligible } if from == S::Disclosure => Ok(match eligible {
+            0 => S::NoSale,
+            1 => S::Negotiation,
+            _ => S::Disclosure, // waits for the exchange to schedule the auction
+        }),
+        Action::CloseAuction { bids } if from == S::Bidding => {
+            Ok(if bids == 0 { S::Failed } else { S::Awarded })
+        }
+        Action::Suspend if from.is_suspendable() => Ok(S::Suspended),
+        Action::Resume { to } if from == S::Suspended && to.is_suspendable() => Ok(to),
+        Action::Terminate if !matches!(from, S::Closed | S::Terminated) => Ok(S::Terminated),
+        Action::EndDisclosure { .. }
+        | Action::CloseAuction { .. }
+        | Action::Suspend
+        | Action::Resume { .. }
+        | Action::Terminate => refuse,
+        other => MOVES
+            .iter()
+            .find(|(f, a, _)| *f == from && *a == other.name())
+            .map(|(_, _, to)| *to)
+            .map_or(refuse, Ok),
+    }
+}
+
+/// Policy numbers from configuration (the regulation's figures are the production defaults).
+#[derive(Debug, Clone)]
+pub struct ListingPolicy {
+    pub min_disclosure_equity_transfer: u32,
+    pub min_disclosure_capital_increase: u32,
+    pub min_disclosure_asset_large: u32,
+    pub min_disclosure_asset_medium: u32,
+    pub min_disclosure_asset_small: u32,
+    /// Asset transfers at or above this price use the large-asset minimum.
+    pub asset_large_threshold: Money,
+    /// Asset transfers at or above this price (and below the large one) use the medium one.
+    pub asset_medium_threshold: Money,
+    /// Deposit at most `deposit_max_percent` % of the listing price.
+    pub deposit_max_percent: i64,
+    /// Relisting below this share of the appraisal needs a consent document.
+    pub relist_floor_percent: i64,
+    pub appraisal_valid_months: u32,
+    pub reappraisal_after_months: u32,
+    pub free_bidding_min_seconds: u32,
+    pub free_bidding_max_seconds: u32,
+    pub countdown_min_seconds: u32,
+    pub countdown_max_seconds: u32,
+}
+
+impl ListingPolicy {
+    /// The minimum formal disclosure in working days for a kind and listing price.
+    pub fn min_disclosure_days(&self, kind: ListingKind, price: Money) -> u32 {
+        match kind {
+            ListingKind::EquityTransfer => self.min_disclosure_equity_transfer,
+            ListingKind::CapitalIncrease => self.min_disclosure_capital_increase,
+            ListingKind::AssetTransfer if price >= self.asset_large_threshold => {
+                self.min_disclosure_asset_large
+            }
+            ListingKind::AssetTransfer if price >= self.asset_medium_threshold => {
+                self.min_disclosure_asset_medium
+            }
+            ListingKind::AssetTransfer => self.min_disclosure_asset_small,
+        }
+    }
+}
+
+/// A rule a listing breaks, with its stable code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleViolation {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl RuleViolation {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// The numbers of a listing that rules look at.
+#[derive(Debug, Clone)]
+pub struct Terms {
+    pub kind: ListingKind,
+    pub appraised_value: Money,
+    pub appraisal_date: NaiveDate,
+    pub listing_price: Money,
+    pub deposit: Money,
+    pub increment: Money,
+    pub disclosure_working_days: u32,
+    pub free_bidding_seconds: u32,
+    pub countdown_seconds: u32,
+    pub consent_document: Option<String>,
+    pub round: u32,
+}
+
+/// Checks a listing's terms; the first violation found is returned.
+pub fn check_terms(p: &ListingPolicy, t: &Terms, today: NaiveDate) -> Result<(), RuleViolation> {
+    if t.appraised_value.is_zero() || t.listing_price.is_zero() {
+        return Err(RuleViolation::new(
+            "invalid_amount",
+            "the appraised value and listing price must be above zero",
+        ));
+    }
+    if t.appraisal_date > today {
+        return Err(RuleViolation::new(
+            "invalid_appraisal_date",
+            "the appraisal date cannot be in the future",
+        ));
+    }
+    check_price(p, t)?;
+    if t.deposit.is_zero() {
+        return Err(RuleViolation::new(
+            "invalid_deposit",
+            "the deposit must be above zero",
+        ));
+    }
+    if !t
+        .deposit
+        .at_most_share_of(t.listing_price, p.deposit_max_percent, 100)
+    {
+        return Err(RuleViolation::new(
+            "deposit_too_high",
+            format!(
+                "the deposit may be at most {} % of the listing price",
+                p.deposit_max_percent
+            ),
+        ));
+    }
+    if t.increment.is_zero() {
+        return Err(RuleViolation::new(
+            "invalid_increment",
+            "the bidding increment must be above zero",
+        ));
+    }
+    let min = p.min_disclosure_days(t.kind, t.listing_price);
+    if t.disclosure_working_days < min {
+        return Err(RuleViolation::new(
+            "disclosure_too_short",
+            format!("this listing must be disclosed for at least {min} working days"),
+        ));
+    }
+    if !(p.free_bidding_min_seconds..=p.free_bidding_max_seconds).contains(&t.free_bidding_seconds)
+        || !(p.countdown_min_seconds..=p.countdown_max_seconds).contains(&t.countdown_seconds)
+    {
+        return Err(RuleViolation::new(
+            "bidding_period_out_of_range",
+            format!(
+                "the free bidding period must be {}–{} s and the countdown {}–{} s",
+                p.free_bidding_min_seconds,
+                p.free_bidding_max_seconds,
+                p.countdown_min_seconds,
+                p.countdown_max_seconds
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// First round: at least the appraisal. Later rounds: at least the relisting floor (90 %), or
+/// lower with the approving body's consent document.
+fn check_price(p: &ListingPolicy, t: &Terms) -> Result<(), RuleViolation> {
+    if t.listing_price >= t.appraised_value {
+        return Ok(());
+    }
+    if t.round <= 1 {
+        return Err(RuleViolation::new(
+            "price_below_appraisal",
+            "the first listing price must be at least the appraised value",
+        ));
+    }
+    let has_consent = t
+        .consent_document
+        .as_deref()
+        .is_some_and(|d| !d.trim().is_empty());
+    if !t
+        .listing_price
+        .at_least_share_of(t.appraised_value, p.relist_floor_percent, 100)
+        && !has_consent
+    {
+        return Err(RuleViolation::new(
+            "consent_required",
+            format!(
+                "a price below {} % of the appraised value needs the approving body's consent document",
+                p.relist_floor_percent
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The appraisal must still be valid (1 year by default) on the approval date.
+pub fn check_appraisal_valid(
+    p: &ListingPolicy,
+    appraisal_date: NaiveDate,
+    on: NaiveDate,
+) -> Result<(), RuleViolation> {
+    let expires = appraisal_date
+        .checked_add_months(Months::new(p.appraisal_valid_months))
+        .unwrap_or(NaiveDate::MAX);
+    if on >= expires {
+        return Err(RuleViolation::new(
+            "appraisal_expired",
+            format!(
+                "the appraisal of {appraisal_date} is older than {} months; re-appraise first",
+                p.appraisal_valid_months
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Relisting is refused once the first disclosure is older than the re-appraisal limit.
+pub fn check_relist_window(
+    p: &ListingPolicy,
+    first_disclosure: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(), RuleViolation> {
+    let Some(first) = first_disclosure else {
+        return Ok(());
+    };
+    let limit = first
+        .checked_add_months(Months::new(p.reappraisal_after_months))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    if now >= limit {
+        return Err(RuleViolation::new(
+            "reappraisal_required",
+            format!(
+                "no buyer within {} months of the first disclosure: the asset must be re-appraised and listed anew",
+                p.reappraisal_after_months
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The state a reader should see: a listing whose disclosure has ended is decided even if
+/// the scheduler has not run yet.
+pub fn effective_status(
+    stored: ListingStatus,
+    disclosure_end: Option<DateTime<Utc>>,
+    decided: bool,
+    now: DateTime<Utc>,
+    eligible: impl FnOnce() -> u32,
+) -> ListingStatus {
+    match (stored, disclosure_end) {
+        (S::Disclosure, Some(end)) if !decided && now >= end => transition(
+            stored,
+            Action::EndDisclosure {
+                eligible: eligible(),
+            },
+        )
+        .unwrap_or(stored),
+        _ => stored,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn m(s: &str) -> Money {
+        Money::parse(s).unwrap()
+    }
+
+    pub fn policy() -> ListingPolicy {
+        ListingPolicy {
+            min_disclosure_equity_transfer: 20,
+            min_disclosure_capital_increase: 40,
+            min_disclosure_asset_large: 20,
+            min_disclosure_asset_medium: 10,
+            min_disclosure_asset_small: 5,
+            asset_large_threshold: m("10000000"),
+            asset_medium_threshold: m("1000000"),
+            deposit_max_percent: 30,
+            relist_floor_percent: 90,
+            appraisal_valid_months: 12,
+            reappraisal_after_months: 12,
+            free_bidding_min_seconds: 60,
+            free_bidding_max_seconds: 86_400,
+            countdown_min_seconds: 60,
+            countdown_max_seconds: 300,
+        }
+    }
+
+    fn terms() -> Terms {
+        Terms {
+            kind: ListingKind::EquityTransfer,
+            appraised_value: m("1000000"),
+            appraisal_date: NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(),
+            listing_price: m("1000000"),
+            deposit: m("300000"),
+            increment: m("10000"),
+            disclosure_working_days: 20,
+            free_bidding_seconds: 3600,
+            countdown_seconds: 300,
+            consent_document: None,
+            round: 1,
+        }
+    }
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 27).unwrap()
+    }
+
+    fn code(t: &Terms) -> Option<&'static str> {
+        check_terms(&policy(), t, today()).err().map(|v| v.code)
+    }
+
+    #[test]
+    fn the_happy_path_walks_from_draft_to_closed() {
+        let steps = [
+            (Action::Edit, S::Draft),
+            (Action::Submit, S::Submitted),
+            (Action::Approve, S::Disclosure),
+            (Action::EndDisclosure { eligible: 2 }, S::Disclosure),
+            (Action::ScheduleAuction, S::AuctionScheduled),
+            (Action::StartBidding, S::Bidding),
+            (Action::CloseAuction { bids: 3 }, S::Awarded),
+            (Action::SignContract, S::ContractSigned),
+            (Action::ConfirmPayment, S::Paid),
+            (Action::Announce, S::Announced),
+            (Action::Close, S::Closed),
+        ];
+        let mut s = S::Draft;
+        for (action, expected) in steps {
+            s = transition(s, action).unwrap();
+            assert_eq!(s, expected, "{action:?}");
+        }
+    }
+
+    #[test]
+    fn disclosure_outcome_depends_on_eligible_bidders() {
+        assert_eq!(
+            transition(S::Disclosure, Action::EndDisclosure { eligible: 0 }),
+            Ok(S::NoSale)
+        );
+        assert_eq!(
+            transition(S::Disclosure, Action::EndDisclosure { eligible: 1 }),
+            Ok(S::Negotiation)
+        );
+        assert_eq!(transition(S::Negotiation, Action::Quote), Ok(S::Awarded));
+        assert_eq!(
+            transition(S::Bidding, Action::CloseAuction { bids: 0 }),
+            Ok(S::Failed)
+        );
+    }
+
+    #[test]
+    fn return_and_resubmit_loop() {
+        let s = transition(S::Submitted, Action::Return).unwrap();
+        assert_eq!(s, S::Returned);
+        assert_eq!(transition(s, Action::Edit), Ok(S::Returned));
+        assert_eq!(transition(s, Action::Submit), Ok(S::Submitted));
+    }
+
+    #[test]
+    fn suspension_only_from_disclosure_up_to_award_and_back_to_where_it_was() {
+        for s in [
+            S::Disclosure,
+            S::Negotiation,
+            S::AuctionScheduled,
+            S::Bidding,
+        ] {
+            assert_eq!(transition(s, Action::Suspend), Ok(S::Suspended));
+            assert_eq!(transition(S::Suspended, Action::Resume { to: s }), Ok(s));
+        }
+        for s in [S::Draft, S::Submitted, S::Awarded, S::Closed, S::Suspended] {
+            assert!(transition(s, Action::Suspend).is_err(), "{s:?}");
+        }
+        assert!(transition(S::Suspended, Action::Resume { to: S::Closed }).is_err());
+        assert!(transition(S::Disclosure, Action::Resume { to: S::Disclosure }).is_err());
+    }
+
+    #[test]
+    fn terminate_is_final_and_allowed_from_anything_open() {
+        for s in ListingStatus::ALL {
+            let r = transition(s, Action::Terminate);
+            if matches!(s, S::Closed | S::Terminated) {
+                assert!(r.is_err());
+            } else {
+                assert_eq!(r, Ok(S::Terminated));
+            }
+        }
+        for a in [
+            Action::Edit,
+            Action::Submit,
+            Action::Resume { to: S::Disclosure },
+            Action::Relist,
+        ] {
+            assert!(transition(S::Terminated, a).is_err());
+        }
+    }
+
+    #[test]
+    fn relisting_only_after_no_sale_or_failure() {
+        assert_eq!(transition(S::NoSale, Action::Relist), Ok(S::Submitted));
+        assert_eq!(transition(S::Failed, Action::Relist), Ok(S::Submitted));
+        assert!(transition(S::Disclosure, Action::Relist).is_err());
+    }
+
+    #[test]
+    fn wrong_moves_name_the_state_and_action() {
+        let e = transition(S::Draft, Action::Approve).unwrap_err();
+        assert_eq!(e.to_string(), "a listing that is draft cannot approve");
+        assert!(transition(S::Draft, Action::EndDisclosure { eligible: 1 }).is_err());
+        assert!(transition(S::Disclosure, Action::CloseAuction { bids: 1 }).is_err());
+    }
+
+    #[test]
+    fn valid_terms_pass() {
+        assert_eq!(code(&terms()), None);
+    }
+
+    #[test]
+    fn first_round_below_appraisal_is_refused_even_with_consent() {
+        let mut t = terms();
+        t.listing_price = m("999999.99");
+        t.deposit = m("1");
+        assert_eq!(code(&t), Some("price_below_appraisal"));
+        t.consent_document = Some("国资产权〔2026〕1号".into());
+        assert_eq!(code(&t), Some("price_below_appraisal"));
+    }
+
+    #[test]
+    fn later_rounds_may_go_to_ninety_percent_and_below_only_with_consent() {
+        let mut t = terms();
+        t.round = 2;
+        t.deposit = m("1");
+        t.listing_price = m("900000.00");
+        assert_eq!(code(&t), None);
+        t.listing_price = m("899999.99");
+        assert_eq!(code(&t), Some("consent_required"));
+        t.consent_document = Some("  ".into());
+        assert_eq!(code(&t), Some("consent_required"));
+        t.consent_document = Some("国资产权〔2026〕7号".into());
+        assert_eq!(code(&t), None);
+    }
+
+    #[test]
+    fn deposit_at_thirty_percent_passes_and_a_fen_more_does_not() {
+        let mut t = terms();
+        t.deposit = m("300000.00");
+        assert_eq!(code(&t), None);
+        t.deposit = m("300000.01");
+        assert_eq!(code(&t), Some("deposit_too_high"));
+        t.deposit = m("0");
+        assert_eq!(code(&t), Some("invalid_deposit"));
+    }
+
+    #[test]
+    fn increment_must_be_positive() {
+        let mut t = terms();
+        t.increment = m("0");
+        assert_eq!(code(&t), Some("invalid_increment"));
+    }
+
+    #[test]
+    fn disclosure_minimum_follows_kind_and_price_band() {
+        let p = policy();
+        assert_eq!(
+            p.min_disclosure_days(ListingKind::EquityTransfer, m("1")),
+            20
+        );
+        assert_eq!(
+            p.min_disclosure_days(ListingKind::CapitalIncrease, m("1")),
+            40
+        );
+        assert_eq!(
+            p.min_disclosure_days(ListingKind::AssetTransfer, m("10000000.00")),
+            20
+        );
+        assert_eq!(
+            p.min_disclosure_days(ListingKind::AssetTransfer, m("9999999.99")),
+            10
+        );
+        assert_eq!(
+            p.min_disclosure_days(ListingKind::AssetTransfer, m("1000000.00")),
+            10
+        );
+        assert_eq!(
+            p.min_disclosure_days(ListingKind::AssetTransfer, m("999999.99")),
+            5
+        );
+        let mut t = terms();
+        t.disclosure_working_days = 19;
+        assert_eq!(code(&t), Some("disclosure_too_short"));
+        t.kind = ListingKind::CapitalIncrease;
+        t.disclosure_working_days = 39;
+        assert_eq!(code(&t), Some("disclosure_too_short"));
+    }
+
+    #[test]
+    fn bidding_periods_must_be_within_bounds() {
+        let mut t = terms();
+        t.countdown_seconds = 59;
+        assert_eq!(code(&t), Some("bidding_period_out_of_range"));
+        t.countdown_seconds = 300;
+        t.free_bidding_seconds = 86_401;
+        assert_eq!(code(&t), Some("bidding_period_out_of_range"));
+    }
+
+    #[test]
+    fn appraisal_is_valid_for_a_year() {
+        let p = policy();
+        let d = NaiveDate::from_ymd_opt(2025, 11, 28).unwrap();
+        assert!(
+            check_appraisal_valid(&p, d, NaiveDate::from_ymd_opt(2026, 11, 27).unwrap()).is_ok()
+        );
+        let e = check_appraisal_valid(&p, d, NaiveDate::from_ymd_opt(2026, 11, 28).unwrap())
+            .unwrap_err();
+        assert_eq!(e.code, "appraisal_expired");
+    }
+
+    #[test]
+    fn relisting_stops_twelve_months_after_the_first_disclosure() {
+        let p = policy();
+        let first = Utc.with_ymd_and_hms(2025, 11, 27, 8, 0, 0).unwrap();
+        assert!(check_relist_window(&p, Some(first), first + chrono::Duration::days(364)).is_ok());
+        let e = check_relist_window(
+            &p,
+            Some(first),
+            Utc.with_ymd_and_hms(2026, 11, 27, 8, 0, 0).unwrap(),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "reappraisal_required");
+        assert!(check_relist_window(&p, None, first).is_ok());
+    }
+
+    #[test]
+    fn a_late_scheduler_does_not_change_what_readers_see() {
+        let end = Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap();
+        let before = end - chrono::Duration::seconds(1);
+        assert_eq!(
+            effective_status(S::Disclosure, Some(end), false, before, || 0),
+            S::Disclosure
+        );
+        assert_eq!(
+            effective_status(S::Disclosure, Some(end), false, end, || 0),
+            S::NoSale
+        );
+        assert_eq!(
+            effective_status(S::Disclosure, Some(end), false, end, || 1),
+            S::Negotiation
+        );
+        assert_eq!(
+            effective_status(S::Disclosure, Some(end), true, end, || 0),
+            S::Disclosure
+        );
+    }
+}

@@ -1,0 +1,68 @@
+//! The listing scheduler: decides listings whose disclosure has ended and flags overdue
+//! suspensions. Every instance runs it; the row lock and conditional update in
+//! `exchange::decide` make each decision happen once.
+
+use std::time::Duration;
+
+use actix_web::web;
+
+use crate::exchange::decide;
+use crate::state::AppState;
+use crate::store::listings;
+
+/// Listings decided per round at most.
+const BATCH: i64 = 50;
+
+pub async fn run(state: web::Data<AppState>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(
+        state.settings.listing.scheduler_tick_ms,
+    ));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = round(&state).await {
+            tracing::warn!(error = %e, "listing scheduler round failed; will retry");
+        }
+    }
+}
+
+async fn round(state: &web::Data<AppState>) -> Result<(), crate::error::AppError> {
+    let now = state.clock.now();
+    let due = state
+        .db
+        .run(move |c| listings::due_for_decision(c, now, BATCH))
+        .await?;
+    for id in due {
+        let s = state.clone();
+        let decided = state
+            .db
+            .tx(move |c| decide::decide_if_due(c, &s.notifier, id, s.clock.now()))
+            .await?;
+        if let Some(status) = decided {
+            tracing::info!(
+                listing_id = id,
+                status = status.as_str(),
+                "disclosure ended"
+            );
+        }
+    }
+    let months = chrono::Months::new(state.rules.max_suspension_months);
+    let before = now.checked_sub_months(months).unwrap_or(now);
+    if state
+        .db
+        .run(move |c| listings::overdue_suspensions(c, before))
+        .await?
+        .is_empty()
+    {
+        return Ok(());
+    }
+    let s = state.clone();
+    let flagged = state
+        .db
+        .tx(move |c| decide::flag_overdue_suspensions(c, &s.rules, s.clock.now()))
+        .await?;
+    if flagged > 0 {
+        tracing::warn!(flagged, "suspensions past their limit were flagged");
+    }
+    Ok(())
+}

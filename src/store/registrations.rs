@@ -1,0 +1,204 @@
+//! Queries on registrations of intent and their deposits.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::Conn;
+use super::models::to_db;
+use super::schema::{organizations, registrations as r, users};
+use crate::error::AppError;
+use crate::with_conn;
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = r)]
+pub struct RegistrationRow {
+    pub id: i64,
+    pub listing_id: i64,
+    pub round: i32,
+    pub user_id: i64,
+    pub organization_id: i64,
+    pub status: String,
+    pub deposit_status: String,
+    pub deposit_reference: Option<String>,
+    pub deposit_due_at: Option<NaiveDateTime>,
+    pub bidder_code: Option<String>,
+    pub statement: Option<String>,
+    pub review_comment: Option<String>,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+pub struct NewRegistration<'a> {
+    pub listing_id: i64,
+    pub round: i32,
+    pub user_id: i64,
+    pub organization_id: i64,
+    pub statement: Option<&'a str>,
+    pub client_ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub now: DateTime<Utc>,
+}
+
+pub fn insert(conn: &mut Conn, n: &NewRegistration) -> Result<RegistrationRow, AppError> {
+    let row = with_conn!(conn, c => diesel::insert_into(r::table)
+        .values((
+            r::listing_id.eq(n.listing_id),
+            r::round.eq(n.round),
+            r::user_id.eq(n.user_id),
+            r::organization_id.eq(n.organization_id),
+            r::statement.eq(n.statement),
+            r::client_ip.eq(n.client_ip),
+            r::user_agent.eq(n.user_agent),
+            r::created_at.eq(to_db(n.now)),
+            r::updated_at.eq(to_db(n.now)),
+        ))
+        .returning(RegistrationRow::as_returning())
+        .get_result(c))?;
+    Ok(row)
+}
+
+pub fn exists(
+    conn: &mut Conn,
+    listing_id: i64,
+    round: i32,
+    organization_id: i64,
+) -> Result<bool, AppError> {
+    let n: i64 = with_conn!(conn, c => r::table
+        .filter(r::listing_id.eq(listing_id))
+        .filter(r::round.eq(round))
+        .filter(r::organization_id.eq(organization_id))
+        .count()
+        .get_result(c))?;
+    Ok(n > 0)
+}
+
+pub fn find(conn: &mut Conn, id: i64) -> Result<Option<RegistrationRow>, AppError> {
+    let row = with_conn!(conn, c => r::table.find(id).select(RegistrationRow::as_select()).first(c).optional())?;
+    Ok(row)
+}
+
+/// A registration with the organisation name behind it (for staff and the registrant).
+pub fn for_listing(
+    conn: &mut Conn,
+    listing_id: i64,
+    round: i32,
+) -> Result<Vec<(RegistrationRow, String)>, AppError> {
+    let rows = with_conn!(conn, c => r::table
+        .inner_join(organizations::table.on(organizations::id.eq(r::organization_id)))
+        .filter(r::listing_id.eq(listing_id))
+        .filter(r::round.eq(round))
+        .order(r::id.asc())
+        .select((RegistrationRow::as_select(), organizations::name))
+        .load(c))?;
+    Ok(rows)
+}
+
+pub fn for_user(
+    conn: &mut Conn,
+    user_id: i64,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<RegistrationRow>, i64), AppError> {
+    let (rows, total) = with_conn!(conn, c => {
+        let total: i64 = r::table.filter(r::user_id.eq(user_id)).count().get_result(c)?;
+        let rows = r::table
+            .filter(r::user_id.eq(user_id))
+            .order(r::id.desc())
+            .offset(offset)
+            .limit(limit)
+            .select(RegistrationRow::as_select())
+            .load(c)?;
+        Ok::<_, diesel::result::Error>((rows, total))
+    })?;
+    Ok((rows, total))
+}
+
+/// How many registrations of the round are eligible to bid (qualified, deposit paid).
+pub fn count_eligible(conn: &mut Conn, listing_id: i64, round: i32) -> Result<u32, AppError> {
+    let n: i64 = with_conn!(conn, c => r::table
+        .filter(r::listing_id.eq(listing_id))
+        .filter(r::round.eq(round))
+        .filter(r::status.eq("qualified"))
+        .filter(r::deposit_status.eq("paid"))
+        .count()
+        .get_result(c))?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+pub fn count_for_round(conn: &mut Conn, listing_id: i64, round: i32) -> Result<i64, AppError> {
+    let n = with_conn!(conn, c => r::table
+        .filter(r::listing_id.eq(listing_id))
+        .filter(r::round.eq(round))
+        .count()
+        .get_result(c))?;
+    Ok(n)
+}
+
+/// Users registered on the round (for notices to every registrant).
+pub fn registrant_users(
+    conn: &mut Conn,
+    listing_id: i64,
+    round: i32,
+) -> Result<Vec<crate::store::models::User>, AppError> {
+    let rows = with_conn!(conn, c => r::table
+        .inner_join(users::table.on(users::id.eq(r::user_id)))
+        .filter(r::listing_id.eq(listing_id))
+        .filter(r::round.eq(round))
+        .select(crate::store::models::User::as_select())
+        .load(c))?;
+    Ok(rows)
+}
+
+/// Records the review; the status moves only from `pending`.
+pub fn review(
+    conn: &mut Conn,
+    id: i64,
+    status: &str,
+    comment: &str,
+    bidder_code: Option<&str>,
+    deposit_due: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    let n = with_conn!(conn, c => diesel::update(r::table.filter(r::id.eq(id)).filter(r::status.eq("pending")))
+        .set((
+            r::status.eq(status),
+            r::review_comment.eq(Some(comment)),
+            r::bidder_code.eq(bidder_code),
+            r::deposit_due_at.eq(deposit_due.map(to_db)),
+            r::updated_at.eq(to_db(now)),
+        ))
+        .execute(c))?;
+    Ok(n == 1)
+}
+
+pub fn bidder_code_taken(conn: &mut Conn, listing_id: i64, code: &str) -> Result<bool, AppError> {
+    let n: i64 = with_conn!(conn, c => r::table
+        .filter(r::listing_id.eq(listing_id))
+        .filter(r::bidder_code.eq(code))
+        .count()
+        .get_result(c))?;
+    Ok(n > 0)
+}
+
+/// Moves the deposit from `from` to `to` (only if still `from`), with a reference if given.
+pub fn set_deposit(
+    conn: &mut Conn,
+    id: i64,
+    from: &str,
+    to: &str,
+    reference: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    let n = with_conn!(conn, c => {
+        let q = diesel::update(r::table.filter(r::id.eq(id)).filter(r::deposit_status.eq(from)));
+        match reference {
+            Some(reference) => q
+                .set((r::deposit_status.eq(to), r::deposit_reference.eq(Some(reference)), r::updated_at.eq(to_db(now))))
+                .execute(c),
+            None => q.set((r::deposit_status.eq(to), r::updated_at.eq(to_db(now)))).execute(c),
+        }
+    })?;
+    Ok(n == 1)
+}
