@@ -132,6 +132,7 @@ pub struct ListingSettings {
     pub countdown_min_seconds: u32,
     pub countdown_max_seconds: u32,
     pub scheduler_tick_ms: u64,
+    pub forfeit_unused_deposits: bool,
 }
 
 impl ListingSettings {

@@ -1,6 +1,7 @@
 //! The HTTP layer: handlers by resource, the JSON extractor, the route table and the
 //! OpenAPI document.
 
+pub mod auctions;
 pub mod audit;
 pub mod auth;
 pub mod health;
@@ -95,6 +96,10 @@ route_table! {
     get "/api/v1/me/registrations" => registrations::mine, Access::Roles(BIDDERS);
     post "/api/v1/registrations/{id}/review" => registrations::review, Access::Roles(OPERATORS);
     post "/api/v1/registrations/{id}/deposit" => registrations::deposit, Access::Roles(OPERATORS);
+    post "/api/v1/listings/{id}/auction" => auctions::schedule, Access::Roles(OPERATORS);
+    get "/api/v1/listings/{id}/auction" => auctions::get, Access::Public;
+    post "/api/v1/listings/{id}/bids" => auctions::place, Access::Roles(BIDDERS);
+    get "/api/v1/listings/{id}/bids" => auctions::list, Access::Public;
     get "/api/v1/audit/events" => audit::events, Access::Roles(AUDITORS);
     get "/api/v1/audit/verify" => audit::verify, Access::Roles(AUDITORS);
     get "/api/v1/audit/checkpoints/latest" => audit::latest_checkpoint, Access::Roles(AUDITORS);

@@ -42,6 +42,10 @@ use crate::error::{FieldProblem, Problem};
         super::registrations::mine,
         super::registrations::review,
         super::registrations::deposit,
+        super::auctions::schedule,
+        super::auctions::get,
+        super::auctions::place,
+        super::auctions::list,
         super::audit::events,
         super::audit::verify,
         super::audit::latest_checkpoint,
@@ -54,6 +58,7 @@ use crate::error::{FieldProblem, Problem};
     modifiers(&BearerAuth),
     tags(
         (name = "accounts", description = "Registration, sign-in and tokens"),
+        (name = "auctions", description = "Online auctions (网络竞价): scheduling, bids, history"),
         (name = "audit", description = "The tamper-evident audit trail (auditors and admins)"),
         (name = "health", description = "Probes"),
         (name = "listings", description = "Listings (挂牌项目) from draft to decision"),

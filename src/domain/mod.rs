@@ -2,6 +2,7 @@
 //! decided from its arguments, so it is tested directly and fast.
 
 pub mod account;
+pub mod auction;
 pub mod calendar;
 pub mod clock;
 pub mod credit_code;

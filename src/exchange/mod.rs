@@ -1,6 +1,7 @@
 //! The exchange's use cases over listings and registrations: each runs inside one
 //! transaction, applies the rules from `domain`, writes its audit event and queues its mail.
 
+pub mod auctions;
 pub mod decide;
 pub mod listings;
 pub mod registrations;
@@ -30,6 +31,7 @@ pub struct ExchangeRules {
     pub resume_min_total_days: u32,
     pub resume_min_after_days: u32,
     pub max_suspension_months: u32,
+    pub forfeit_unused_deposits: bool,
 }
 
 impl ExchangeRules {
@@ -67,6 +69,7 @@ impl ExchangeRules {
             resume_min_total_days: l.resume_min_total_days,
             resume_min_after_days: l.resume_min_after_days,
             max_suspension_months: l.max_suspension_months,
+            forfeit_unused_deposits: l.forfeit_unused_deposits,
         })
     }
 

@@ -46,6 +46,7 @@ async fn round(state: &web::Data<AppState>) -> Result<(), crate::error::AppError
             );
         }
     }
+    auctions(state).await?;
     let months = chrono::Months::new(state.rules.max_suspension_months);
     let before = now.checked_sub_months(months).unwrap_or(now);
     if state
@@ -63,6 +64,58 @@ async fn round(state: &web::Data<AppState>) -> Result<(), crate::error::AppError
         .await?;
     if flagged > 0 {
         tracing::warn!(flagged, "suspensions past their limit were flagged");
+    }
+    Ok(())
+}
+
+/// Moves scheduled auctions to `bidding` at their start and closes those past their end.
+async fn auctions(state: &web::Data<AppState>) -> Result<(), crate::error::AppError> {
+    use crate::domain::listing::{Action, ListingStatus, transition};
+    use crate::store::auctions as store;
+    let now = state.clock.now();
+    for id in state
+        .db
+        .run(move |c| store::due_to_start(c, now, BATCH))
+        .await?
+    {
+        let s = state.clone();
+        state
+            .db
+            .tx(move |c| {
+                let Some(a) = store::find(c, id)? else {
+                    return Ok(());
+                };
+                let Some(l) = listings::find_for_update(c, a.listing_id)? else {
+                    return Ok(());
+                };
+                if l.status == "auction_scheduled" {
+                    let to = transition(ListingStatus::AuctionScheduled, Action::StartBidding)?;
+                    listings::set_status(c, l.id, "auction_scheduled", to.as_str(), s.clock.now())?;
+                }
+                Ok(())
+            })
+            .await?;
+    }
+    for id in state
+        .db
+        .run(move |c| store::due_to_close(c, now, BATCH))
+        .await?
+    {
+        let s = state.clone();
+        let closed = state
+            .db
+            .tx(move |c| {
+                crate::exchange::auctions::close_if_due(
+                    c,
+                    id,
+                    s.rules.forfeit_unused_deposits,
+                    s.clock.now(),
+                )
+            })
+            .await?;
+        if let Some(status) = closed {
+            tracing::info!(auction_id = id, status = status.as_str(), "auction closed");
+        }
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! CONFLICT, and row locks where PostgreSQL has them). Every call runs on the blocking thread
 //! pool via [`Db::run`] / [`Db::tx`], never on an actix worker thread.
 
+pub mod auctions;
 pub mod audit;
 pub mod listings;
 pub mod models;

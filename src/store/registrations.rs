@@ -202,3 +202,35 @@ pub fn set_deposit(
     })?;
     Ok(n == 1)
 }
+
+/// The caller's registration on a listing's round, if any.
+pub fn of_user(
+    conn: &mut Conn,
+    listing_id: i64,
+    round: i32,
+    user_id: i64,
+) -> Result<Option<RegistrationRow>, AppError> {
+    let row = with_conn!(conn, c => r::table
+        .filter(r::listing_id.eq(listing_id))
+        .filter(r::round.eq(round))
+        .filter(r::user_id.eq(user_id))
+        .select(RegistrationRow::as_select())
+        .first(c)
+        .optional())?;
+    Ok(row)
+}
+
+/// Every registration of a round.
+pub fn of_round(
+    conn: &mut Conn,
+    listing_id: i64,
+    round: i32,
+) -> Result<Vec<RegistrationRow>, AppError> {
+    let rows = with_conn!(conn, c => r::table
+        .filter(r::listing_id.eq(listing_id))
+        .filter(r::round.eq(round))
+        .order(r::id.asc())
+        .select(RegistrationRow::as_select())
+        .load(c))?;
+    Ok(rows)
+}

@@ -213,6 +213,56 @@ diesel::joinable!(listings -> organizations (organization_id));
 diesel::joinable!(listing_rounds -> listings (listing_id));
 diesel::joinable!(registrations -> listings (listing_id));
 
+diesel::table! {
+    auctions (id) {
+        id -> BigInt,
+        listing_id -> BigInt,
+        round -> Integer,
+        starts_at -> Timestamp,
+        free_ends_at -> Timestamp,
+        ends_at -> Timestamp,
+        countdown_seconds -> Integer,
+        start_price -> BigInt,
+        increment -> BigInt,
+        allow_self_raise -> Bool,
+        current_price -> Nullable<BigInt>,
+        leading_registration_id -> Nullable<BigInt>,
+        leading_bidder_code -> Nullable<Text>,
+        bid_count -> Integer,
+        closed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    bids (id) {
+        id -> BigInt,
+        auction_id -> BigInt,
+        listing_id -> BigInt,
+        seq -> Integer,
+        registration_id -> BigInt,
+        bidder_code -> Text,
+        amount -> BigInt,
+        placed_at -> Timestamp,
+        ends_at -> Timestamp,
+        client_ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    bid_requests (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        listing_id -> BigInt,
+        idempotency_key -> Text,
+        bid_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(bids -> auctions (auction_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
     users,
@@ -227,4 +277,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     listings,
     listing_rounds,
     registrations,
+    auctions,
+    bids,
+    bid_requests,
 );

@@ -1019,7 +1019,12 @@ async fn five_readers_see_the_same_public_listing_each_in_their_own_way() {
     let c = cast(&app).await;
     let id = approved(&app, &c, &in_secs(3600)).await;
     let (_, bidder) = app.verified_bidder().await;
-    app.post(&format!("/api/v1/listings/{id}/registrations"), Some(&bidder), &json!({})).await;
+    app.post(
+        &format!("/api/v1/listings/{id}/registrations"),
+        Some(&bidder),
+        &json!({}),
+    )
+    .await;
     let (_, other) = app.signed_in("enterprise").await;
     let path = format!("/api/v1/listings/{id}");
     let public = app.get(&path, None).await.json();
@@ -1039,11 +1044,38 @@ async fn five_readers_see_the_same_public_listing_each_in_their_own_way() {
     assert_eq!(auditor["registrations"], 1);
     // Registrations: the owner without names, the auditor with them, others not at all.
     let regs = format!("{path}/registrations");
-    assert!(app.get(&regs, Some(&c.owner)).await.json()[0].get("organization").is_none());
+    assert!(
+        app.get(&regs, Some(&c.owner)).await.json()[0]
+            .get("organization")
+            .is_none()
+    );
     assert!(app.get(&regs, Some(&c.auditor)).await.json()[0]["organization"]["name"].is_string());
-    app.get(&regs, other["access_token"].as_str()).await.assert_problem(403, "forbidden");
-    app.get(&regs, None).await.assert_problem(401, "unauthorized");
-    let listing_stream = app.get(&format!("/api/v1/audit/events?listing_id={id}"), Some(&c.auditor)).await.json();
-    let actions: Vec<&str> = listing_stream["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["listing.created", "listing.submitted", "listing.approved", "registration.created"]);
+    app.get(&regs, other["access_token"].as_str())
+        .await
+        .assert_problem(403, "forbidden");
+    app.get(&regs, None)
+        .await
+        .assert_problem(401, "unauthorized");
+    let listing_stream = app
+        .get(
+            &format!("/api/v1/audit/events?listing_id={id}"),
+            Some(&c.auditor),
+        )
+        .await
+        .json();
+    let actions: Vec<&str> = listing_stream["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "listing.created",
+            "listing.submitted",
+            "listing.approved",
+            "registration.created"
+        ]
+    );
 }

@@ -6,6 +6,7 @@ mod helpers;
 mod smtp;
 
 mod accounts;
+mod auctions;
 mod audit;
 mod errors;
 mod health;

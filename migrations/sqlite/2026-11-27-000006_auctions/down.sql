@@ -1,0 +1,3 @@
+DROP TABLE bid_requests;
+DROP TABLE bids;
+DROP TABLE auctions;

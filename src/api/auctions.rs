@@ -1,0 +1,267 @@
+//! Auctions and bids: scheduling, the live state, placing bids (idempotent) and the bid
+//! history (bidder codes for everyone; who is behind them for operators and auditors).
+
+use std::collections::HashMap;
+
+use actix_web::http::header::HeaderMap;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::json::ApiJson;
+use crate::auth::extract::{Bidders, MaybeUser, Operators, RequestMeta, Staff};
+use crate::domain::listing::ListingStatus;
+use crate::domain::money::Money;
+use crate::error::{AppError, Problem};
+use crate::exchange::auctions::{self as uc, AuctionView, BidView};
+use crate::exchange::listings::Viewer;
+use crate::exchange::registrations::By;
+use crate::state::AppState;
+use crate::store::{auctions as store, listings, registrations};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleRequest {
+    /// When free bidding starts (RFC 3339).
+    pub starts_at: DateTime<Utc>,
+}
+
+/// Schedule the auction of a listing whose disclosure ended with two or more eligible bidders.
+#[utoipa::path(post, path = "/api/v1/listings/{id}/auction", tag = "auctions",
+    params(("id" = i64, Path, description = "Listing id")),
+    request_body = ScheduleRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Scheduled: the listing is `auction_scheduled`", body = AuctionView),
+        (status = 409, description = "`invalid_state`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed` (start in the past)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn schedule(
+    state: web::Data<AppState>,
+    op: Staff<Operators>,
+    meta: RequestMeta,
+    path: web::Path<i64>,
+    body: ApiJson<ScheduleRequest>,
+) -> Result<HttpResponse, AppError> {
+    let (now, st, u, id) = (
+        state.clock.now(),
+        state.clone(),
+        op.user.clone(),
+        path.into_inner(),
+    );
+    let view = state
+        .db
+        .tx(move |c| {
+            let (row, auction) = uc::schedule(
+                c,
+                &st.deps(),
+                &By {
+                    user: &u,
+                    meta: &meta,
+                    now,
+                },
+                id,
+                body.starts_at,
+            )?;
+            Ok(uc::view(
+                &auction,
+                ListingStatus::parse(&row.status).unwrap_or(ListingStatus::AuctionScheduled),
+                now,
+            ))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+fn visible_listing(
+    c: &mut crate::store::Conn,
+    id: i64,
+    viewer: Viewer,
+) -> Result<crate::store::listings::ListingRow, AppError> {
+    listings::find(c, id)?
+        .filter(|r| viewer.may_see(r))
+        .ok_or_else(|| AppError::not_found("no such listing"))
+}
+
+/// The auction's live state, computed from stored times at the server's clock.
+#[utoipa::path(get, path = "/api/v1/listings/{id}/auction", tag = "auctions",
+    params(("id" = i64, Path, description = "Listing id")),
+    responses(
+        (status = 200, description = "The auction", body = AuctionView),
+        (status = 404, description = "No such listing, or no auction scheduled", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get(
+    state: web::Data<AppState>,
+    user: MaybeUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let (id, viewer, now) = (
+        path.into_inner(),
+        Viewer::of(user.0.as_ref()),
+        state.clock.now(),
+    );
+    let view = state
+        .db
+        .run(move |c| {
+            let row = visible_listing(c, id, viewer)?;
+            let auction = store::of_listing(c, id, row.round)?
+                .ok_or_else(|| AppError::not_found("no auction is scheduled for this listing"))?;
+            Ok(uc::view(
+                &auction,
+                ListingStatus::parse(&row.status).unwrap_or(ListingStatus::Draft),
+                now,
+            ))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BidRequest {
+    pub amount: Money,
+}
+
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// The `Idempotency-Key` header: 1–200 visible ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<String, AppError> {
+    let value = headers.get(IDEMPOTENCY_KEY).ok_or_else(|| {
+        AppError::bad_request(
+            "idempotency_key_required",
+            "send an Idempotency-Key header with each bid",
+        )
+    })?;
+    let key = value.to_str().map(str::trim).unwrap_or_default();
+    if key.is_empty() || key.len() > 200 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(AppError::bad_request(
+            "invalid_idempotency_key",
+            "the Idempotency-Key must be 1 to 200 visible ASCII characters",
+        ));
+    }
+    Ok(key.to_string())
+}
+
+/// Place a bid. Retrying with the same `Idempotency-Key` returns the same bid.
+#[utoipa::path(post, path = "/api/v1/listings/{id}/bids", tag = "auctions",
+    params(
+        ("id" = i64, Path, description = "Listing id"),
+        ("Idempotency-Key" = String, Header, description = "Required; the same key again returns the same bid"),
+    ),
+    request_body = BidRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Accepted (or the earlier answer to the same key)", body = BidView),
+        (status = 400, description = "`idempotency_key_required`, `invalid_idempotency_key`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`not_eligible`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`auction_not_open`, `auction_closed`, `bid_too_low`, `self_raise_not_allowed`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_increment`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn place(
+    state: web::Data<AppState>,
+    bidder: Staff<Bidders>,
+    meta: RequestMeta,
+    req: HttpRequest,
+    path: web::Path<i64>,
+    body: ApiJson<BidRequest>,
+) -> Result<HttpResponse, AppError> {
+    let key = idempotency_key(req.headers())?;
+    let (now, u, id, amount) = (
+        state.clock.now(),
+        bidder.user.clone(),
+        path.into_inner(),
+        body.amount,
+    );
+    let placed = state
+        .db
+        .tx(move |c| {
+            uc::place_bid(
+                c,
+                &By {
+                    user: &u,
+                    meta: &meta,
+                    now,
+                },
+                id,
+                amount,
+                &key,
+            )
+        })
+        .await?;
+    let mut resp = HttpResponse::Created();
+    if placed.replay {
+        resp.insert_header(("idempotent-replayed", "true"));
+    }
+    Ok(resp.json(uc::bid_view(&placed.bid)))
+}
+
+/// A bid with who is behind it, for operators and auditors.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BidHistoryItem {
+    #[serde(flatten)]
+    pub bid: BidView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bidder: Option<BidderIdentity>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BidderIdentity {
+    pub registration_id: i64,
+    pub organization_id: i64,
+    pub organization_name: String,
+}
+
+/// Accepted bids in `seq` order. The public sees bidder codes only.
+#[utoipa::path(get, path = "/api/v1/listings/{id}/bids", tag = "auctions",
+    params(("id" = i64, Path, description = "Listing id")),
+    responses(
+        (status = 200, description = "The bids", body = Vec<BidHistoryItem>),
+        (status = 404, description = "No such listing", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list(
+    state: web::Data<AppState>,
+    user: MaybeUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let (id, viewer) = (path.into_inner(), Viewer::of(user.0.as_ref()));
+    let items = state
+        .db
+        .run(move |c| {
+            let row = visible_listing(c, id, viewer)?;
+            let Some(auction) = store::of_listing(c, id, row.round)? else {
+                return Ok(Vec::new());
+            };
+            let who: HashMap<i64, BidderIdentity> = if matches!(viewer, Viewer::Staff) {
+                registrations::for_listing(c, id, row.round)?
+                    .into_iter()
+                    .map(|(r, name)| {
+                        (
+                            r.id,
+                            BidderIdentity {
+                                registration_id: r.id,
+                                organization_id: r.organization_id,
+                                organization_name: name,
+                            },
+                        )
+                    })
+                    .collect()
+            } else {
+                HashMap::new()
+            };
+            let bids = store::bids(c, auction.id, 0, i64::MAX)?;
+            Ok(bids
+                .iter()
+                .map(|b| BidHistoryItem {
+                    bid: uc::bid_view(b),
+                    bidder: who.get(&b.registration_id).cloned(),
+                })
+                .collect::<Vec<_>>())
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(items))
+}

@@ -1,0 +1,255 @@
+//! Queries on auctions, bids and remembered bid requests.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::Conn;
+use super::models::to_db;
+use super::schema::{auctions as a, bid_requests as br, bids as b};
+use crate::error::AppError;
+use crate::with_conn;
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = a)]
+pub struct AuctionRow {
+    pub id: i64,
+    pub listing_id: i64,
+    pub round: i32,
+    pub starts_at: NaiveDateTime,
+    pub free_ends_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+    pub countdown_seconds: i32,
+    pub start_price: i64,
+    pub increment: i64,
+    pub allow_self_raise: bool,
+    pub current_price: Option<i64>,
+    pub leading_registration_id: Option<i64>,
+    pub leading_bidder_code: Option<String>,
+    pub bid_count: i32,
+    pub closed_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = b)]
+pub struct BidRow {
+    pub id: i64,
+    pub auction_id: i64,
+    pub listing_id: i64,
+    pub seq: i32,
+    pub registration_id: i64,
+    pub bidder_code: String,
+    pub amount: i64,
+    pub placed_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+pub struct NewAuction {
+    pub listing_id: i64,
+    pub round: i32,
+    pub starts_at: DateTime<Utc>,
+    pub free_ends_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub countdown_seconds: i32,
+    pub start_price: i64,
+    pub increment: i64,
+    pub allow_self_raise: bool,
+    pub now: DateTime<Utc>,
+}
+
+pub fn insert(conn: &mut Conn, n: &NewAuction) -> Result<AuctionRow, AppError> {
+    let row = with_conn!(conn, c => diesel::insert_into(a::table)
+        .values((
+            a::listing_id.eq(n.listing_id),
+            a::round.eq(n.round),
+            a::starts_at.eq(to_db(n.starts_at)),
+            a::free_ends_at.eq(to_db(n.free_ends_at)),
+            a::ends_at.eq(to_db(n.ends_at)),
+            a::countdown_seconds.eq(n.countdown_seconds),
+            a::start_price.eq(n.start_price),
+            a::increment.eq(n.increment),
+            a::allow_self_raise.eq(n.allow_self_raise),
+            a::created_at.eq(to_db(n.now)),
+        ))
+        .returning(AuctionRow::as_returning())
+        .get_result(c))?;
+    Ok(row)
+}
+
+/// The auction of a listing's round.
+pub fn of_listing(
+    conn: &mut Conn,
+    listing_id: i64,
+    round: i32,
+) -> Result<Option<AuctionRow>, AppError> {
+    let row = with_conn!(conn, c => a::table
+        .filter(a::listing_id.eq(listing_id))
+        .filter(a::round.eq(round))
+        .select(AuctionRow::as_select())
+        .first(c)
+        .optional())?;
+    Ok(row)
+}
+
+/// The auction row locked for this transaction: bids on one auction queue here.
+pub fn lock(conn: &mut Conn, id: i64) -> Result<AuctionRow, AppError> {
+    let row = match conn {
+        Conn::Pg(c) => a::table
+            .find(id)
+            .select(AuctionRow::as_select())
+            .for_update()
+            .first(*c)?,
+        Conn::Sqlite(c) => a::table
+            .find(id)
+            .select(AuctionRow::as_select())
+            .first(*c)?,
+    };
+    Ok(row)
+}
+
+pub struct NewBid<'a> {
+    pub auction_id: i64,
+    pub listing_id: i64,
+    pub seq: i32,
+    pub registration_id: i64,
+    pub bidder_code: &'a str,
+    pub amount: i64,
+    pub placed_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub client_ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
+/// Writes an accepted bid and moves the auction's standing, price and end.
+pub fn accept(conn: &mut Conn, n: &NewBid) -> Result<BidRow, AppError> {
+    let bid = with_conn!(conn, c => diesel::insert_into(b::table)
+        .values((
+            b::auction_id.eq(n.auction_id),
+            b::listing_id.eq(n.listing_id),
+            b::seq.eq(n.seq),
+            b::registration_id.eq(n.registration_id),
+            b::bidder_code.eq(n.bidder_code),
+            b::amount.eq(n.amount),
+            b::placed_at.eq(to_db(n.placed_at)),
+            b::ends_at.eq(to_db(n.ends_at)),
+            b::client_ip.eq(n.client_ip),
+            b::user_agent.eq(n.user_agent),
+        ))
+        .returning(BidRow::as_returning())
+        .get_result(c))?;
+    with_conn!(conn, c => diesel::update(a::table.find(n.auction_id))
+        .set((
+            a::current_price.eq(Some(n.amount)),
+            a::leading_registration_id.eq(Some(n.registration_id)),
+            a::leading_bidder_code.eq(Some(n.bidder_code)),
+            a::bid_count.eq(n.seq),
+            a::ends_at.eq(to_db(n.ends_at)),
+        ))
+        .execute(c))?;
+    Ok(bid)
+}
+
+/// The bid a remembered request produced, if the key was seen before.
+pub fn remembered(
+    conn: &mut Conn,
+    user_id: i64,
+    listing_id: i64,
+    key: &str,
+) -> Result<Option<BidRow>, AppError> {
+    let row = with_conn!(conn, c => br::table
+        .inner_join(b::table.on(b::id.eq(br::bid_id)))
+        .filter(br::user_id.eq(user_id))
+        .filter(br::listing_id.eq(listing_id))
+        .filter(br::idempotency_key.eq(key))
+        .select(BidRow::as_select())
+        .first(c)
+        .optional())?;
+    Ok(row)
+}
+
+pub fn remember(
+    conn: &mut Conn,
+    user_id: i64,
+    listing_id: i64,
+    key: &str,
+    bid_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    with_conn!(conn, c => diesel::insert_into(br::table)
+        .values((
+            br::user_id.eq(user_id),
+            br::listing_id.eq(listing_id),
+            br::idempotency_key.eq(key),
+            br::bid_id.eq(bid_id),
+            br::created_at.eq(to_db(now)),
+        ))
+        .execute(c))?;
+    Ok(())
+}
+
+/// Bids of an auction in `seq` order, after `after_seq`.
+pub fn bids(
+    conn: &mut Conn,
+    auction_id: i64,
+    after_seq: i32,
+    limit: i64,
+) -> Result<Vec<BidRow>, AppError> {
+    let rows = with_conn!(conn, c => b::table
+        .filter(b::auction_id.eq(auction_id))
+        .filter(b::seq.gt(after_seq))
+        .order(b::seq.asc())
+        .limit(limit)
+        .select(BidRow::as_select())
+        .load(c))?;
+    Ok(rows)
+}
+
+/// Registrations that placed at least one bid in the auction.
+pub fn bidders(conn: &mut Conn, auction_id: i64) -> Result<Vec<i64>, AppError> {
+    let ids = with_conn!(conn, c => b::table
+        .filter(b::auction_id.eq(auction_id))
+        .select(b::registration_id)
+        .distinct()
+        .load(c))?;
+    Ok(ids)
+}
+
+/// Open auctions whose end has passed.
+pub fn due_to_close(conn: &mut Conn, now: DateTime<Utc>, limit: i64) -> Result<Vec<i64>, AppError> {
+    let ids = with_conn!(conn, c => a::table
+        .filter(a::closed_at.is_null())
+        .filter(a::ends_at.le(to_db(now)))
+        .order(a::ends_at.asc())
+        .limit(limit)
+        .select(a::id)
+        .load(c))?;
+    Ok(ids)
+}
+
+/// Open auctions whose start has passed (for the scheduled → bidding move).
+pub fn due_to_start(conn: &mut Conn, now: DateTime<Utc>, limit: i64) -> Result<Vec<i64>, AppError> {
+    let ids = with_conn!(conn, c => a::table
+        .inner_join(super::schema::listings::table.on(super::schema::listings::id.eq(a::listing_id)))
+        .filter(a::closed_at.is_null())
+        .filter(a::starts_at.le(to_db(now)))
+        .filter(super::schema::listings::status.eq("auction_scheduled"))
+        .limit(limit)
+        .select(a::id)
+        .load(c))?;
+    Ok(ids)
+}
+
+/// Marks the auction closed; false if it already was.
+pub fn close(conn: &mut Conn, id: i64, now: DateTime<Utc>) -> Result<bool, AppError> {
+    let n = with_conn!(conn, c => diesel::update(a::table.filter(a::id.eq(id)).filter(a::closed_at.is_null()))
+        .set(a::closed_at.eq(Some(to_db(now))))
+        .execute(c))?;
+    Ok(n == 1)
+}
+
+pub fn find(conn: &mut Conn, id: i64) -> Result<Option<AuctionRow>, AppError> {
+    let row = with_conn!(conn, c => a::table.find(id).select(AuctionRow::as_select()).first(c).optional())?;
+    Ok(row)
+}
