@@ -133,6 +133,8 @@ pub struct ListingSettings {
     pub countdown_max_seconds: u32,
     pub scheduler_tick_ms: u64,
     pub forfeit_unused_deposits: bool,
+    pub contract_due_working_days: u32,
+    pub announcement_min_working_days: u32,
 }
 
 impl ListingSettings {

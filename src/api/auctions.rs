@@ -176,11 +176,13 @@ pub async fn place(
         path.into_inner(),
         body.amount,
     );
+    let st = state.clone();
     let placed = state
         .db
         .tx(move |c| {
             uc::place_bid(
                 c,
+                &st.notifier,
                 &By {
                     user: &u,
                     meta: &meta,

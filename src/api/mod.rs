@@ -4,6 +4,7 @@
 pub mod auctions;
 pub mod audit;
 pub mod auth;
+pub mod deals;
 pub mod health;
 pub mod json;
 pub mod listings;
@@ -100,6 +101,12 @@ route_table! {
     get "/api/v1/listings/{id}/auction" => auctions::get, Access::Public;
     post "/api/v1/listings/{id}/bids" => auctions::place, Access::Roles(BIDDERS);
     get "/api/v1/listings/{id}/bids" => auctions::list, Access::Public;
+    post "/api/v1/listings/{id}/quote" => deals::quote, Access::Roles(BIDDERS);
+    get "/api/v1/listings/{id}/deal" => deals::get, Access::Public;
+    post "/api/v1/listings/{id}/deal/contract" => deals::contract, Access::Roles(OPERATORS);
+    post "/api/v1/listings/{id}/deal/payment" => deals::payment, Access::Roles(OPERATORS);
+    post "/api/v1/listings/{id}/deal/announce" => deals::announce, Access::Roles(OPERATORS);
+    post "/api/v1/listings/{id}/deal/close" => deals::close, Access::Roles(OPERATORS);
     get "/api/v1/audit/events" => audit::events, Access::Roles(AUDITORS);
     get "/api/v1/audit/verify" => audit::verify, Access::Roles(AUDITORS);
     get "/api/v1/audit/checkpoints/latest" => audit::latest_checkpoint, Access::Roles(AUDITORS);

@@ -18,6 +18,7 @@ use crate::domain::registration::{
     DepositAction, DepositStatus, RegistrationStatus, deposit_transition, is_eligible,
 };
 use crate::error::AppError;
+use crate::notify::{Kind, Notifier};
 use crate::store::auctions::{self as store, AuctionRow, BidRow, NewAuction, NewBid};
 use crate::store::listings::{self as listings_store, ListingRow};
 use crate::store::models::from_db;
@@ -216,6 +217,7 @@ fn refusal(r: auction::BidRefusal) -> AppError {
 /// original bid and places nothing.
 pub fn place_bid(
     conn: &mut Conn,
+    notifier: &Notifier,
     by: &By,
     listing_id: i64,
     amount: Money,
@@ -334,6 +336,25 @@ pub fn place_bid(
     let outbid = auction
         .leading_registration_id
         .filter(|leader| *leader != reg.id);
+    if let Some(previous) = outbid
+        .map(|id| registrations::find(conn, id))
+        .transpose()?
+        .flatten()
+    {
+        let to = super::registrant(conn, previous.user_id)?;
+        super::mail_all(
+            conn,
+            notifier,
+            by.now,
+            &to,
+            Kind::Outbid,
+            &listing,
+            json!({
+                "bidder_code": previous.bidder_code.unwrap_or_default(), "amount": amount.to_string(),
+                "ends_at": super::beijing(ends_at),
+            }),
+        )?;
+    }
     Ok(Placed {
         bid,
         replay: false,
@@ -345,10 +366,12 @@ pub fn place_bid(
 /// bids; deposits are settled in the same transaction.
 pub fn close_if_due(
     conn: &mut Conn,
+    deps: &Deps,
     auction_id: i64,
-    forfeit_unused: bool,
     now: DateTime<Utc>,
 ) -> Result<Option<ListingStatus>, AppError> {
+    let rules = deps.rules;
+    let forfeit_unused = rules.forfeit_unused_deposits;
     let auction = store::lock(conn, auction_id)?;
     if auction.closed_at.is_some() || now < from_db(auction.ends_at) {
         return Ok(None);
@@ -394,7 +417,78 @@ pub fn close_if_due(
         &system,
     )?;
     settle_deposits(conn, &listing, &auction, forfeit_unused, now)?;
+    if let (ListingStatus::Awarded, Some(winner), Some(price)) =
+        (to, auction.leading_registration_id, auction.current_price)
+    {
+        let reg = registrations::find(conn, winner)?
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("winner vanished")))?;
+        super::deals::award(
+            conn,
+            rules,
+            &listing,
+            &reg,
+            Money::from_fen(price),
+            "auction",
+            now,
+        )?;
+    }
+    mail_outcome(conn, deps, &listing, &auction, to, now)?;
     Ok(Some(to))
+}
+
+/// Tells the winner, the other bidders (or, without bids, the eligible ones) and the owner.
+fn mail_outcome(
+    conn: &mut Conn,
+    deps: &Deps,
+    listing: &ListingRow,
+    auction: &AuctionRow,
+    to: ListingStatus,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let price = auction
+        .current_price
+        .map(|p| Money::from_fen(p).to_string())
+        .unwrap_or_default();
+    let bidders = store::bidders(conn, auction.id)?;
+    for reg in registrations::of_round(conn, listing.id, listing.round)? {
+        let code = reg.bidder_code.clone().unwrap_or_default();
+        let kind = if Some(reg.id) == auction.leading_registration_id {
+            Kind::AuctionWon
+        } else if bidders.contains(&reg.id) {
+            Kind::AuctionLost
+        } else if to == ListingStatus::Failed && reg.status == "qualified" {
+            Kind::AuctionFailed
+        } else {
+            continue;
+        };
+        let users = super::registrant(conn, reg.user_id)?;
+        super::mail_all(
+            conn,
+            deps.notifier,
+            now,
+            &users,
+            kind,
+            listing,
+            json!({"bidder_code": code, "price": price}),
+        )?;
+    }
+    let owners = super::owners(conn, listing)?;
+    let outcome = if to == ListingStatus::Awarded {
+        "awarded"
+    } else {
+        "failed"
+    };
+    super::mail_all(
+        conn,
+        deps.notifier,
+        now,
+        &owners,
+        Kind::AuctionResult,
+        listing,
+        json!({
+            "outcome": outcome, "price": price, "bids": auction.bid_count,
+        }),
+    )
 }
 
 /// Winner's deposit converts into the price; bidders' deposits are refunded; eligible

@@ -2,6 +2,7 @@
 //! transaction, applies the rules from `domain`, writes its audit event and queues its mail.
 
 pub mod auctions;
+pub mod deals;
 pub mod decide;
 pub mod listings;
 pub mod registrations;
@@ -32,6 +33,8 @@ pub struct ExchangeRules {
     pub resume_min_after_days: u32,
     pub max_suspension_months: u32,
     pub forfeit_unused_deposits: bool,
+    pub contract_due_working_days: u32,
+    pub announcement_min_working_days: u32,
 }
 
 impl ExchangeRules {
@@ -70,6 +73,8 @@ impl ExchangeRules {
             resume_min_after_days: l.resume_min_after_days,
             max_suspension_months: l.max_suspension_months,
             forfeit_unused_deposits: l.forfeit_unused_deposits,
+            contract_due_working_days: l.contract_due_working_days,
+            announcement_min_working_days: l.announcement_min_working_days,
         })
     }
 
@@ -142,4 +147,14 @@ pub fn operators(conn: &mut Conn) -> Result<Vec<crate::store::models::User>, App
 
 pub fn beijing(t: DateTime<Utc>) -> String {
     format_beijing(t)
+}
+
+/// The user behind a registration.
+pub fn registrant(
+    conn: &mut Conn,
+    registration_user_id: i64,
+) -> Result<Vec<crate::store::models::User>, AppError> {
+    Ok(users::find_with_org(conn, registration_user_id)?
+        .map(|(u, _)| vec![u])
+        .unwrap_or_default())
 }

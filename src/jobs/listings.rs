@@ -104,14 +104,7 @@ async fn auctions(state: &web::Data<AppState>) -> Result<(), crate::error::AppEr
         let s = state.clone();
         let closed = state
             .db
-            .tx(move |c| {
-                crate::exchange::auctions::close_if_due(
-                    c,
-                    id,
-                    s.rules.forfeit_unused_deposits,
-                    s.clock.now(),
-                )
-            })
+            .tx(move |c| crate::exchange::auctions::close_if_due(c, &s.deps(), id, s.clock.now()))
             .await?;
         if let Some(status) = closed {
             tracing::info!(auction_id = id, status = status.as_str(), "auction closed");

@@ -34,10 +34,18 @@ pub enum Kind {
     ListingSuspended,
     ListingResumed,
     ListingTerminated,
+    AuctionScheduled,
+    Outbid,
+    AuctionWon,
+    AuctionLost,
+    AuctionResult,
+    AuctionFailed,
+    DealAwarded,
+    DealProgress,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 18] = [
+    pub const ALL: [Kind; 26] = [
         Kind::Welcome,
         Kind::VerifyEmail,
         Kind::AccountLocked,
@@ -56,6 +64,14 @@ impl Kind {
         Kind::ListingSuspended,
         Kind::ListingResumed,
         Kind::ListingTerminated,
+        Kind::AuctionScheduled,
+        Kind::Outbid,
+        Kind::AuctionWon,
+        Kind::AuctionLost,
+        Kind::AuctionResult,
+        Kind::AuctionFailed,
+        Kind::DealAwarded,
+        Kind::DealProgress,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +94,14 @@ impl Kind {
             Kind::ListingSuspended => "listing_suspended",
             Kind::ListingResumed => "listing_resumed",
             Kind::ListingTerminated => "listing_terminated",
+            Kind::AuctionScheduled => "auction_scheduled",
+            Kind::Outbid => "outbid",
+            Kind::AuctionWon => "auction_won",
+            Kind::AuctionLost => "auction_lost",
+            Kind::AuctionResult => "auction_result",
+            Kind::AuctionFailed => "auction_failed",
+            Kind::DealAwarded => "deal_awarded",
+            Kind::DealProgress => "deal_progress",
         }
     }
 }
@@ -198,6 +222,9 @@ mod tests {
             "round": 2, "disclosure_end": "2026-12-25 17:00", "comment": "请补充评估报告", "registrations_count": 3,
             "bidder_organization": "某某投资公司", "bidder_code": "B7K3Q9XZ", "deposit": "300000.00",
             "deposit_due": "2026-12-01 17:00", "reference": "PAY-1", "outcome": "auction", "reason": "权属争议",
+            "starts_at": "2026-12-01 10:00", "start_price": "10000000.00", "increment": "50000.00",
+            "free_bidding_seconds": 3600, "countdown_seconds": 300, "amount": "10100000.00", "ends_at": "2026-12-01 11:05",
+            "price": "10150000.00", "bids": 3, "method": "auction", "step": "closed", "certificate_no": "AX-JY-2026-00001",
         })
     }
 

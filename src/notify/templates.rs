@@ -43,6 +43,14 @@ const FILES: &[(&str, &str)] = embed![
     "listing_suspended",
     "listing_resumed",
     "listing_terminated",
+    "auction_scheduled",
+    "outbid",
+    "auction_won",
+    "auction_lost",
+    "auction_result",
+    "auction_failed",
+    "deal_awarded",
+    "deal_progress",
 ];
 
 /// A rendered message.

@@ -8,6 +8,7 @@
 
 pub mod auctions;
 pub mod audit;
+pub mod deals;
 pub mod listings;
 pub mod models;
 pub mod notifications;

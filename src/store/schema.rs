@@ -263,6 +263,27 @@ diesel::table! {
 
 diesel::joinable!(bids -> auctions (auction_id));
 
+diesel::table! {
+    deals (id) {
+        id -> BigInt,
+        listing_id -> BigInt,
+        round -> Integer,
+        registration_id -> BigInt,
+        bidder_code -> Text,
+        price -> BigInt,
+        method -> Text,
+        status -> Text,
+        awarded_at -> Timestamp,
+        contract_due_at -> Timestamp,
+        contract_signed_at -> Nullable<Timestamp>,
+        paid_at -> Nullable<Timestamp>,
+        payment_reference -> Nullable<Text>,
+        announced_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+        certificate_no -> Nullable<Text>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
     users,
@@ -280,4 +301,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     auctions,
     bids,
     bid_requests,
+    deals,
 );

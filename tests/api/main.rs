@@ -8,6 +8,7 @@ mod smtp;
 mod accounts;
 mod auctions;
 mod audit;
+mod deals;
 mod errors;
 mod health;
 mod listings;

@@ -1,0 +1,107 @@
+//! Queries on deals.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::Conn;
+use super::models::to_db;
+use super::schema::deals as d;
+use crate::error::AppError;
+use crate::with_conn;
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = d)]
+pub struct DealRow {
+    pub id: i64,
+    pub listing_id: i64,
+    pub round: i32,
+    pub registration_id: i64,
+    pub bidder_code: String,
+    pub price: i64,
+    pub method: String,
+    pub status: String,
+    pub awarded_at: NaiveDateTime,
+    pub contract_due_at: NaiveDateTime,
+    pub contract_signed_at: Option<NaiveDateTime>,
+    pub paid_at: Option<NaiveDateTime>,
+    pub payment_reference: Option<String>,
+    pub announced_at: Option<NaiveDateTime>,
+    pub closed_at: Option<NaiveDateTime>,
+    pub certificate_no: Option<String>,
+}
+
+pub struct NewDeal<'a> {
+    pub listing_id: i64,
+    pub round: i32,
+    pub registration_id: i64,
+    pub bidder_code: &'a str,
+    pub price: i64,
+    pub method: &'a str,
+    pub awarded_at: DateTime<Utc>,
+    pub contract_due_at: DateTime<Utc>,
+}
+
+pub fn insert(conn: &mut Conn, n: &NewDeal) -> Result<DealRow, AppError> {
+    let row = with_conn!(conn, c => diesel::insert_into(d::table)
+        .values((
+            d::listing_id.eq(n.listing_id),
+            d::round.eq(n.round),
+            d::registration_id.eq(n.registration_id),
+            d::bidder_code.eq(n.bidder_code),
+            d::price.eq(n.price),
+            d::method.eq(n.method),
+            d::status.eq("awarded"),
+            d::awarded_at.eq(to_db(n.awarded_at)),
+            d::contract_due_at.eq(to_db(n.contract_due_at)),
+        ))
+        .returning(DealRow::as_returning())
+        .get_result(c))?;
+    Ok(row)
+}
+
+pub fn of_listing(
+    conn: &mut Conn,
+    listing_id: i64,
+    round: i32,
+) -> Result<Option<DealRow>, AppError> {
+    let row = with_conn!(conn, c => d::table
+        .filter(d::listing_id.eq(listing_id))
+        .filter(d::round.eq(round))
+        .select(DealRow::as_select())
+        .first(c)
+        .optional())?;
+    Ok(row)
+}
+
+/// Moves a deal one step, only from the expected status (so each step happens once).
+pub fn advance(
+    conn: &mut Conn,
+    id: i64,
+    from: &str,
+    to: &str,
+    step: Step<'_>,
+) -> Result<bool, AppError> {
+    let n = with_conn!(conn, c => {
+        let q = diesel::update(d::table.filter(d::id.eq(id)).filter(d::status.eq(from)));
+        match step {
+            Step::Contract(at) => q.set((d::status.eq(to), d::contract_signed_at.eq(Some(to_db(at))))).execute(c),
+            Step::Payment(at, reference) => q
+                .set((d::status.eq(to), d::paid_at.eq(Some(to_db(at))), d::payment_reference.eq(Some(reference))))
+                .execute(c),
+            Step::Announce(at) => q.set((d::status.eq(to), d::announced_at.eq(Some(to_db(at))))).execute(c),
+            Step::Close(at, certificate) => q
+                .set((d::status.eq(to), d::closed_at.eq(Some(to_db(at))), d::certificate_no.eq(Some(certificate))))
+                .execute(c),
+        }
+    })?;
+    Ok(n == 1)
+}
+
+/// What a step records.
+#[derive(Debug, Clone, Copy)]
+pub enum Step<'a> {
+    Contract(DateTime<Utc>),
+    Payment(DateTime<Utc>, &'a str),
+    Announce(DateTime<Utc>),
+    Close(DateTime<Utc>, &'a str),
+}
