@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod exchange;
 pub mod jobs;
+pub mod live;
 pub mod notify;
 pub mod startup;
 pub mod state;

@@ -102,6 +102,7 @@ impl Application {
         }
         let server = server.disable_signals().run();
         tracing::info!(port, env = settings.env.as_str(), backend = ?state.db.backend(), "listening");
+        crate::live::spawn_listener(&state.db, &settings.database.url, state.hub.clone());
         let jobs = crate::jobs::spawn(state.clone());
         Ok(Self {
             port,

@@ -37,6 +37,8 @@ pub struct AppState {
     pub mail_from: Mailbox,
     /// Listing rules and the working-day calendar.
     pub rules: ExchangeRules,
+    /// Wakes live auction subscribers.
+    pub hub: crate::live::Hub,
 }
 
 /// Key material resolved at start-up.
@@ -79,6 +81,7 @@ impl AppState {
                 .parse()
                 .map_err(|e| anyhow::anyhow!("mail.from: {e}"))?,
             rules: ExchangeRules::load(&settings, &settings.config_dir)?,
+            hub: crate::live::Hub::new(),
             settings,
         })
     }

@@ -72,6 +72,7 @@ pub async fn schedule(
             ))
         })
         .await?;
+    state.hub.publish(id);
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -194,6 +195,9 @@ pub async fn place(
             )
         })
         .await?;
+    if !placed.replay {
+        state.hub.publish(id);
+    }
     let mut resp = HttpResponse::Created();
     if placed.replay {
         resp.insert_header(("idempotent-replayed", "true"));
@@ -266,4 +270,177 @@ pub async fn list(
         })
         .await?;
     Ok(HttpResponse::Ok().json(items))
+}
+
+/// How long a subscriber waits for a wake-up before looking anyway.
+const POLL: std::time::Duration = std::time::Duration::from_secs(1);
+/// Seconds between keep-alive comments.
+const KEEP_ALIVE_SECS: u64 = 15;
+
+struct Feed {
+    state: web::Data<AppState>,
+    listing_id: i64,
+    viewer: Viewer,
+    last_seq: i32,
+    last: Option<AuctionView>,
+    wake: tokio::sync::broadcast::Receiver<i64>,
+    idle_polls: u64,
+    done: bool,
+}
+
+fn sse(event: &str, id: Option<i32>, data: &impl Serialize) -> String {
+    let json = serde_json::to_string(data).unwrap_or_default();
+    match id {
+        Some(id) => format!("id: {id}\nevent: {event}\ndata: {json}\n\n"),
+        None => format!("event: {event}\ndata: {json}\n\n"),
+    }
+}
+
+impl Feed {
+    /// Everything new since the last look, as SSE text (empty when nothing changed).
+    async fn next_chunk(&mut self) -> Result<String, AppError> {
+        let (id, viewer, after, now) = (
+            self.listing_id,
+            self.viewer,
+            self.last_seq,
+            self.state.clock.now(),
+        );
+        let (view, bids) = self
+            .state
+            .db
+            .run(move |c| {
+                let row = visible_listing(c, id, viewer)?;
+                let Some(auction) = store::of_listing(c, id, row.round)? else {
+                    return Ok((None, Vec::new()));
+                };
+                let status = ListingStatus::parse(&row.status).unwrap_or(ListingStatus::Draft);
+                let bids = store::bids(c, auction.id, after, 500)?;
+                Ok((Some(uc::view(&auction, status, now)), bids))
+            })
+            .await?;
+        let mut out = String::new();
+        for b in &bids {
+            out.push_str(&sse("bid", Some(b.seq), &uc::bid_view(b)));
+            self.last_seq = b.seq;
+        }
+        if let Some(view) = view {
+            use crate::domain::auction::Phase;
+            let previous = self.last.as_ref();
+            let phase_changed = previous.is_none_or(|p| p.phase != view.phase);
+            let status_changed = previous.is_some_and(|p| p.status != view.status);
+            let finished = view.phase == Phase::Closed
+                && !matches!(
+                    view.status,
+                    ListingStatus::Bidding | ListingStatus::AuctionScheduled
+                );
+            if phase_changed || (status_changed && finished) {
+                let event = if view.phase == Phase::Closed {
+                    "closed"
+                } else {
+                    "phase"
+                };
+                out.push_str(&sse(event, None, &view));
+            } else if previous.is_some_and(|p| p.ends_at != view.ends_at) {
+                out.push_str(&sse("extended", None, &view));
+            }
+            self.done = finished;
+            self.last = Some(view);
+        }
+        Ok(out)
+    }
+
+    /// Waits for a wake-up about this listing, or the poll interval.
+    async fn wait(&mut self) {
+        let deadline = tokio::time::sleep(POLL);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                _ = &mut deadline => return,
+                msg = self.wake.recv() => match msg {
+                    Ok(id) if id == self.listing_id => return,
+                    Ok(_) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                },
+            }
+        }
+    }
+}
+
+/// Live auction events as Server-Sent Events: `bid` (with `id` = seq), `extended`, `phase`,
+/// `closed`. Reconnect with `Last-Event-ID` to get the bids missed meanwhile.
+#[utoipa::path(get, path = "/api/v1/listings/{id}/auction/events", tag = "auctions",
+    params(
+        ("id" = i64, Path, description = "Listing id"),
+        ("Last-Event-ID" = Option<String>, Header, description = "The last bid seq received"),
+    ),
+    responses(
+        (status = 200, description = "An event stream", content_type = "text/event-stream"),
+        (status = 404, description = "No such listing", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn events(
+    state: web::Data<AppState>,
+    user: MaybeUser,
+    req: HttpRequest,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let (id, viewer) = (path.into_inner(), Viewer::of(user.0.as_ref()));
+    state
+        .db
+        .run(move |c| visible_listing(c, id, viewer).map(|_| ()))
+        .await?;
+    let last_seq = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i32>().ok())
+        .unwrap_or(0)
+        .max(0);
+    let feed = Feed {
+        wake: state.hub.subscribe(),
+        state: state.clone(),
+        listing_id: id,
+        viewer,
+        last_seq,
+        last: None,
+        idle_polls: 0,
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(Some(feed), |feed| async move {
+        let mut feed = feed?;
+        loop {
+            if feed.done {
+                return None;
+            }
+            match feed.next_chunk().await {
+                Ok(chunk) if !chunk.is_empty() => {
+                    feed.idle_polls = 0;
+                    return Some((
+                        Ok::<_, actix_web::Error>(web::Bytes::from(chunk)),
+                        Some(feed),
+                    ));
+                }
+                Ok(_) => {
+                    feed.idle_polls += 1;
+                    if feed.idle_polls % KEEP_ALIVE_SECS == 0 {
+                        return Some((
+                            Ok(web::Bytes::from_static(b": keep-alive\n\n")),
+                            Some(feed),
+                        ));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "auction event stream ended");
+                    return None;
+                }
+            }
+            feed.wait().await;
+        }
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("cache-control", "no-cache"))
+        .insert_header(("x-accel-buffering", "no"))
+        .streaming(stream))
 }

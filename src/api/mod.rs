@@ -99,6 +99,7 @@ route_table! {
     post "/api/v1/registrations/{id}/deposit" => registrations::deposit, Access::Roles(OPERATORS);
     post "/api/v1/listings/{id}/auction" => auctions::schedule, Access::Roles(OPERATORS);
     get "/api/v1/listings/{id}/auction" => auctions::get, Access::Public;
+    get "/api/v1/listings/{id}/auction/events" => auctions::events, Access::Public;
     post "/api/v1/listings/{id}/bids" => auctions::place, Access::Roles(BIDDERS);
     get "/api/v1/listings/{id}/bids" => auctions::list, Access::Public;
     post "/api/v1/listings/{id}/quote" => deals::quote, Access::Roles(BIDDERS);

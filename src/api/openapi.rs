@@ -44,6 +44,7 @@ use crate::error::{FieldProblem, Problem};
         super::registrations::deposit,
         super::auctions::schedule,
         super::auctions::get,
+        super::auctions::events,
         super::auctions::place,
         super::auctions::list,
         super::deals::quote,

@@ -355,6 +355,7 @@ pub fn place_bid(
             }),
         )?;
     }
+    crate::live::notify_in_tx(conn, listing_id)?;
     Ok(Placed {
         bid,
         replay: false,
@@ -433,6 +434,7 @@ pub fn close_if_due(
         )?;
     }
     mail_outcome(conn, deps, &listing, &auction, to, now)?;
+    crate::live::notify_in_tx(conn, listing.id)?;
     Ok(Some(to))
 }
 

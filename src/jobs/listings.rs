@@ -107,6 +107,9 @@ async fn auctions(state: &web::Data<AppState>) -> Result<(), crate::error::AppEr
             .tx(move |c| crate::exchange::auctions::close_if_due(c, &s.deps(), id, s.clock.now()))
             .await?;
         if let Some(status) = closed {
+            if let Ok(Some(a)) = state.db.run(move |c| store::find(c, id)).await {
+                state.hub.publish(a.listing_id);
+            }
             tracing::info!(auction_id = id, status = status.as_str(), "auction closed");
         }
     }

@@ -482,3 +482,197 @@ async fn many_bidders_at_once_leave_one_consistent_history() {
         .json();
     assert_eq!(v["valid"], true, "{v}");
 }
+
+/// Reads SSE events from `path` until `want` bid events arrived (or 10 s passed).
+async fn read_events(
+    app: &TestApp,
+    path: &str,
+    last_event_id: Option<&str>,
+    want: usize,
+) -> Vec<(String, Option<String>, Value)> {
+    use futures_util::StreamExt;
+    let mut req = app.client.get(app.url(path));
+    if let Some(id) = last_event_id {
+        req = req.insert_header(("last-event-id", id));
+    }
+    let mut resp = req.send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(
+        resp.headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut buf = String::new();
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while events
+        .iter()
+        .filter(|(e, _, _): &&(String, Option<String>, Value)| e == "bid")
+        .count()
+        < want
+    {
+        let chunk = match tokio::time::timeout_at(deadline, resp.next()).await {
+            Ok(Some(Ok(c))) => c,
+            _ => break,
+        };
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            let (mut event, mut id, mut data) = (String::new(), None, Value::Null);
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("event: ") {
+                    event = v.to_string();
+                } else if let Some(v) = line.strip_prefix("id: ") {
+                    id = Some(v.to_string());
+                } else if let Some(v) = line.strip_prefix("data: ") {
+                    data = serde_json::from_str(v).unwrap();
+                }
+            }
+            if !event.is_empty() {
+                events.push((event, id, data));
+            }
+        }
+    }
+    events
+}
+
+#[actix_web::test]
+async fn live_events_carry_every_bid_in_order_and_resume_after_a_reconnect() {
+    let app = spawn_app().await;
+    let c = cast(&app).await;
+    let (id, b) = ready_for_auction(
+        &app,
+        &c,
+        2,
+        json!({"free_bidding_seconds": 60, "countdown_seconds": 60}),
+    )
+    .await;
+    let start = (chrono::Utc::now() + chrono::Duration::seconds(602)).to_rfc3339();
+    app.post(
+        &format!("/api/v1/listings/{id}/auction"),
+        Some(&c.operator),
+        &json!({"starts_at": start}),
+    )
+    .await;
+    wait_phase(&app, id, "free").await;
+    let path = format!("/api/v1/listings/{id}/auction/events");
+    let reader = read_events(&app, &path, None, 3);
+    let bidding = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for (i, amount) in ["10000000", "10050000", "10100000"].into_iter().enumerate() {
+            assert_eq!(bid(&app, id, &b[i % 2], amount, &key()).await.status, 201);
+        }
+    };
+    let (events, ()) = futures_util::future::join(reader, bidding).await;
+    assert_eq!(
+        events[0].0, "phase",
+        "the stream opens with the current state"
+    );
+    let bids: Vec<&(String, Option<String>, Value)> =
+        events.iter().filter(|e| e.0 == "bid").collect();
+    assert_eq!(bids.len(), 3);
+    for (i, (_, id, data)) in bids.iter().enumerate() {
+        assert_eq!(id.as_deref(), Some((i + 1).to_string().as_str()));
+        assert_eq!(data["seq"], i as i64 + 1);
+    }
+    assert_eq!(bids[2].2["amount"], "10100000.00");
+    // Reconnecting after bid 1 replays exactly bids 2 and 3.
+    let again = read_events(&app, &path, Some("1"), 2).await;
+    let seqs: Vec<i64> = again
+        .iter()
+        .filter(|e| e.0 == "bid")
+        .map(|e| e.2["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, [2, 3]);
+}
+
+#[actix_web::test]
+async fn two_instances_share_one_auction_and_one_event_stream() {
+    let app = spawn_app().await;
+    let c = cast(&app).await;
+    let (id, b) = ready_for_auction(
+        &app,
+        &c,
+        20,
+        json!({"free_bidding_seconds": 60, "countdown_seconds": 60}),
+    )
+    .await;
+    // The sibling runs on the same database, with its clock set like the first one's.
+    let sibling = crate::helpers::spawn_sibling(&app, |_| {}).await;
+    sibling.clock.advance(chrono::Duration::seconds(601));
+    let start = (chrono::Utc::now() + chrono::Duration::seconds(602)).to_rfc3339();
+    app.post(
+        &format!("/api/v1/listings/{id}/auction"),
+        Some(&c.operator),
+        &json!({"starts_at": start}),
+    )
+    .await;
+    wait_phase(&app, id, "free").await;
+    let path = format!("/api/v1/listings/{id}/auction/events");
+    // Bids go through both instances at once; a subscriber on the sibling sees them all.
+    let attempts: Vec<(usize, i64)> = (0..b.len())
+        .map(|i| (i, 10_000_000 + 50_000 * (i as i64 % 7)))
+        .collect();
+    let bidding = futures_util::future::join_all(attempts.iter().map(|(i, amount)| {
+        let target = if i % 2 == 0 { &app } else { &sibling };
+        let token = b[*i].clone();
+        async move {
+            bid(target, id, &token, &amount.to_string(), &key())
+                .await
+                .status
+        }
+    }));
+    let (statuses, events) = futures_util::future::join(bidding, async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        read_events(&sibling, &path, None, 1).await
+    })
+    .await;
+    assert!(
+        statuses.iter().all(|s| [201, 409, 422].contains(s)),
+        "{statuses:?}"
+    );
+    let accepted = statuses.iter().filter(|s| **s == 201).count();
+    assert!(accepted >= 1);
+    let history = app
+        .get(&format!("/api/v1/listings/{id}/bids"), None)
+        .await
+        .json();
+    let seqs: Vec<i64> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=accepted as i64).collect::<Vec<_>>());
+    let amounts: Vec<i64> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            h["amount"]
+                .as_str()
+                .unwrap()
+                .replace(".00", "")
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert!(amounts.windows(2).all(|w| w[0] < w[1]), "{amounts:?}");
+    assert!(events.iter().any(|e| e.0 == "bid"));
+    // A full stream read from the sibling replays every accepted bid in order.
+    let all = read_events(&sibling, &path, Some("0"), accepted).await;
+    let streamed: Vec<i64> = all
+        .iter()
+        .filter(|e| e.0 == "bid")
+        .map(|e| e.2["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(streamed, seqs);
+    let v = app
+        .get("/api/v1/audit/verify", Some(&c.auditor))
+        .await
+        .json();
+    assert_eq!(v["valid"], true);
+}
