@@ -393,3 +393,27 @@ fn to_step_name(status: &str) -> &'static str {
         _ => "closed",
     }
 }
+
+/// Flags, once each in the audit trail, deals whose contract deadline passed unsigned (the
+/// supervisor's alert rules read these). Returns how many were flagged.
+pub fn flag_overdue_contracts(conn: &mut Conn, now: DateTime<Utc>) -> Result<usize, AppError> {
+    let mut flagged = 0;
+    for deal in store::contract_overdue(conn, now)? {
+        if store::flag_contract_overdue(conn, deal.id)? {
+            record(
+                conn,
+                now,
+                deal.listing_id,
+                "deal.contract_overdue",
+                Actor::SYSTEM,
+                json!({
+                    "listing_id": deal.listing_id, "deal_id": deal.id, "bidder_code": deal.bidder_code,
+                    "contract_due_at": audit::chain::format_time(from_db(deal.contract_due_at)),
+                }),
+                &RequestMeta::default(),
+            )?;
+            flagged += 1;
+        }
+    }
+    Ok(flagged)
+}

@@ -47,6 +47,21 @@ async fn round(state: &web::Data<AppState>) -> Result<(), crate::error::AppError
         }
     }
     auctions(state).await?;
+    if !state
+        .db
+        .run(move |c| crate::store::deals::contract_overdue(c, now))
+        .await?
+        .is_empty()
+    {
+        let n = state
+            .db
+            .tx(move |c| crate::exchange::deals::flag_overdue_contracts(c, now))
+            .await?;
+        tracing::warn!(
+            flagged = n,
+            "deals past their contract deadline were flagged"
+        );
+    }
     let months = chrono::Months::new(state.rules.max_suspension_months);
     let before = now.checked_sub_months(months).unwrap_or(now);
     if state

@@ -28,6 +28,7 @@ pub struct DealRow {
     pub announced_at: Option<NaiveDateTime>,
     pub closed_at: Option<NaiveDateTime>,
     pub certificate_no: Option<String>,
+    pub contract_overdue_flagged: bool,
 }
 
 pub struct NewDeal<'a> {
@@ -104,4 +105,23 @@ pub enum Step<'a> {
     Payment(DateTime<Utc>, &'a str),
     Announce(DateTime<Utc>),
     Close(DateTime<Utc>, &'a str),
+}
+
+/// Deals still awaiting their contract after the deadline, not flagged yet.
+pub fn contract_overdue(conn: &mut Conn, now: DateTime<Utc>) -> Result<Vec<DealRow>, AppError> {
+    let rows = with_conn!(conn, c => d::table
+        .filter(d::status.eq("awarded"))
+        .filter(d::contract_overdue_flagged.eq(false))
+        .filter(d::contract_due_at.le(to_db(now)))
+        .select(DealRow::as_select())
+        .load(c))?;
+    Ok(rows)
+}
+
+/// Flags a deal's missed contract deadline once; false if already flagged.
+pub fn flag_contract_overdue(conn: &mut Conn, id: i64) -> Result<bool, AppError> {
+    let n = with_conn!(conn, c => diesel::update(d::table.filter(d::id.eq(id)).filter(d::contract_overdue_flagged.eq(false)))
+        .set(d::contract_overdue_flagged.eq(true))
+        .execute(c))?;
+    Ok(n == 1)
 }

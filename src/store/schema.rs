@@ -281,6 +281,7 @@ diesel::table! {
         announced_at -> Nullable<Timestamp>,
         closed_at -> Nullable<Timestamp>,
         certificate_no -> Nullable<Text>,
+        contract_overdue_flagged -> Bool,
     }
 }
 

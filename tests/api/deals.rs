@@ -239,3 +239,40 @@ async fn a_deal_closes_only_after_the_announcement_period() {
         "closed"
     );
 }
+
+#[actix_web::test]
+async fn a_missed_contract_deadline_is_flagged_once() {
+    let app = spawn_app().await;
+    let c = cast(&app).await;
+    let (id, bidder) = in_negotiation(&app, &c).await;
+    app.post(
+        &format!("/api/v1/listings/{id}/quote"),
+        Some(&bidder),
+        &json!({"amount": "10000000"}),
+    )
+    .await;
+    app.clock.advance(chrono::Duration::days(10));
+    for _ in 0..50 {
+        if app.audit_count(Some("deal.contract_overdue")).await > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(app.audit_count(Some("deal.contract_overdue")).await, 1);
+    let late = (chrono::Utc::now() + chrono::Duration::days(10)).to_rfc3339();
+    assert_eq!(
+        step(&app, &c, id, "contract", json!({"signed_at": late}))
+            .await
+            .json()["status"],
+        "contract_signed"
+    );
+    let events = app
+        .get(
+            &format!("/api/v1/audit/events?listing_id={id}&action=deal.contract_signed"),
+            Some(&c.auditor),
+        )
+        .await
+        .json();
+    assert_eq!(events["items"][0]["payload"]["late"], true);
+}
