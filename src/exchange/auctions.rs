@@ -296,6 +296,15 @@ pub fn place_bid(
     if status == ListingStatus::AuctionScheduled {
         let to = transition(status, Action::StartBidding)?;
         listings_store::set_status(conn, listing_id, status.as_str(), to.as_str(), by.now)?;
+        record(
+            conn,
+            by.now,
+            listing_id,
+            "auction.started",
+            Actor::SYSTEM,
+            json!({"listing_id": listing_id, "auction_id": auction.id}),
+            &RequestMeta::default(),
+        )?;
     }
     let code = reg.bidder_code.clone().unwrap_or_default();
     let ip = by.meta.ip_string();

@@ -104,8 +104,21 @@ async fn auctions(state: &web::Data<AppState>) -> Result<(), crate::error::AppEr
                     return Ok(());
                 };
                 if l.status == "auction_scheduled" {
+                    let now = s.clock.now();
                     let to = transition(ListingStatus::AuctionScheduled, Action::StartBidding)?;
-                    listings::set_status(c, l.id, "auction_scheduled", to.as_str(), s.clock.now())?;
+                    listings::set_status(c, l.id, "auction_scheduled", to.as_str(), now)?;
+                    crate::audit::record(
+                        c,
+                        now,
+                        crate::audit::Event {
+                            stream: format!("listing:{}", l.id),
+                            action: "auction.started",
+                            actor: crate::audit::Actor::SYSTEM,
+                            payload: serde_json::json!({"listing_id": l.id, "auction_id": a.id}),
+                            meta: &crate::auth::extract::RequestMeta::default(),
+                        },
+                    )?;
+                    crate::live::notify_in_tx(c, l.id)?;
                 }
                 Ok(())
             })
