@@ -52,15 +52,21 @@ pub fn notify_in_tx(conn: &mut Conn, listing_id: i64) -> Result<(), crate::error
 }
 
 /// On PostgreSQL, relays notifications from every instance to this instance's hub. Runs on
-/// its own thread with its own connection; reconnects after errors.
-pub fn spawn_listener(db: &Db, database_url: &str, hub: Hub) {
+/// its own thread with its own connection; reconnects after errors; ends when `alive` says
+/// the application is gone.
+pub fn spawn_listener(
+    db: &Db,
+    database_url: &str,
+    hub: Hub,
+    alive: impl Fn() -> bool + Send + 'static,
+) {
     if !matches!(db, Db::Postgres(_)) {
         return;
     }
     let url = database_url.to_string();
     let spawned = std::thread::Builder::new().name("ax-listen".into()).spawn(move || {
-        loop {
-            if let Err(e) = listen(&url, &hub) {
+        while alive() {
+            if let Err(e) = listen(&url, &hub, &alive) {
                 tracing::warn!(error = %e, "auction notification listener failed; reconnecting");
             }
             std::thread::sleep(Duration::from_secs(1));
@@ -71,12 +77,12 @@ pub fn spawn_listener(db: &Db, database_url: &str, hub: Hub) {
     }
 }
 
-fn listen(url: &str, hub: &Hub) -> Result<(), diesel::result::Error> {
+fn listen(url: &str, hub: &Hub, alive: &impl Fn() -> bool) -> Result<(), diesel::result::Error> {
     use diesel::{Connection, RunQueryDsl};
     let mut conn = diesel::pg::PgConnection::establish(url)
         .map_err(|e| diesel::result::Error::QueryBuilderError(Box::new(e)))?;
     diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut conn)?;
-    loop {
+    while alive() {
         // Reading pending input happens on a round trip; a trivial query every 50 ms keeps
         // latency low at negligible cost for one connection per instance.
         diesel::sql_query("SELECT 1").execute(&mut conn)?;
@@ -88,4 +94,5 @@ fn listen(url: &str, hub: &Hub) -> Result<(), diesel::result::Error> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    Ok(())
 }

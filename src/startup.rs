@@ -102,7 +102,13 @@ impl Application {
         }
         let server = server.disable_signals().run();
         tracing::info!(port, env = settings.env.as_str(), backend = ?state.db.backend(), "listening");
-        crate::live::spawn_listener(&state.db, &settings.database.url, state.hub.clone());
+        let weak = std::sync::Arc::downgrade(&state.clone().into_inner());
+        crate::live::spawn_listener(
+            &state.db,
+            &settings.database.url,
+            state.hub.clone(),
+            move || weak.strong_count() > 0,
+        );
         let jobs = crate::jobs::spawn(state.clone());
         Ok(Self {
             port,
