@@ -16,7 +16,7 @@ use crate::exchange::listings::{
     self as uc, Decision, ListingInput, ListingPatch, ListingView, RelistInput, Review, Viewer,
 };
 use crate::state::AppState;
-use crate::store::listings::{self as store, Browse, ListingRow};
+use crate::store::listings::{self as store, Browse, ListingRow, StatusFilter};
 use crate::store::models::from_db;
 use crate::store::{Conn, registrations};
 
@@ -24,6 +24,18 @@ use crate::store::{Conn, registrations};
 fn present(
     c: &mut Conn,
     row: &ListingRow,
+    viewer: Viewer,
+    now: DateTime<Utc>,
+) -> Result<ListingView, AppError> {
+    let seller = store::seller_name(c, row.organization_id)?;
+    present_with(c, row, seller, viewer, now)
+}
+
+/// [`present`] with the seller's name already known (a page looks them up at once).
+fn present_with(
+    c: &mut Conn,
+    row: &ListingRow,
+    seller: String,
     viewer: Viewer,
     now: DateTime<Utc>,
 ) -> Result<ListingView, AppError> {
@@ -44,7 +56,6 @@ fn present(
     if let Some(e) = eligible_err {
         return Err(e);
     }
-    let seller = store::seller_name(c, row.organization_id)?;
     let privileged = matches!(viewer, Viewer::Staff) || viewer.owns(row);
     let count = if privileged {
         Some(registrations::count_for_round(c, row.id, row.round)?)
@@ -363,11 +374,19 @@ pub async fn browse(
     let q = q.into_inner();
     let paging = Paging::new(q.page, q.per_page)?;
     let viewer = Viewer::of(user.0.as_ref());
-    let visible: Vec<ListingStatus> = ListingStatus::ALL
-        .into_iter()
-        .filter(|s| matches!(viewer, Viewer::Staff) || s.is_public())
-        .filter(|s| q.status.is_none_or(|want| want == *s))
-        .collect();
+    let staff = matches!(viewer, Viewer::Staff);
+    let statuses = match q.status {
+        Some(s) if staff || s.is_public() => StatusFilter::In(vec![s.as_str().to_string()]),
+        Some(_) => StatusFilter::In(Vec::new()),
+        None if staff => StatusFilter::Any,
+        None => StatusFilter::NotIn(
+            ListingStatus::ALL
+                .into_iter()
+                .filter(|s| !s.is_public())
+                .map(|s| s.as_str().to_string())
+                .collect(),
+        ),
+    };
     let wanted = |s: &ListingStatus| q.status.is_none_or(|want| want == *s);
     let own_org = match viewer {
         Viewer::Party {
@@ -384,7 +403,7 @@ pub async fn browse(
         _ => None,
     };
     let b = Browse {
-        statuses: visible.iter().map(|s| s.as_str().to_string()).collect(),
+        statuses,
         own_org,
         kind: q.kind.map(|k| k.as_str().to_string()),
         q: q.q.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
@@ -396,9 +415,14 @@ pub async fn browse(
         .db
         .run(move |c| {
             let (rows, total) = store::browse(c, &b, offset, limit)?;
+            let ids: Vec<i64> = rows.iter().map(|r| r.organization_id).collect();
+            let names = store::seller_names(c, &ids)?;
             let items = rows
                 .iter()
-                .map(|r| present(c, r, viewer, now))
+                .map(|r| {
+                    let seller = names.get(&r.organization_id).cloned().unwrap_or_default();
+                    present_with(c, r, seller, viewer, now)
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok((items, total))
         })
