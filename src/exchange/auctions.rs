@@ -239,6 +239,14 @@ pub fn place_bid(
             "this listing has no auction",
         ));
     };
+    // Prices only go up: a bid not above the price read just now can be refused without
+    // queueing for the lock (under contention most refusals are these).
+    if auction
+        .current_price
+        .is_some_and(|current| amount.fen() <= current)
+    {
+        return Err(refusal(auction::BidRefusal::TooLow));
+    }
     let auction = store::lock(conn, auction.id)?;
     // A concurrent retry of the same request may have won the lock first.
     if let Some(bid) = store::remembered(conn, by.user.id, listing_id, key)? {
