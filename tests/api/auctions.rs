@@ -476,6 +476,37 @@ async fn many_bidders_at_once_leave_one_consistent_history() {
         app.audit_count(Some("bid.placed")).await,
         history.len() as i64
     );
+    // The audit trail tells the same story: the same amounts, codes and seqs in order.
+    let trail = app
+        .get(
+            &format!("/api/v1/audit/events?listing_id={id}&action=bid.placed&per_page=100"),
+            Some(&c.auditor),
+        )
+        .await
+        .json();
+    let from_trail: Vec<(i64, String, String)> = trail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["payload"]["seq"].as_i64().unwrap(),
+                e["payload"]["amount"].as_str().unwrap().to_string(),
+                e["payload"]["bidder_code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let from_list: Vec<(i64, String, String)> = history
+        .iter()
+        .map(|h| {
+            (
+                h["seq"].as_i64().unwrap(),
+                h["amount"].as_str().unwrap().to_string(),
+                h["bidder_code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(from_trail, from_list);
     let v = app
         .get("/api/v1/audit/verify", Some(&c.auditor))
         .await
@@ -596,7 +627,7 @@ async fn two_instances_share_one_auction_and_one_event_stream() {
     let (id, b) = ready_for_auction(
         &app,
         &c,
-        20,
+        50,
         json!({"free_bidding_seconds": 60, "countdown_seconds": 60}),
     )
     .await;
