@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, next_id, spawn_app, spawn_app_with};
-use crate::listings::{Cast, cast, in_secs, listing};
+use crate::listings::{Cast, approved_with, cast, eligible_bidders, in_secs};
 
 /// A listing whose disclosure has ended with `n` eligible bidders; returns (id, bidder tokens).
 async fn ready_for_auction(
@@ -15,54 +15,8 @@ async fn ready_for_auction(
     n: usize,
     overrides: Value,
 ) -> (i64, Vec<String>) {
-    let r = app
-        .post("/api/v1/listings", Some(&c.owner), &listing(overrides))
-        .await;
-    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
-    let id = r.json()["id"].as_i64().unwrap();
-    app.post(
-        &format!("/api/v1/listings/{id}/submit"),
-        Some(&c.owner),
-        &json!({}),
-    )
-    .await;
-    let end = in_secs(600);
-    let r = app
-        .post(
-            &format!("/api/v1/listings/{id}/review"),
-            Some(&c.operator),
-            &json!({"decision": "approve", "disclosure_end": end}),
-        )
-        .await;
-    assert_eq!(r.status, 200);
-    let mut tokens = Vec::new();
-    for _ in 0..n {
-        let (_, b) = app.verified_bidder().await;
-        let reg = app
-            .post(
-                &format!("/api/v1/listings/{id}/registrations"),
-                Some(&b),
-                &json!({}),
-            )
-            .await
-            .json();
-        let rid = reg["id"].as_i64().unwrap();
-        app.post(
-            &format!("/api/v1/registrations/{rid}/review"),
-            Some(&c.operator),
-            &json!({"decision": "qualify"}),
-        )
-        .await;
-        let r = app
-            .post(
-                &format!("/api/v1/registrations/{rid}/deposit"),
-                Some(&c.operator),
-                &json!({"action": "confirm", "reference": "P"}),
-            )
-            .await;
-        assert_eq!(r.json()["deposit_status"], "paid");
-        tokens.push(b);
-    }
+    let id = approved_with(app, c, overrides, &in_secs(600)).await;
+    let tokens = eligible_bidders(app, c, id, n).await;
     // End disclosure now by moving the clock past it.
     app.clock.advance(chrono::Duration::seconds(601));
     (id, tokens)

@@ -3,52 +3,12 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
-use crate::listings::{Cast, cast, listing};
+use crate::listings::{Cast, approved, cast, eligible_bidders, in_secs};
 
 /// A listing in negotiation with one eligible bidder; returns (id, bidder token).
 async fn in_negotiation(app: &TestApp, c: &Cast) -> (i64, String) {
-    let id = app
-        .post("/api/v1/listings", Some(&c.owner), &listing(json!({})))
-        .await
-        .json()["id"]
-        .as_i64()
-        .unwrap();
-    app.post(
-        &format!("/api/v1/listings/{id}/submit"),
-        Some(&c.owner),
-        &json!({}),
-    )
-    .await;
-    let end = (chrono::Utc::now() + chrono::Duration::seconds(600)).to_rfc3339();
-    app.post(
-        &format!("/api/v1/listings/{id}/review"),
-        Some(&c.operator),
-        &json!({"decision": "approve", "disclosure_end": end}),
-    )
-    .await;
-    let (_, b) = app.verified_bidder().await;
-    let rid = app
-        .post(
-            &format!("/api/v1/listings/{id}/registrations"),
-            Some(&b),
-            &json!({}),
-        )
-        .await
-        .json()["id"]
-        .as_i64()
-        .unwrap();
-    app.post(
-        &format!("/api/v1/registrations/{rid}/review"),
-        Some(&c.operator),
-        &json!({"decision": "qualify"}),
-    )
-    .await;
-    app.post(
-        &format!("/api/v1/registrations/{rid}/deposit"),
-        Some(&c.operator),
-        &json!({"action": "confirm", "reference": "P"}),
-    )
-    .await;
+    let id = approved(app, c, &in_secs(600)).await;
+    let b = eligible_bidders(app, c, id, 1).await.remove(0);
     app.clock.advance(chrono::Duration::seconds(601));
     assert_eq!(
         app.get(&format!("/api/v1/listings/{id}"), None)

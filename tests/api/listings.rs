@@ -56,7 +56,12 @@ pub async fn draft(app: &TestApp, owner: &str, overrides: Value) -> Value {
 
 /// A listing in disclosure until `end` (RFC 3339).
 pub async fn approved(app: &TestApp, c: &Cast, end: &str) -> i64 {
-    let id = draft(app, &c.owner, json!({})).await["id"]
+    approved_with(app, c, json!({}), end).await
+}
+
+/// A listing with `overrides` in disclosure until `end`.
+pub async fn approved_with(app: &TestApp, c: &Cast, overrides: Value, end: &str) -> i64 {
+    let id = draft(app, &c.owner, overrides).await["id"]
         .as_i64()
         .unwrap();
     assert_eq!(
@@ -816,7 +821,7 @@ async fn registration_is_closed_outside_disclosure() {
 }
 
 /// Registers, qualifies and pays `n` bidders on listing `id`.
-async fn eligible_bidders(app: &TestApp, c: &Cast, id: i64, n: usize) -> Vec<String> {
+pub async fn eligible_bidders(app: &TestApp, c: &Cast, id: i64, n: usize) -> Vec<String> {
     let mut tokens = Vec::new();
     for _ in 0..n {
         let (_, b) = app.verified_bidder().await;
