@@ -49,9 +49,12 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub audit: AuditSettings,
     pub listing: ListingSettings,
+    pub risk: RiskSettings,
     pub mail: MailSettings,
     pub rate_limit: RateLimitSettings,
     pub log: LogSettings,
+    pub metrics: MetricsSettings,
+    pub ocds: OcdsSettings,
 }
 
 fn default_env() -> AppEnv {
@@ -169,6 +172,56 @@ impl ListingSettings {
     }
 }
 
+/// Thresholds of the risk-alert rules (see `domain::risk`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskSettings {
+    pub deal_floor_percent: i64,
+    pub relist_alert_round: u32,
+    pub price_cut_alert_count: u32,
+    pub appraisal_max_age_months: u32,
+    pub countdown_min_active_bidders: u32,
+    pub public_mail_domains: String,
+    pub small_domain_max_accounts: u32,
+    pub announcement_min_working_days: u32,
+    pub snipe_window_seconds: i64,
+    pub snipe_min_bids: u32,
+    pub snipe_share_percent: u32,
+    pub silent_bidders_min: u32,
+    pub forfeits_alert_count: u32,
+    pub forfeits_window_days: u32,
+}
+
+impl RiskSettings {
+    /// The thresholds for `domain::risk`.
+    pub fn policy(&self) -> anyhow::Result<crate::domain::risk::RiskPolicy> {
+        if self.snipe_share_percent > 100 || self.deal_floor_percent > 100 {
+            bail!("risk percentages must be between 0 and 100");
+        }
+        Ok(crate::domain::risk::RiskPolicy {
+            deal_floor_percent: self.deal_floor_percent,
+            relist_alert_round: self.relist_alert_round,
+            price_cut_alert_count: self.price_cut_alert_count,
+            appraisal_max_age_months: self.appraisal_max_age_months,
+            countdown_min_active_bidders: self.countdown_min_active_bidders,
+            public_mail_domains: self
+                .public_mail_domains
+                .split(',')
+                .map(|d| d.trim().to_lowercase())
+                .filter(|d| !d.is_empty())
+                .collect(),
+            small_domain_max_accounts: self.small_domain_max_accounts,
+            announcement_min_working_days: self.announcement_min_working_days,
+            snipe_window_seconds: self.snipe_window_seconds,
+            snipe_min_bids: self.snipe_min_bids,
+            snipe_share_percent: self.snipe_share_percent,
+            silent_bidders_min: self.silent_bidders_min,
+            forfeits_alert_count: self.forfeits_alert_count,
+            forfeits_window_days: self.forfeits_window_days,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum MailTransportKind {
@@ -218,9 +271,56 @@ pub struct RateLimitSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    pub bearer_token: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogSettings {
     pub level: String,
     pub format: LogFormat,
+}
+
+/// The open-data publication in OCDS 1.1 (`/api/v1/ocds/*`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OcdsSettings {
+    /// `ocds-` and six letters or digits; the ocid of a project is this, `-`, its project number.
+    pub ocid_prefix: String,
+    /// The exchange: publisher of the data and procuring entity (组织方) of every process.
+    pub publisher_name: String,
+    /// URL of the licence of the data.
+    pub license: String,
+    /// URL of the publication policy; empty: not published.
+    pub publication_policy: String,
+    /// URL of the bids extension's `extension.json`, listed in every package.
+    pub bids_extension_url: String,
+}
+
+impl OcdsSettings {
+    fn validate(&self) -> anyhow::Result<()> {
+        let suffix = self.ocid_prefix.strip_prefix("ocds-").unwrap_or_default();
+        if suffix.len() != 6 || !suffix.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            bail!("ocds.ocid_prefix must be \"ocds-\" and six letters or digits");
+        }
+        if self.publisher_name.trim().is_empty() {
+            bail!("ocds.publisher_name must not be empty");
+        }
+        let urls = [
+            ("license", &self.license, false),
+            ("publication_policy", &self.publication_policy, true),
+            ("bids_extension_url", &self.bids_extension_url, false),
+        ];
+        for (key, url, may_be_empty) in urls {
+            let absolute = (url.starts_with("https://") || url.starts_with("http://"))
+                && !url.contains(char::is_whitespace);
+            if !(absolute || may_be_empty && url.is_empty()) {
+                bail!("ocds.{key} must be an absolute http(s) URL");
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -308,6 +408,7 @@ impl Settings {
         }
         self.listing.close_of_business()?;
         self.listing.policy()?;
+        self.ocds.validate()?;
         if self.listing.scheduler_tick_ms == 0 {
             bail!("listing.scheduler_tick_ms must be at least 1");
         }
@@ -613,5 +714,30 @@ mod tests {
         )
         .unwrap_err();
         assert!(format!("{err:#}").contains("leeway"));
+    }
+
+    #[test]
+    fn ocds_settings_have_defaults_and_refuse_a_malformed_prefix_or_url() {
+        let s = Settings::load_from(&config_dir(), AppEnv::Development, vec![]).unwrap();
+        assert_eq!(s.ocds.ocid_prefix, "ocds-axchg1");
+        assert!(s.ocds.bids_extension_url.ends_with("/extension.json"));
+        assert!(s.ocds.publication_policy.is_empty());
+        for (key, value) in [
+            ("APP__OCDS__OCID_PREFIX", "axchg1"),
+            ("APP__OCDS__OCID_PREFIX", "ocds-ax"),
+            ("APP__OCDS__OCID_PREFIX", "ocds-axchg#"),
+            ("APP__OCDS__PUBLISHER_NAME", " "),
+            ("APP__OCDS__LICENSE", "CC-BY-4.0"),
+            ("APP__OCDS__PUBLICATION_POLICY", "see our website"),
+            ("APP__OCDS__BIDS_EXTENSION_URL", ""),
+        ] {
+            let err =
+                Settings::load_from(&config_dir(), AppEnv::Development, vars(&[(key, value)]))
+                    .unwrap_err();
+            assert!(
+                format!("{err:#}").contains("ocds."),
+                "{key}={value}: {err:#}"
+            );
+        }
     }
 }

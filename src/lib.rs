@@ -13,6 +13,7 @@ pub mod error;
 pub mod exchange;
 pub mod jobs;
 pub mod live;
+pub mod metrics;
 pub mod notify;
 pub mod startup;
 pub mod state;

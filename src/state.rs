@@ -39,6 +39,10 @@ pub struct AppState {
     pub rules: ExchangeRules,
     /// Wakes live auction subscribers.
     pub hub: crate::live::Hub,
+    /// Counters and histograms for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
+    /// When this process started (Unix seconds).
+    pub started_unix: i64,
 }
 
 /// Key material resolved at start-up.
@@ -82,6 +86,8 @@ impl AppState {
                 .map_err(|e| anyhow::anyhow!("mail.from: {e}"))?,
             rules: ExchangeRules::load(&settings, &settings.config_dir)?,
             hub: crate::live::Hub::new(),
+            metrics: crate::metrics::Metrics::new(),
+            started_unix: chrono::Utc::now().timestamp(),
             settings,
         })
     }

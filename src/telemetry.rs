@@ -74,11 +74,22 @@ pub async fn trace_requests(
         user_id = tracing::field::Empty,
     );
     let started = Instant::now();
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let state = req
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
+        .cloned();
     let result = next.call(req).instrument(span.clone()).await;
     let _guard = span.enter();
     let mut res = result?;
     let status = res.status().as_u16();
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed();
+    if let Some(state) = state {
+        state
+            .metrics
+            .observe_request(&route, &method, status, elapsed);
+    }
+    let ms = elapsed.as_secs_f64() * 1000.0;
     if status >= 500 {
         tracing::error!(status, latency_ms = ms, "request failed");
     } else {

@@ -183,7 +183,7 @@ pub async fn place(
         .tx(move |c| {
             uc::place_bid(
                 c,
-                &st.notifier,
+                &st.deps(),
                 &By {
                     user: &u,
                     meta: &meta,
@@ -194,7 +194,13 @@ pub async fn place(
                 &key,
             )
         })
-        .await?;
+        .await
+        .inspect_err(|e| state.metrics.count_bid(e.code()))?;
+    state.metrics.count_bid(if placed.replay {
+        "replayed"
+    } else {
+        "accepted"
+    });
     if !placed.replay {
         state.hub.publish(id);
     }

@@ -1,6 +1,7 @@
 //! The HTTP layer: handlers by resource, the JSON extractor, the route table and the
 //! OpenAPI document.
 
+pub mod alerts;
 pub mod auctions;
 pub mod audit;
 pub mod auth;
@@ -9,7 +10,9 @@ pub mod health;
 pub mod json;
 pub mod listings;
 pub mod me;
+pub mod metrics;
 pub mod notifications;
+pub mod ocds;
 pub mod openapi;
 pub mod paging;
 pub mod registrations;
@@ -69,6 +72,7 @@ macro_rules! route_table {
 route_table! {
     get "/health/live" => health::live, Access::Public;
     get "/health/ready" => health::ready, Access::Public;
+    get "/metrics" => metrics::scrape, Access::Public;
     get "/api-docs/openapi.json" => openapi::document, Access::Public;
     get "/api-docs" => openapi::docs_page, Access::Public;
     post "/api/v1/auth/register" => auth::register, Access::Public;
@@ -108,12 +112,18 @@ route_table! {
     post "/api/v1/listings/{id}/deal/payment" => deals::payment, Access::Roles(OPERATORS);
     post "/api/v1/listings/{id}/deal/announce" => deals::announce, Access::Roles(OPERATORS);
     post "/api/v1/listings/{id}/deal/close" => deals::close, Access::Roles(OPERATORS);
+    get "/api/v1/ocds/releases" => ocds::releases, Access::Public;
+    get "/api/v1/ocds/records/{project_no}" => ocds::record, Access::Public;
     get "/api/v1/audit/events" => audit::events, Access::Roles(AUDITORS);
     get "/api/v1/audit/verify" => audit::verify, Access::Roles(AUDITORS);
     get "/api/v1/audit/checkpoints/latest" => audit::latest_checkpoint, Access::Roles(AUDITORS);
     post "/api/v1/audit/checkpoints" => audit::create_checkpoint, Access::Roles(AUDITORS);
     get "/api/v1/audit/public-key" => audit::public_key, Access::Public;
     get "/api/v1/audit/export" => audit::export_trail, Access::Roles(AUDITORS);
+    get "/api/v1/audit/alerts" => alerts::list, Access::Roles(AUDITORS);
+    get "/api/v1/audit/alerts/rules" => alerts::rules, Access::Roles(AUDITORS);
+    post "/api/v1/audit/alerts/{id}/acknowledge" => alerts::acknowledge, Access::Roles(AUDITORS);
+    get "/api/v1/audit/summary" => alerts::summary, Access::Roles(AUDITORS);
 }
 
 const AUDITORS: &[&str] = &["auditor", "admin"];

@@ -10,7 +10,9 @@ pub mod listing;
 pub mod money;
 pub mod registration;
 pub mod retry;
+pub mod risk;
 pub mod role;
+pub mod supervision;
 
 pub use clock::Clock;
 pub use role::Role;

@@ -18,7 +18,7 @@ use crate::domain::registration::{
     DepositAction, DepositStatus, RegistrationStatus, deposit_transition, is_eligible,
 };
 use crate::error::AppError;
-use crate::notify::{Kind, Notifier};
+use crate::notify::Kind;
 use crate::store::auctions::{self as store, AuctionRow, BidRow, NewAuction, NewBid};
 use crate::store::listings::{self as listings_store, ListingRow};
 use crate::store::models::from_db;
@@ -217,7 +217,7 @@ fn refusal(r: auction::BidRefusal) -> AppError {
 /// original bid and places nothing.
 pub fn place_bid(
     conn: &mut Conn,
-    notifier: &Notifier,
+    deps: &Deps,
     by: &By,
     listing_id: i64,
     amount: Money,
@@ -350,6 +350,7 @@ pub fn place_bid(
         }),
         by.meta,
     )?;
+    super::risk::on_bid(conn, deps.rules, &listing, reg.id, ip.as_deref(), by.now)?;
     let outbid = auction
         .leading_registration_id
         .filter(|leader| *leader != reg.id);
@@ -361,7 +362,7 @@ pub fn place_bid(
         let to = super::registrant(conn, previous.user_id)?;
         super::mail_all(
             conn,
-            notifier,
+            deps.notifier,
             by.now,
             &to,
             Kind::Outbid,
@@ -434,7 +435,8 @@ pub fn close_if_due(
         }),
         &system,
     )?;
-    settle_deposits(conn, &listing, &auction, forfeit_unused, now)?;
+    super::risk::on_auction_closed(conn, rules, &listing, &auction, now)?;
+    settle_deposits(conn, rules, &listing, &auction, forfeit_unused, now)?;
     if let (ListingStatus::Awarded, Some(winner), Some(price)) =
         (to, auction.leading_registration_id, auction.current_price)
     {
@@ -514,6 +516,7 @@ fn mail_outcome(
 /// bidders who never bid are refunded or, if configured, forfeited.
 fn settle_deposits(
     conn: &mut Conn,
+    rules: &super::ExchangeRules,
     listing: &ListingRow,
     auction: &AuctionRow,
     forfeit_unused: bool,
@@ -553,6 +556,9 @@ fn settle_deposits(
             }),
             &RequestMeta::default(),
         )?;
+        if action == DepositAction::Forfeit {
+            super::risk::on_forfeit(conn, rules, reg.organization_id, listing.id, now)?;
+        }
     }
     Ok(())
 }

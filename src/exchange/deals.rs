@@ -147,6 +147,7 @@ pub fn award(
         }),
         &RequestMeta::default(),
     )?;
+    super::risk::on_award(conn, rules, listing, &deal, now)?;
     Ok(deal)
 }
 
@@ -366,6 +367,9 @@ pub fn step(
         .ok_or_else(|| AppError::not_found("no such listing"))?;
     let deal = store::of_listing(conn, listing_id, listing.round)?
         .ok_or_else(|| AppError::not_found("no deal"))?;
+    if deal.status == "closed" {
+        super::risk::on_deal_closed(conn, deps.rules, &listing, &deal, by.now)?;
+    }
     let mut to = super::owners(conn, &listing)?;
     if let Some(winner) = registrations::find(conn, deal.registration_id)? {
         to.extend(super::registrant(conn, winner.user_id)?);
@@ -412,6 +416,8 @@ pub fn flag_overdue_contracts(conn: &mut Conn, now: DateTime<Utc>) -> Result<usi
                 }),
                 &RequestMeta::default(),
             )?;
+            let org = listings_store::find(conn, deal.listing_id)?.map(|l| l.organization_id);
+            super::risk::on_contract_overdue(conn, &deal, org, now)?;
             flagged += 1;
         }
     }

@@ -96,6 +96,9 @@ pub fn flag_overdue_suspensions(
                     meta: &RequestMeta::default(),
                 },
             )?;
+            if let Some(row) = listings::find(conn, id)? {
+                super::risk::on_suspension_overdue(conn, rules, &row, now)?;
+            }
             flagged += 1;
         }
     }

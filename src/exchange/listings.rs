@@ -537,6 +537,7 @@ pub fn submit(
         json!({"listing_id": id, "round": row.round}),
         meta,
     )?;
+    super::risk::on_submitted(conn, deps.rules, &row, now)?;
     let seller = store::seller_name(conn, row.organization_id)?;
     let ops = operators(conn)?;
     mail_all(
@@ -664,6 +665,7 @@ pub fn review(
                 }),
                 meta,
             )?;
+            super::risk::on_disclosure(conn, deps.rules, &opened, now)?;
             let to_users = owners(conn, &row)?;
             mail_all(
                 conn,
@@ -798,6 +800,11 @@ pub fn resume(
         }),
         meta,
     )?;
+    if new_end.is_some() {
+        let resumed =
+            store::find(conn, id)?.ok_or_else(|| AppError::not_found("no such listing"))?;
+        super::risk::on_disclosure(conn, deps.rules, &resumed, now)?;
+    }
     notify_parties(
         conn,
         deps,
@@ -904,6 +911,7 @@ pub fn relist(
         meta,
     )?;
     let row = store::find(conn, id)?.ok_or_else(|| AppError::not_found("no such listing"))?;
+    super::risk::on_submitted(conn, deps.rules, &row, now)?;
     let seller = store::seller_name(conn, row.organization_id)?;
     let ops = operators(conn)?;
     mail_all(

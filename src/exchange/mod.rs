@@ -5,7 +5,10 @@ pub mod auctions;
 pub mod deals;
 pub mod decide;
 pub mod listings;
+pub mod ocds;
 pub mod registrations;
+pub mod risk;
+pub mod supervision;
 
 use std::path::Path;
 
@@ -17,6 +20,7 @@ use crate::config::Settings;
 use crate::domain::calendar::{Calendar, Dated, parse_year_file};
 use crate::domain::clock::format_beijing;
 use crate::domain::listing::{InvalidTransition, ListingPolicy, RuleViolation};
+use crate::domain::risk::RiskPolicy;
 use crate::error::AppError;
 use crate::notify::{Kind, Notifier, Recipient};
 use crate::store::listings::ListingRow;
@@ -25,6 +29,7 @@ use crate::store::{Conn, users};
 /// Rules and calendar, loaded once at start-up.
 pub struct ExchangeRules {
     pub policy: ListingPolicy,
+    pub risk: RiskPolicy,
     pub calendar: Calendar,
     pub close_of_business: NaiveTime,
     pub project_no_prefix: String,
@@ -65,6 +70,7 @@ impl ExchangeRules {
         let l = &settings.listing;
         Ok(Self {
             policy: l.policy()?,
+            risk: settings.risk.policy()?,
             calendar,
             close_of_business: l.close_of_business()?,
             project_no_prefix: l.project_no_prefix.clone(),

@@ -203,6 +203,7 @@ pub fn register(
         }),
         meta,
     )?;
+    super::risk::on_registrations(conn, deps.rules, &row, now)?;
     let total = store::count_for_round(conn, listing_id, row.round)?;
     let to_owners = owners(conn, &row)?;
     mail_all(
@@ -432,6 +433,9 @@ pub fn deposit(
         }),
         meta,
     )?;
+    if action == DepositAction::Forfeit {
+        super::risk::on_forfeit(conn, deps.rules, reg.organization_id, reg.listing_id, now)?;
+    }
     let kind = match action {
         DepositAction::Confirm => Some(Kind::DepositConfirmed),
         DepositAction::Refund => Some(Kind::DepositRefunded),

@@ -125,3 +125,28 @@ pub fn flag_contract_overdue(conn: &mut Conn, id: i64) -> Result<bool, AppError>
         .execute(c))?;
     Ok(n == 1)
 }
+
+/// (kind, price, listing price, appraised value, method) of every deal awarded in [from, to).
+pub type DealFigureRow = (String, i64, i64, i64, String);
+
+pub fn figures(
+    conn: &mut Conn,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<Vec<DealFigureRow>, AppError> {
+    use super::schema::listings as l;
+    let rows = with_conn!(conn, c => {
+        let mut q = d::table
+            .inner_join(l::table.on(l::id.eq(d::listing_id)))
+            .into_boxed();
+        if let Some(t) = from {
+            q = q.filter(d::awarded_at.ge(to_db(t)));
+        }
+        if let Some(t) = to {
+            q = q.filter(d::awarded_at.lt(to_db(t)));
+        }
+        q.select((l::kind, d::price, l::listing_price, l::appraised_value, d::method))
+            .load(c)
+    })?;
+    Ok(rows)
+}

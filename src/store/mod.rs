@@ -6,13 +6,17 @@
 //! CONFLICT, and row locks where PostgreSQL has them). Every call runs on the blocking thread
 //! pool via [`Db::run`] / [`Db::tx`], never on an actix worker thread.
 
+pub mod alerts;
 pub mod auctions;
 pub mod audit;
 pub mod deals;
 pub mod listings;
+pub mod metrics;
 pub mod models;
 pub mod notifications;
+pub mod ocds;
 pub mod registrations;
+pub mod risk;
 pub mod schema;
 pub mod sessions;
 pub mod users;
@@ -140,6 +144,15 @@ impl Db {
                 Ok(Db::Sqlite(pool))
             }
         }
+    }
+
+    /// (open connections, idle connections, maximum size) of the pool.
+    pub fn pool_state(&self) -> (u32, u32, u32) {
+        let (state, max) = match self {
+            Db::Postgres(p) => (p.state(), p.max_size()),
+            Db::Sqlite(p) => (p.state(), p.max_size()),
+        };
+        (state.connections, state.idle_connections, max)
     }
 
     pub fn backend(&self) -> Backend {

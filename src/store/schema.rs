@@ -285,6 +285,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    alerts (id) {
+        id -> BigInt,
+        rule -> Text,
+        severity -> Text,
+        subject -> Text,
+        listing_id -> Nullable<BigInt>,
+        organization_id -> Nullable<BigInt>,
+        detail -> Text,
+        evidence -> Text,
+        created_at -> Timestamp,
+        acknowledged_at -> Nullable<Timestamp>,
+        acknowledged_by -> Nullable<BigInt>,
+        ack_comment -> Nullable<Text>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
     users,
@@ -303,4 +320,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     bids,
     bid_requests,
     deals,
+    alerts,
 );

@@ -9,7 +9,7 @@ use crate::helpers::{TestApp, next_id, spawn_app, spawn_app_with};
 use crate::listings::{Cast, approved_with, cast, eligible_bidders, in_secs};
 
 /// A listing whose disclosure has ended with `n` eligible bidders; returns (id, bidder tokens).
-async fn ready_for_auction(
+pub async fn ready_for_auction(
     app: &TestApp,
     c: &Cast,
     n: usize,
@@ -27,7 +27,13 @@ fn app_in(secs: i64, app: &TestApp) -> String {
     (chrono::Utc::now() + chrono::Duration::seconds(secs)).to_rfc3339()
 }
 
-async fn bid(app: &TestApp, id: i64, token: &str, amount: &str, key: &str) -> crate::helpers::Resp {
+pub async fn bid(
+    app: &TestApp,
+    id: i64,
+    token: &str,
+    amount: &str,
+    key: &str,
+) -> crate::helpers::Resp {
     app.raw(
         "POST",
         &format!("/api/v1/listings/{id}/bids"),
@@ -41,7 +47,7 @@ async fn bid(app: &TestApp, id: i64, token: &str, amount: &str, key: &str) -> cr
     .await
 }
 
-fn key() -> String {
+pub fn key() -> String {
     format!("k-{}", next_id())
 }
 
@@ -63,7 +69,7 @@ async fn wait_phase(app: &TestApp, id: i64, phase: &str) -> Value {
     a
 }
 
-async fn wait_status(app: &TestApp, id: i64, want: &str) -> Value {
+pub async fn wait_status(app: &TestApp, id: i64, want: &str) -> Value {
     let mut l = Value::Null;
     for _ in 0..100 {
         l = app

@@ -6,7 +6,7 @@ use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 use crate::listings::{Cast, approved, cast, eligible_bidders, in_secs};
 
 /// A listing in negotiation with one eligible bidder; returns (id, bidder token).
-async fn in_negotiation(app: &TestApp, c: &Cast) -> (i64, String) {
+pub async fn in_negotiation(app: &TestApp, c: &Cast) -> (i64, String) {
     let id = approved(app, c, &in_secs(600)).await;
     let b = eligible_bidders(app, c, id, 1).await.remove(0);
     app.clock.advance(chrono::Duration::seconds(601));
@@ -19,7 +19,13 @@ async fn in_negotiation(app: &TestApp, c: &Cast) -> (i64, String) {
     (id, b)
 }
 
-async fn step(app: &TestApp, c: &Cast, id: i64, what: &str, body: Value) -> crate::helpers::Resp {
+pub async fn step(
+    app: &TestApp,
+    c: &Cast,
+    id: i64,
+    what: &str,
+    body: Value,
+) -> crate::helpers::Resp {
     app.post(
         &format!("/api/v1/listings/{id}/deal/{what}"),
         Some(&c.operator),

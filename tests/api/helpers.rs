@@ -235,7 +235,21 @@ impl TestApp {
     /// A bidder whose e-mail address is confirmed (so it may register on listings).
     /// Returns (e-mail, access token).
     pub async fn verified_bidder(&self) -> (String, String) {
-        let (email, t) = self.signed_in("bidder").await;
+        self.verified_bidder_with(json!({})).await
+    }
+
+    /// A verified bidder registered with `fields` (e-mail, phone, ...) over the defaults.
+    pub async fn verified_bidder_with(&self, fields: Value) -> (String, String) {
+        let mut fields = fields;
+        let email = fields["email"]
+            .as_str()
+            .map(String::from)
+            .unwrap_or_else(|| format!("bidder{}@example.com", next_id()));
+        fields["email"] = json!(email);
+        fields["role"] = json!("bidder");
+        let r = self.register(fields).await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        let t = self.login(&email, PASSWORD).await.json();
         let mut token = None;
         for _ in 0..100 {
             token = self

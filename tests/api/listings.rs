@@ -1080,6 +1080,8 @@ async fn five_readers_see_the_same_public_listing_each_in_their_own_way() {
             "listing.created",
             "listing.submitted",
             "listing.approved",
+            // The operator ended the 20 announced working days early (the test's in_secs).
+            "alert.raised",
             "registration.created"
         ]
     );

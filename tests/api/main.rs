@@ -6,6 +6,7 @@ mod helpers;
 mod smtp;
 
 mod accounts;
+mod alerts;
 mod auctions;
 mod audit;
 mod deals;
@@ -13,4 +14,6 @@ mod errors;
 mod health;
 mod listings;
 mod mail;
+mod metrics;
+mod ocds;
 mod tokens;
