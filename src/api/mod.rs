@@ -16,6 +16,7 @@ pub mod ocds;
 pub mod openapi;
 pub mod paging;
 pub mod registrations;
+pub mod report;
 
 use actix_web::{HttpResponse, web};
 
@@ -124,6 +125,7 @@ route_table! {
     get "/api/v1/audit/alerts/rules" => alerts::rules, Access::Roles(AUDITORS);
     post "/api/v1/audit/alerts/{id}/acknowledge" => alerts::acknowledge, Access::Roles(AUDITORS);
     get "/api/v1/audit/summary" => alerts::summary, Access::Roles(AUDITORS);
+    get "/api/v1/audit/listings/{id}/report" => report::listing_report, Access::Roles(AUDITORS);
 }
 
 const AUDITORS: &[&str] = &["auditor", "admin"];

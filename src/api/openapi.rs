@@ -66,6 +66,7 @@ use crate::error::{FieldProblem, Problem};
         super::alerts::rules,
         super::alerts::acknowledge,
         super::alerts::summary,
+        super::report::listing_report,
         document,
     ),
     components(schemas(Problem, FieldProblem)),

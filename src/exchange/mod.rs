@@ -7,6 +7,7 @@ pub mod decide;
 pub mod listings;
 pub mod ocds;
 pub mod registrations;
+pub mod report;
 pub mod risk;
 pub mod supervision;
 

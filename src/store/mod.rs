@@ -16,6 +16,7 @@ pub mod models;
 pub mod notifications;
 pub mod ocds;
 pub mod registrations;
+pub mod report;
 pub mod risk;
 pub mod schema;
 pub mod sessions;

@@ -16,4 +16,5 @@ mod listings;
 mod mail;
 mod metrics;
 mod ocds;
+mod report;
 mod tokens;
