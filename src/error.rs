@@ -83,6 +83,9 @@ pub enum AppError {
     /// The database or another dependency is not answering (503).
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// The database's storage is full (507): nothing was written.
+    #[error("storage full: {0}")]
+    StorageFull(String),
     /// Anything unexpected (500). The cause is logged, never sent.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -154,6 +157,7 @@ impl AppError {
             AppError::MethodNotAllowed => "method_not_allowed",
             AppError::PayloadTooLarge { .. } => "payload_too_large",
             AppError::Unavailable(_) => "service_unavailable",
+            AppError::StorageFull(_) => "storage_full",
             AppError::Internal(_) => "internal_error",
         }
     }
@@ -171,6 +175,9 @@ impl AppError {
             }
             AppError::Unavailable(_) => {
                 "the service cannot reach a dependency right now; try again shortly".into()
+            }
+            AppError::StorageFull(_) => {
+                "the exchange's storage is full; nothing was changed; try again later".into()
             }
             AppError::Internal(_) => "an unexpected error occurred; it has been logged".into(),
             other => other.to_string(),
@@ -226,6 +233,7 @@ impl ResponseError for AppError {
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -234,6 +242,7 @@ impl ResponseError for AppError {
         match self {
             AppError::Internal(e) => tracing::error!(error = format!("{e:#}"), "internal error"),
             AppError::Unavailable(cause) => tracing::warn!(%cause, "dependency unavailable"),
+            AppError::StorageFull(cause) => tracing::error!(%cause, "database storage is full"),
             _ => {}
         }
         let mut resp = problem_response(&self.to_problem());
@@ -281,6 +290,9 @@ impl From<diesel::result::Error> for AppError {
             E::DatabaseError(Kind::SerializationFailure, _) => {
                 AppError::conflict("concurrent_update", "a concurrent change won; retry")
             }
+            E::DatabaseError(_, info) if storage_full(info.message()) => {
+                AppError::StorageFull(info.message().to_string())
+            }
             E::DatabaseError(Kind::Unknown, info)
                 if info.message().contains("database is locked")
                     || info.message().contains("terminating connection")
@@ -293,8 +305,77 @@ impl From<diesel::result::Error> for AppError {
     }
 }
 
+/// SQLite's SQLITE_FULL and PostgreSQL's "could not extend file ... No space left on device".
+fn storage_full(message: &str) -> bool {
+    [
+        "database or disk is full",
+        "No space left on device",
+        "could not extend file",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
+}
+
 impl From<diesel::r2d2::PoolError> for AppError {
     fn from(e: diesel::r2d2::PoolError) -> Self {
         AppError::Unavailable(format!("no database connection: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Info(&'static str);
+
+    impl diesel::result::DatabaseErrorInformation for Info {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            None
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    fn db_error(message: &'static str) -> AppError {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::Unknown,
+            Box::new(Info(message)),
+        )
+        .into()
+    }
+
+    #[test]
+    fn a_full_disk_is_507_storage_full_and_a_lost_server_503() {
+        for full in [
+            "database or disk is full",
+            "could not extend file \"base/16384/2619\": No space left on device",
+        ] {
+            let e = db_error(full);
+            assert_eq!(e.status_code(), StatusCode::INSUFFICIENT_STORAGE);
+            assert_eq!(e.code(), "storage_full");
+            assert!(
+                !e.to_problem().detail.contains("disk is full"),
+                "no internals"
+            );
+        }
+        let e = db_error("server closed the connection unexpectedly");
+        assert_eq!(e.code(), "service_unavailable");
+        assert_eq!(db_error("syntax error").code(), "internal_error");
     }
 }
