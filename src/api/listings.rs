@@ -409,6 +409,7 @@ pub async fn browse(
         q: q.q.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
         min_price: price("min_price", &q.min_price)?,
         max_price: price("max_price", &q.max_price)?,
+        hide_undisclosed: !staff,
     };
     let (offset, limit, now) = (paging.offset(), paging.limit(), state.clock.now());
     let (items, total) = state

@@ -96,11 +96,19 @@ impl Viewer {
         matches!(self, Viewer::Party { organization_id: Some(org), role: Role::Enterprise } if *org == row.organization_id)
     }
 
-    /// Owners and staff see every state; everyone else only public ones.
+    /// Owners and staff see every state; everyone else only public ones, and a terminated
+    /// listing only if it had been disclosed.
     pub fn may_see(&self, row: &ListingRow) -> bool {
-        matches!(self, Viewer::Staff)
-            || self.owns(row)
-            || ListingStatus::parse(&row.status).is_some_and(ListingStatus::is_public)
+        matches!(self, Viewer::Staff) || self.owns(row) || publicly_visible(row)
+    }
+}
+
+/// Whether the public may see the listing: a public state, reached through disclosure.
+pub fn publicly_visible(row: &ListingRow) -> bool {
+    match ListingStatus::parse(&row.status) {
+        Some(ListingStatus::Terminated) => row.first_disclosure_at.is_some(),
+        Some(s) => s.is_public(),
+        None => false,
     }
 }
 

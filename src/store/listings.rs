@@ -349,6 +349,9 @@ pub struct Browse {
     pub q: Option<String>,
     pub min_price: Option<i64>,
     pub max_price: Option<i64>,
+    /// Leave out listings terminated before they were ever disclosed (not public), except
+    /// the caller's own.
+    pub hide_undisclosed: bool,
 }
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
@@ -389,6 +392,15 @@ pub fn browse(
                         .or(l::organization_id.eq(org).and(l::status.eq_any(mine))),
                 ),
             };
+            if b.hide_undisclosed {
+                let disclosed = l::status
+                    .ne("terminated")
+                    .or(l::first_disclosure_at.is_not_null());
+                q = match &b.own_org {
+                    Some((org, _)) => q.filter(disclosed.or(l::organization_id.eq(*org))),
+                    None => q.filter(disclosed),
+                };
+            }
             if let Some(k) = &b.kind {
                 q = q.filter(l::kind.eq(k.clone()));
             }

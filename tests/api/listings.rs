@@ -1086,3 +1086,68 @@ async fn five_readers_see_the_same_public_listing_each_in_their_own_way() {
         ]
     );
 }
+
+#[actix_web::test]
+async fn a_listing_terminated_before_disclosure_stays_private() {
+    let app = spawn_app().await;
+    let c = cast(&app).await;
+    let id = draft(&app, &c.owner, json!({"title": "未披露即终结的项目"})).await["id"]
+        .as_i64()
+        .unwrap();
+    app.post(
+        &format!("/api/v1/listings/{id}/submit"),
+        Some(&c.owner),
+        &json!({}),
+    )
+    .await;
+    let r = app
+        .post(
+            &format!("/api/v1/listings/{id}/terminate"),
+            Some(&c.operator),
+            &json!({"reason": "材料不全，撤回"}),
+        )
+        .await;
+    assert_eq!(r.json()["status"], "terminated");
+    // Never disclosed: the public and other parties do not learn it existed.
+    let (_, b) = app.verified_bidder().await;
+    for token in [None, Some(b.as_str())] {
+        app.get(&format!("/api/v1/listings/{id}"), token)
+            .await
+            .assert_problem(404, "not_found");
+        let page = app
+            .get("/api/v1/listings?status=terminated&per_page=100", token)
+            .await
+            .json();
+        assert!(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|l| l["id"] != id),
+            "{page}"
+        );
+    }
+    // Its owner and staff still see it.
+    assert_eq!(status(&app, id, Some(&c.owner)).await, "terminated");
+    assert_eq!(status(&app, id, Some(&c.operator)).await, "terminated");
+    let mine = app
+        .get("/api/v1/listings?per_page=100", Some(&c.owner))
+        .await
+        .json();
+    assert!(
+        mine["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["id"] == id)
+    );
+    // A listing terminated during disclosure stays public.
+    let public = approved(&app, &c, &in_secs(3600)).await;
+    app.post(
+        &format!("/api/v1/listings/{public}/terminate"),
+        Some(&c.operator),
+        &json!({"reason": "转让方撤回"}),
+    )
+    .await;
+    assert_eq!(status(&app, public, None).await, "terminated");
+}
