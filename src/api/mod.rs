@@ -18,8 +18,12 @@ pub mod paging;
 pub mod registrations;
 pub mod report;
 
-use actix_web::{HttpResponse, web};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{FromRequest, HttpResponse, web};
 
+use crate::auth::extract::AuthUser;
 use crate::error::AppError;
 
 /// Who may call a route, as the route table records it (used by the authorisation tests).
@@ -54,7 +58,10 @@ macro_rules! route_table {
         pub fn routes(cfg: &mut web::ServiceConfig) {
             let mut resources: Vec<(&'static str, actix_web::Resource)> = Vec::new();
             $(
-                let route = web::$method().to($handler);
+                let access: Access = $access;
+                let route = web::$method()
+                    .to($handler)
+                    .wrap(from_fn(move |req, next| enforce(access, req, next)));
                 match resources.iter_mut().position(|(p, _)| *p == $path) {
                     Some(i) => {
                         let (p, r) = resources.remove(i);
@@ -133,6 +140,59 @@ const OPERATORS: &[&str] = &["operator", "admin"];
 const ENTERPRISES: &[&str] = &["enterprise"];
 const BIDDERS: &[&str] = &["bidder"];
 
+/// Enforces a route's [`Access`] before its handler runs, so a caller who may not use the
+/// route hears 401/403 whatever the body says (extractors run concurrently; without this a
+/// malformed body could answer first). The user is left in the request's extensions, where
+/// the `AuthUser` extractor finds it without a second look-up.
+async fn enforce(
+    access: Access,
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if !query_is_utf8(req.query_string()) {
+        return Err(AppError::bad_request(
+            "invalid_query",
+            "the query string is not valid UTF-8 once percent-decoded",
+        )
+        .into());
+    }
+    if let Access::SignedIn | Access::Roles(_) = access {
+        let user = AuthUser::extract(req.request()).await?;
+        if let Access::Roles(roles) = access
+            && !roles.contains(&user.role.as_str())
+        {
+            return Err(
+                AppError::forbidden(format!("only {} may do this", roles.join(" or "))).into(),
+            );
+        }
+    }
+    next.call(req).await
+}
+
+/// Whether the percent-decoded query string is UTF-8 (the query extractor would otherwise
+/// replace bad bytes and search for something the client never sent).
+fn query_is_utf8(query: &str) -> bool {
+    let bytes = query.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    decoded.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+                    i += 3;
+                    continue;
+                }
+                _ => decoded.push(b'%'),
+            },
+            b => decoded.push(b),
+        }
+        i += 1;
+    }
+    std::str::from_utf8(&decoded).is_ok()
+}
+
 /// Unknown routes: 404 problem.
 pub async fn not_found() -> Result<HttpResponse, AppError> {
     Err(AppError::not_found("no such resource"))
@@ -141,4 +201,20 @@ pub async fn not_found() -> Result<HttpResponse, AppError> {
 /// A known path with a method it does not have: 405 problem.
 pub async fn method_not_allowed() -> Result<HttpResponse, AppError> {
     Err(AppError::MethodNotAllowed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_is_utf8;
+
+    #[test]
+    fn percent_decoded_queries_must_be_utf8() {
+        assert!(query_is_utf8(""));
+        assert!(query_is_utf8("q=%E5%8E%82%E6%88%BF&page=1"));
+        assert!(query_is_utf8("q=100%")); // a lone % is taken literally
+        assert!(query_is_utf8("q=%zz"));
+        assert!(!query_is_utf8("q=%FF%FE"));
+        assert!(!query_is_utf8("q=%E5%8E"));
+        assert!(!query_is_utf8("q=%C0%AF"));
+    }
 }

@@ -251,6 +251,9 @@ pub struct ListingPolicy {
     pub min_disclosure_asset_large: u32,
     pub min_disclosure_asset_medium: u32,
     pub min_disclosure_asset_small: u32,
+    /// No disclosure may be announced longer than this (keeps periods, and the working-day
+    /// arithmetic over them, bounded).
+    pub max_disclosure_working_days: u32,
     /// Asset transfers at or above this price use the large-asset minimum.
     pub asset_large_threshold: Money,
     /// Asset transfers at or above this price (and below the large one) use the medium one.
@@ -360,6 +363,15 @@ pub fn check_terms(p: &ListingPolicy, t: &Terms, today: NaiveDate) -> Result<(),
         return Err(RuleViolation::new(
             "disclosure_too_short",
             format!("this listing must be disclosed for at least {min} working days"),
+        ));
+    }
+    if t.disclosure_working_days > p.max_disclosure_working_days {
+        return Err(RuleViolation::new(
+            "disclosure_too_long",
+            format!(
+                "a disclosure may last at most {} working days",
+                p.max_disclosure_working_days
+            ),
         ));
     }
     if !(p.free_bidding_min_seconds..=p.free_bidding_max_seconds).contains(&t.free_bidding_seconds)
@@ -493,6 +505,7 @@ mod tests {
             min_disclosure_asset_large: 20,
             min_disclosure_asset_medium: 10,
             min_disclosure_asset_small: 5,
+            max_disclosure_working_days: 250,
             asset_large_threshold: m("10000000"),
             asset_medium_threshold: m("1000000"),
             deposit_max_percent: 30,
@@ -711,6 +724,10 @@ mod tests {
         t.kind = ListingKind::CapitalIncrease;
         t.disclosure_working_days = 39;
         assert_eq!(code(&t), Some("disclosure_too_short"));
+        t.disclosure_working_days = 250;
+        assert_eq!(code(&t), None);
+        t.disclosure_working_days = 251;
+        assert_eq!(code(&t), Some("disclosure_too_long"));
     }
 
     #[test]

@@ -160,6 +160,10 @@ pub fn quote(
     amount: Money,
 ) -> Result<(ListingRow, DealRow), AppError> {
     let listing = load_for_write(conn, deps, listing_id, by.now)?;
+    // A bidder learns nothing about listings the public may not see.
+    if !Viewer::of(Some(by.user)).may_see(&listing) {
+        return Err(AppError::not_found("no such listing"));
+    }
     let from = ListingStatus::parse(&listing.status).unwrap_or(ListingStatus::Draft);
     let to = transition(from, Action::Quote)?;
     let reg = registrations::of_user(conn, listing_id, listing.round, by.user.id)?

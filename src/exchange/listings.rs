@@ -644,6 +644,21 @@ pub fn review(
                         ),
                     ));
                 }
+                Some(given)
+                    if given
+                        > deps
+                            .rules
+                            .disclosure_end(now, deps.rules.policy.max_disclosure_working_days)
+                            .value =>
+                {
+                    return Err(AppError::rule(
+                        "disclosure_too_long",
+                        format!(
+                            "a disclosure may last at most {} working days",
+                            deps.rules.policy.max_disclosure_working_days
+                        ),
+                    ));
+                }
                 Some(given) => {
                     warnings.extend(floor.fallback_warning());
                     given
