@@ -1,4 +1,4 @@
-//! The command line: `serve` (default), `migrate`, `user create`.
+//! The command line: `serve` (default), `migrate`, `user create`, `audit`, `demo`.
 
 use std::sync::Arc;
 
@@ -43,6 +43,29 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Seed a demonstration data set on a database of its own and serve it, with simulated
+    /// bidders on a live auction. Prints a guide with the demo accounts (their passwords are
+    /// published: refused with APP_ENV=production). Logs at `info` unless RUST_LOG says
+    /// otherwise.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// The demo's database (DATABASE_URL is not used: the demo never touches the
+    /// development database). PostgreSQL works too.
+    #[arg(long, default_value = crate::demo::DEFAULT_DATABASE)]
+    pub database: String,
+    /// Delete the demo's SQLite database first, for a fresh data set and live auction
+    /// (refused for PostgreSQL: drop and create that database yourself).
+    #[arg(long)]
+    pub reset: bool,
+    /// Seed (if not seeded yet) and exit without serving.
+    #[arg(long)]
+    pub seed_only: bool,
+    /// How many of the live auction's four eligible bidders are simulated.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(1..=4))]
+    pub bidders: u8,
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,7 +115,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     {
         return verify_file(file, public_key.as_deref().unwrap_or_default());
     }
-    let settings = Settings::load()?;
+    let mut settings = Settings::load()?;
+    if matches!(cli.command, Some(Command::Demo(_))) {
+        // The guide stays readable: no debug lines (RUST_LOG still decides if set).
+        settings.log.level = crate::demo::LOG_LEVEL.into();
+    }
     telemetry::init(&settings.log);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
@@ -111,6 +138,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Audit { command } => return audit_command(settings, command).await,
+        Command::Demo(args) => {
+            let options = crate::demo::Options {
+                database: args.database,
+                reset: args.reset,
+                seed_only: args.seed_only,
+                bidders: usize::from(args.bidders),
+            };
+            return crate::demo::run(settings, options).await;
+        }
         Command::User {
             command:
                 UserCommand::Create {

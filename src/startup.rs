@@ -36,43 +36,14 @@ impl Application {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
-        let settings = Arc::new(settings);
-        let db = {
-            let s = settings.clone();
-            tokio::task::spawn_blocking(move || -> anyhow::Result<Db> {
-                let db = Db::connect(&s.database)?;
-                let applied = db.migrate_blocking()?;
-                if !applied.is_empty() {
-                    tracing::info!(?applied, "database migrations applied");
-                }
-                Ok(db)
-            })
-            .await
-            .context("start-up task failed")??
-        };
-        let jwt_secret = effective_secret(
-            &settings,
-            settings.auth.jwt_secret.expose_secret(),
-            "jwt-dev.key",
-        )?;
-        let pii_salt = effective_secret(
-            &settings,
-            settings.audit.pii_salt.expose_secret(),
-            "pii-dev.salt",
-        )?;
-        let (audit_signer, audit_keys) = audit_keys(&settings)?;
-        let state = web::Data::new(AppState::new(
-            settings.clone(),
-            db,
-            clock,
-            Secrets {
-                jwt_secret: &jwt_secret,
-                pii_salt,
-                audit_signer,
-                audit_keys,
-            },
-        )?);
+        let state = prepare(settings, clock).await?;
+        Self::start(state).await
+    }
 
+    /// Binds the listener and starts the HTTP server and the background jobs over a state
+    /// made by [`prepare`] (the demo seeds its data set in between).
+    pub async fn start(state: web::Data<AppState>) -> anyhow::Result<Self> {
+        let settings = state.settings.clone();
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .with_context(|| {
                 format!(
@@ -196,6 +167,50 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Connects and migrates the database, resolves the secrets and builds the shared state:
+/// everything [`Application::start`] needs, before any request or job runs.
+pub async fn prepare(
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<web::Data<AppState>> {
+    let settings = Arc::new(settings);
+    let db = {
+        let s = settings.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<Db> {
+            let db = Db::connect(&s.database)?;
+            let applied = db.migrate_blocking()?;
+            if !applied.is_empty() {
+                tracing::info!(?applied, "database migrations applied");
+            }
+            Ok(db)
+        })
+        .await
+        .context("start-up task failed")??
+    };
+    let jwt_secret = effective_secret(
+        &settings,
+        settings.auth.jwt_secret.expose_secret(),
+        "jwt-dev.key",
+    )?;
+    let pii_salt = effective_secret(
+        &settings,
+        settings.audit.pii_salt.expose_secret(),
+        "pii-dev.salt",
+    )?;
+    let (audit_signer, audit_keys) = audit_keys(&settings)?;
+    Ok(web::Data::new(AppState::new(
+        settings.clone(),
+        db,
+        clock,
+        Secrets {
+            jwt_secret: &jwt_secret,
+            pii_salt,
+            audit_signer,
+            audit_keys,
+        },
+    )?))
 }
 
 /// The configured secret, or outside production one made for this machine: random bytes

@@ -11,6 +11,7 @@ mod auctions;
 mod audit;
 mod authz;
 mod deals;
+mod demo;
 mod errors;
 mod health;
 mod hostile;
