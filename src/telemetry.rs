@@ -14,7 +14,7 @@ use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, LogSettings};
-use crate::error::{PROBLEM_JSON, problem, problem_response};
+use crate::error::{AppError, PROBLEM_JSON, problem, problem_response};
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -59,10 +59,26 @@ fn request_id_for(req: &ServiceRequest) -> String {
         })
 }
 
+/// A NUL character (`%00`) in the path or the query string names nothing and can be stored
+/// nowhere (PostgreSQL refuses it in text): such a request is answered before any handler,
+/// 404 for the path and 400 `invalid_query` for the query string.
+fn refuse_nul(req: &ServiceRequest) -> Option<AppError> {
+    if req.uri().path().contains("%00") {
+        return Some(AppError::not_found("no such resource"));
+    }
+    if req.query_string().contains("%00") {
+        return Some(AppError::bad_request(
+            "invalid_query",
+            "the query string must not contain the NUL character (%00)",
+        ));
+    }
+    None
+}
+
 /// Middleware: request id, a span around the request, one log line when it finishes.
 pub async fn trace_requests(
     req: ServiceRequest,
-    next: Next<impl MessageBody>,
+    next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = request_id_for(&req);
     req.extensions_mut().insert(RequestId(id.clone()));
@@ -79,7 +95,14 @@ pub async fn trace_requests(
     let state = req
         .app_data::<actix_web::web::Data<crate::state::AppState>>()
         .cloned();
-    let result = next.call(req).instrument(span.clone()).await;
+    let result = match refuse_nul(&req) {
+        Some(e) => Ok(req.error_response(e).map_into_right_body()),
+        None => next
+            .call(req)
+            .instrument(span.clone())
+            .await
+            .map(ServiceResponse::map_into_left_body),
+    };
     let _guard = span.enter();
     let mut res = result?;
     let status = res.status().as_u16();
@@ -122,12 +145,35 @@ fn code_for(status: StatusCode) -> &'static str {
     }
 }
 
-/// Middleware: every 4xx/5xx leaves as `application/problem+json`.
+/// The `Allow` value of a routed path: its methods, as the route table has them.
+fn allowed_methods(pattern: &str) -> Option<HeaderValue> {
+    let methods: Vec<String> = crate::api::ROUTES
+        .iter()
+        .filter(|r| r.path == pattern)
+        .map(|r| r.method.to_ascii_uppercase())
+        .collect();
+    if methods.is_empty() {
+        return None;
+    }
+    HeaderValue::from_str(&methods.join(", ")).ok()
+}
+
+/// Middleware: every 4xx/5xx leaves as `application/problem+json`, and a 405 says which
+/// methods the resource has (`Allow`, as RFC 9110 requires).
 pub async fn problem_errors<B: MessageBody + 'static>(
     req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
-    let res = next.call(req).await?;
+    let mut res = next.call(req).await?;
+    if res.status() == StatusCode::METHOD_NOT_ALLOWED
+        && !res.headers().contains_key(header::ALLOW)
+        && let Some(allow) = res
+            .request()
+            .match_pattern()
+            .and_then(|p| allowed_methods(&p))
+    {
+        res.headers_mut().insert(header::ALLOW, allow);
+    }
     let status = res.status();
     let is_problem = res
         .headers()

@@ -22,13 +22,32 @@ use crate::store::alerts::{self as store, AlertFilter};
 pub struct AlertQuery {
     pub listing_id: Option<i64>,
     /// A rule id from `/api/v1/audit/alerts/rules`.
+    #[param(schema_with = rule_id)]
     pub rule: Option<String>,
     /// `low`, `medium` or `high`.
+    #[param(schema_with = severity)]
     pub severity: Option<String>,
     /// `open` or `acknowledged`.
+    #[param(schema_with = alert_status)]
     pub status: Option<String>,
+    /// Page number, from 1.
+    #[param(minimum = 1, maximum = 4294967295_i64, value_type = Option<i64>)]
     pub page: Option<u32>,
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
+}
+
+fn rule_id() -> utoipa::openapi::schema::Object {
+    super::openapi::one_of(Rule::ALL.iter().map(|r| r.id()))
+}
+
+fn severity() -> utoipa::openapi::schema::Object {
+    super::openapi::one_of(["low", "medium", "high"])
+}
+
+fn alert_status() -> utoipa::openapi::schema::Object {
+    super::openapi::one_of(["open", "acknowledged"])
 }
 
 fn filter_of(q: &AlertQuery) -> Result<AlertFilter, AppError> {
@@ -68,7 +87,7 @@ fn filter_of(q: &AlertQuery) -> Result<AlertFilter, AppError> {
 }
 
 /// Risk alerts, newest first.
-#[utoipa::path(get, path = "/api/v1/audit/alerts", tag = "audit",
+#[utoipa::path(get, path = "/api/v1/audit/alerts", operation_id = "list_alerts", tag = "audit",
     params(AlertQuery),
     security(("bearer" = [])),
     responses(

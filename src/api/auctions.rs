@@ -87,8 +87,10 @@ fn visible_listing(
 }
 
 /// The auction's live state, computed from stored times at the server's clock.
-#[utoipa::path(get, path = "/api/v1/listings/{id}/auction", tag = "auctions",
+#[utoipa::path(get, path = "/api/v1/listings/{id}/auction", operation_id = "get_auction", tag = "auctions",
     params(("id" = i64, Path, description = "Listing id")),
+    // Optional: a signed-in caller (owner, staff) may see more; a bad token is 401.
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The auction", body = AuctionView),
         (status = 404, description = "No such listing, or no auction scheduled", body = Problem, content_type = "application/problem+json"),
@@ -155,7 +157,8 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, AppError> {
     request_body = BidRequest,
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "Accepted (or the earlier answer to the same key)", body = BidView),
+        (status = 201, description = "Accepted (or the earlier answer to the same key)", body = BidView,
+            headers(("idempotent-replayed" = String, description = "`true` when this is the earlier answer to the same key"))),
         (status = 400, description = "`idempotency_key_required`, `invalid_idempotency_key`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`not_eligible`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`auction_not_open`, `auction_closed`, `bid_too_low`, `self_raise_not_allowed`", body = Problem, content_type = "application/problem+json"),
@@ -228,8 +231,10 @@ pub struct BidderIdentity {
 }
 
 /// Accepted bids in `seq` order. The public sees bidder codes only.
-#[utoipa::path(get, path = "/api/v1/listings/{id}/bids", tag = "auctions",
+#[utoipa::path(get, path = "/api/v1/listings/{id}/bids", operation_id = "list_bids", tag = "auctions",
     params(("id" = i64, Path, description = "Listing id")),
+    // Optional: a signed-in caller (owner, staff) may see more; a bad token is 401.
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The bids", body = Vec<BidHistoryItem>),
         (status = 404, description = "No such listing", body = Problem, content_type = "application/problem+json"),
@@ -375,11 +380,13 @@ impl Feed {
 
 /// Live auction events as Server-Sent Events: `bid` (with `id` = seq), `extended`, `phase`,
 /// `closed`. Reconnect with `Last-Event-ID` to get the bids missed meanwhile.
-#[utoipa::path(get, path = "/api/v1/listings/{id}/auction/events", tag = "auctions",
+#[utoipa::path(get, path = "/api/v1/listings/{id}/auction/events", operation_id = "auction_events", tag = "auctions",
     params(
         ("id" = i64, Path, description = "Listing id"),
         ("Last-Event-ID" = Option<String>, Header, description = "The last bid seq received"),
     ),
+    // Optional: a signed-in caller (owner, staff) may see more; a bad token is 401.
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "An event stream", content_type = "text/event-stream"),
         (status = 404, description = "No such listing", body = Problem, content_type = "application/problem+json"),

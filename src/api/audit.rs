@@ -70,12 +70,16 @@ pub struct EventQuery {
     pub from: Option<DateTime<Utc>>,
     /// Exclusive upper bound (RFC 3339).
     pub to: Option<DateTime<Utc>>,
+    /// Page number, from 1.
+    #[param(minimum = 1, maximum = 4294967295_i64, value_type = Option<i64>)]
     pub page: Option<u32>,
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
 }
 
 /// Audit events, oldest first, filtered and paged.
-#[utoipa::path(get, path = "/api/v1/audit/events", tag = "audit",
+#[utoipa::path(get, path = "/api/v1/audit/events", operation_id = "audit_events", tag = "audit",
     params(EventQuery),
     security(("bearer" = [])),
     responses(
@@ -200,7 +204,12 @@ pub struct ExportQuery {
     /// Export only this listing's stream (with every checkpoint, so it verifies offline).
     pub listing_id: Option<i64>,
     /// `jsonl` (default; verifiable offline) or `csv` (events only, for reading).
+    #[param(schema_with = export_format)]
     pub format: Option<String>,
+}
+
+fn export_format() -> utoipa::openapi::schema::Object {
+    super::openapi::one_of(["jsonl", "csv"])
 }
 
 /// The trail as JSONL (events then checkpoints) or CSV.
@@ -208,7 +217,8 @@ pub struct ExportQuery {
     params(ExportQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The export", content_type = "application/x-ndjson"),
+        (status = 200, description = "The export: JSON lines by default, CSV with `format=csv`",
+            content((String = "application/x-ndjson"), (String = "text/csv"))),
         (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an auditor or admin", body = Problem, content_type = "application/problem+json"),
     )

@@ -13,6 +13,7 @@ use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RegisterAccountRequest)]
 pub struct RegisterRequest {
     #[schema(example = "li.wei@example.com")]
     pub email: String,
@@ -59,7 +60,7 @@ fn rate_limit(
 }
 
 /// Register an enterprise or bidder account together with its organisation.
-#[utoipa::path(post, path = "/api/v1/auth/register", 
+#[utoipa::path(post, path = "/api/v1/auth/register", operation_id = "register_account", 
     tag = "accounts",
     request_body = RegisterRequest,
     responses(

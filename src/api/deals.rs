@@ -68,8 +68,10 @@ pub async fn quote(
 }
 
 /// The deal: its parties and staff always; everyone once announced.
-#[utoipa::path(get, path = "/api/v1/listings/{id}/deal", tag = "deals",
+#[utoipa::path(get, path = "/api/v1/listings/{id}/deal", operation_id = "get_deal", tag = "deals",
     params(("id" = i64, Path, description = "Listing id")),
+    // Optional: a signed-in caller (owner, staff) may see more; a bad token is 401.
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The deal", body = DealView),
         (status = 404, description = "No deal, or not visible to the caller", body = Problem, content_type = "application/problem+json"),

@@ -121,16 +121,29 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
             "the JSON is nested too deeply",
         ));
     }
+    if let Some(field) = nul_in_strings(body) {
+        return Err(AppError::Validation(vec![FieldProblem {
+            field,
+            message: "must not contain the NUL character (U+0000)".into(),
+        }]));
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
+        let field = if path == "." { String::new() } else { path };
         let inner = e.into_inner();
         match inner.classify() {
-            serde_json::error::Category::Data => {
-                let field = if path == "." { String::new() } else { path };
+            serde_json::error::Category::Data => AppError::Validation(vec![FieldProblem {
+                field,
+                message: clean(&inner),
+            }]),
+            // serde_json reports a value of the wrong kind where an enum is expected (a
+            // number for `"decision"`) as "expected value", a syntax error; when the body is
+            // valid JSON it is the shape that is wrong, which is a 422 naming the field.
+            serde_json::error::Category::Syntax if is_valid_json(body) => {
                 AppError::Validation(vec![FieldProblem {
                     field,
-                    message: clean(&inner),
+                    message: "invalid type: expected one of this field's documented values".into(),
                 }])
             }
             _ => AppError::bad_request(
@@ -146,6 +159,44 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
         )
     })?;
     Ok(value)
+}
+
+/// The path of the first string (or key) holding U+0000, which no text field may contain
+/// (PostgreSQL cannot store it at all). JSON can carry it only as the escape `\u0000`, so
+/// bodies without that sequence are not parsed twice.
+fn nul_in_strings(body: &[u8]) -> Option<String> {
+    if !body.windows(6).any(|w| w == b"\\u0000") {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    fn walk(v: &serde_json::Value, path: &str) -> Option<String> {
+        match v {
+            serde_json::Value::String(s) => s.contains('\0').then(|| path.to_string()),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, item)| walk(item, &format!("{path}[{i}]"))),
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, item)| {
+                let here = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                if k.contains('\0') {
+                    return Some(here);
+                }
+                walk(item, &here)
+            }),
+            _ => None,
+        }
+    }
+    walk(&value, "")
+}
+
+/// Whether `body` is one well-formed JSON value (whatever its shape). Parsed in full, not
+/// skipped over: skipping checks neither UTF-8 in strings nor that numbers are in range.
+fn is_valid_json(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body).is_ok()
 }
 
 /// serde_json's message without the "at line 1 column 5" suffix, which says nothing useful
@@ -222,6 +273,52 @@ mod tests {
             AppError::Validation(errors) => assert!(errors[0].message.contains("unknown field")),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Decision {
+        Approve,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Review {
+        #[expect(dead_code)]
+        decision: Decision,
+    }
+
+    #[test]
+    fn an_enum_given_a_number_is_a_shape_error_naming_the_field() {
+        match parse::<Review>(b"{\"decision\": 1}").unwrap_err() {
+            AppError::Validation(errors) => assert_eq!(errors[0].field, "decision"),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse::<Review>(b"{\"decision\": \"approve\"}").is_ok());
+        for broken in [
+            &b"{\"decision\": 1"[..],
+            b"{\"decision\": 1e400}",
+            b"{\"decision\": \"\xff\"}",
+        ] {
+            match parse::<Review>(broken).unwrap_err() {
+                AppError::BadRequest { code, .. } => assert_eq!(code, "malformed_json"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_nul_character_in_any_string_is_a_shape_error_naming_the_field() {
+        match parse::<Body>(b"{\"name\":\"a\\u0000b\",\"count\":1}").unwrap_err() {
+            AppError::Validation(errors) => assert_eq!(errors[0].field, "name"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            nul_in_strings(b"{\"a\":[\"x\",{\"b\":\"\\u0000\"}]}").as_deref(),
+            Some("a[1].b")
+        );
+        // An escaped backslash followed by "u0000" is text, not NUL.
+        assert!(parse::<Body>(b"{\"name\":\"\\\\u0000\",\"count\":1}").is_ok());
     }
 
     #[test]

@@ -168,6 +168,7 @@ pub async fn submit(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ListingReviewRequest)]
 pub struct ReviewRequest {
     pub decision: Decision,
     #[serde(default)]
@@ -177,7 +178,7 @@ pub struct ReviewRequest {
 }
 
 /// Approve (disclosure starts now) or return a submitted listing.
-#[utoipa::path(post, path = "/api/v1/listings/{id}/review", tag = "listings",
+#[utoipa::path(post, path = "/api/v1/listings/{id}/review", operation_id = "review_listing", tag = "listings",
     params(("id" = i64, Path, description = "Listing id")),
     request_body = ReviewRequest,
     security(("bearer" = [])),
@@ -217,6 +218,8 @@ pub async fn review(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReasonRequest {
+    /// Why (not blank; at most 2000 characters once trimmed).
+    #[schema(min_length = 1, pattern = r"\S")]
     pub reason: String,
 }
 
@@ -303,8 +306,10 @@ pub async fn relist(
 }
 
 /// One listing: anyone for public states; the owner and staff always.
-#[utoipa::path(get, path = "/api/v1/listings/{id}", tag = "listings",
+#[utoipa::path(get, path = "/api/v1/listings/{id}", operation_id = "get_listing", tag = "listings",
     params(("id" = i64, Path, description = "Listing id")),
+    // Optional: a signed-in caller (owner, staff) may see more; a bad token is 401.
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The listing", body = ListingView),
         (status = 404, description = "No such listing, or not visible to the caller", body = Problem, content_type = "application/problem+json"),
@@ -341,10 +346,16 @@ pub struct BrowseQuery {
     /// Words in the title (Chinese or not).
     pub q: Option<String>,
     /// Listing price at least (yuan).
+    #[param(value_type = Option<Money>)]
     pub min_price: Option<String>,
     /// Listing price at most (yuan).
+    #[param(value_type = Option<Money>)]
     pub max_price: Option<String>,
+    /// Page number, from 1.
+    #[param(minimum = 1, maximum = 4294967295_i64, value_type = Option<i64>)]
     pub page: Option<u32>,
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
 }
 
@@ -361,6 +372,8 @@ fn price(field: &str, v: &Option<String>) -> Result<Option<i64>, AppError> {
 /// Browse listings: the public sees public states; an enterprise also its own; staff all.
 #[utoipa::path(get, path = "/api/v1/listings", tag = "listings",
     params(BrowseQuery),
+    // Optional: a signed-in caller (owner, staff) may see more; a bad token is 401.
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "A page of listings, newest first", body = inline(Page<ListingView>)),
         (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
@@ -447,6 +460,8 @@ pub struct RoundView {
 /// Every round of a listing that reached disclosure, oldest first.
 #[utoipa::path(get, path = "/api/v1/listings/{id}/rounds", tag = "listings",
     params(("id" = i64, Path, description = "Listing id")),
+    // Optional: a signed-in caller (owner, staff) may see more; a bad token is 401.
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The rounds", body = Vec<RoundView>),
         (status = 404, description = "No such listing", body = Problem, content_type = "application/problem+json"),

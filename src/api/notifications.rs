@@ -78,12 +78,16 @@ impl From<Notification> for DeliveryView {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
+    /// Page number, from 1.
+    #[param(minimum = 1, maximum = 4294967295_i64, value_type = Option<i64>)]
     pub page: Option<u32>,
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
 }
 
 /// The caller's e-mails, newest first.
-#[utoipa::path(get, path = "/api/v1/me/notifications", tag = "notifications",
+#[utoipa::path(get, path = "/api/v1/me/notifications", operation_id = "my_notifications", tag = "notifications",
     params(PageQuery),
     security(("bearer" = [])),
     responses(
@@ -110,9 +114,18 @@ pub async fn mine(
 #[serde(deny_unknown_fields)]
 pub struct DeliveryQuery {
     /// `failed` (default), `pending` or `sent`.
+    #[param(schema_with = delivery_status)]
     pub status: Option<String>,
+    /// Page number, from 1.
+    #[param(minimum = 1, maximum = 4294967295_i64, value_type = Option<i64>)]
     pub page: Option<u32>,
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
+}
+
+fn delivery_status() -> utoipa::openapi::schema::Object {
+    super::openapi::one_of(["failed", "pending", "sent"])
 }
 
 /// Deliveries by status (default: those that failed for good), newest first.

@@ -18,7 +18,11 @@ use crate::store::ocds as store;
 pub struct ReleasesQuery {
     /// Only listings changed at or after this instant (RFC 3339, e.g. `2026-11-27T08:00:00Z`).
     pub since: Option<DateTime<Utc>>,
+    /// Page number, from 1.
+    #[param(minimum = 1, maximum = 4294967295_i64, value_type = Option<i64>)]
     pub page: Option<u32>,
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
 }
 

@@ -2,10 +2,14 @@
 //! renders it for people (`/api-docs`), with no scripts from outside.
 
 use actix_web::HttpResponse;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, Ref, RefOr, Response, Type};
 use utoipa::{Modify, OpenApi};
 
-use crate::error::{FieldProblem, Problem};
+use super::{Access, ROUTES};
+use crate::error::{FieldProblem, PROBLEM_JSON, Problem};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -70,7 +74,7 @@ use crate::error::{FieldProblem, Problem};
         document,
     ),
     components(schemas(Problem, FieldProblem)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonResponses),
     tags(
         (name = "accounts", description = "Registration, sign-in and tokens"),
         (name = "auctions", description = "Online auctions (网络竞价): scheduling, bids, history"),
@@ -99,6 +103,155 @@ impl Modify for BearerAuth {
                     .bearer_format("JWT")
                     .build(),
             ),
+        );
+    }
+}
+
+/// A string limited to `values`, for `#[param(schema_with = ...)]` and
+/// `#[schema(schema_with = ...)]` where the Rust type is a plain `String`.
+pub fn one_of<'a>(values: impl IntoIterator<Item = &'a str>) -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values))
+        .build()
+}
+
+/// Documents the problems the shared extractors and guards answer with, on every operation
+/// they apply to, so that each operation lists every status it can really return: 401 where a
+/// bearer token is read, 403 behind a role guard, 404 for a path id that does not parse, 400,
+/// 413, 415 and 422 for a JSON body, 400 for a query string, 503 when the database is away and
+/// 507 when a write finds the storage full. What an operation already documents is kept.
+struct CommonResponses;
+
+fn problem_response(description: &str) -> Response {
+    let mut r = Response::new(description);
+    r.content.insert(
+        PROBLEM_JSON.to_string(),
+        RefOr::T(Content::new(Some(Ref::from_schema_name("Problem")))),
+    );
+    r
+}
+
+fn add(op: &mut Operation, status: &str, description: &str) {
+    op.responses
+        .responses
+        .entry(status.to_string())
+        .or_insert_with(|| RefOr::T(problem_response(description)));
+}
+
+fn string_header(description: &str) -> RefOr<utoipa::openapi::header::Header> {
+    RefOr::T(
+        HeaderBuilder::new()
+            .schema(Some(utoipa::openapi::schema::Object::with_type(
+                Type::String,
+            )))
+            .description(Some(description))
+            .build(),
+    )
+}
+
+fn www_authenticate() -> RefOr<utoipa::openapi::header::Header> {
+    string_header("`Bearer realm=\"asset-exchange\"`")
+}
+
+fn unauthorized() -> Response {
+    problem_response(
+        "`unauthorized` (no bearer token), `invalid_token`, `token_expired` or `token_revoked`",
+    )
+}
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                ("get", item.get.as_mut()),
+                ("post", item.post.as_mut()),
+                ("put", item.put.as_mut()),
+                ("patch", item.patch.as_mut()),
+                ("delete", item.delete.as_mut()),
+            ];
+            for (method, op) in operations {
+                if let Some(op) = op {
+                    common_responses(path, method, op);
+                }
+            }
+        }
+    }
+}
+
+fn common_responses(path: &str, method: &str, op: &mut Operation) {
+    let access = ROUTES
+        .iter()
+        .find(|r| r.path == path && r.method == method)
+        .map(|r| r.access);
+    let reads_token = op
+        .security
+        .as_ref()
+        .and_then(|s| serde_json::to_string(s).ok())
+        .is_some_and(|s| s.contains("\"bearer\""));
+    if reads_token || matches!(access, Some(Access::SignedIn | Access::Roles(_))) {
+        op.responses
+            .responses
+            .entry("401".to_string())
+            .or_insert_with(|| RefOr::T(unauthorized()));
+    }
+    // Every 401 of this API says how to authenticate.
+    if let Some(RefOr::T(r)) = op.responses.responses.get_mut("401") {
+        r.headers
+            .entry("WWW-Authenticate".to_string())
+            .or_insert_with(www_authenticate);
+    }
+    if let Some(Access::Roles(roles)) = access {
+        add(
+            op,
+            "403",
+            &format!("`forbidden`: only {} may do this", roles.join(" or ")),
+        );
+    }
+    let has = |op: &Operation, kind: ParameterIn| {
+        op.parameters
+            .iter()
+            .flatten()
+            .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == kind))
+    };
+    if has(op, ParameterIn::Path) {
+        add(op, "404", "`not_found`: no such resource");
+    }
+    if has(op, ParameterIn::Query) {
+        add(
+            op,
+            "400",
+            "`invalid_query`: an unknown, malformed or out-of-range query parameter",
+        );
+    }
+    if op.request_body.is_some() {
+        add(
+            op,
+            "400",
+            "`malformed_json` (not JSON, or empty) or `malformed_body`",
+        );
+        add(op, "413", "`payload_too_large`");
+        add(op, "415", "`unsupported_media_type`: send application/json");
+        add(
+            op,
+            "422",
+            "`validation_failed`: a field is missing, unknown or of the wrong type or value",
+        );
+    }
+    if path.starts_with("/api/v1/") || path == "/health/ready" {
+        add(
+            op,
+            "503",
+            "`service_unavailable`: the database is not answering",
+        );
+    }
+    if path.starts_with("/api/v1/") && method != "get" {
+        add(op, "507", "`storage_full`: nothing was written");
+    }
+    if let Some(RefOr::T(r)) = op.responses.responses.get_mut("429") {
+        r.headers.insert(
+            "Retry-After".to_string(),
+            string_header("Seconds to wait before trying again"),
         );
     }
 }

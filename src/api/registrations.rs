@@ -20,13 +20,14 @@ use crate::store::{listings, registrations as store};
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RegisterIntentRequest)]
 pub struct RegisterRequest {
     /// The bidder's statement of intent (optional).
     pub statement: Option<String>,
 }
 
 /// Register intent on a listing in disclosure (verified bidders; not on one's own listing).
-#[utoipa::path(post, path = "/api/v1/listings/{id}/registrations", tag = "registrations",
+#[utoipa::path(post, path = "/api/v1/listings/{id}/registrations", operation_id = "register_intent", tag = "registrations",
     params(("id" = i64, Path, description = "Listing id")),
     request_body = RegisterRequest,
     security(("bearer" = [])),
@@ -110,7 +111,7 @@ pub async fn for_listing(
 }
 
 /// The caller's own registrations (bidders), newest first, with bidder codes once qualified.
-#[utoipa::path(get, path = "/api/v1/me/registrations", tag = "registrations",
+#[utoipa::path(get, path = "/api/v1/me/registrations", operation_id = "my_registrations", tag = "registrations",
     params(PageQuery),
     security(("bearer" = [])),
     responses(
@@ -147,6 +148,7 @@ pub async fn mine(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RegistrationReviewRequest)]
 pub struct ReviewRequest {
     pub decision: ReviewDecision,
     #[serde(default)]
@@ -154,7 +156,7 @@ pub struct ReviewRequest {
 }
 
 /// Qualify (assigns an anonymous bidder code and a deposit deadline) or reject.
-#[utoipa::path(post, path = "/api/v1/registrations/{id}/review", tag = "registrations",
+#[utoipa::path(post, path = "/api/v1/registrations/{id}/review", operation_id = "review_registration", tag = "registrations",
     params(("id" = i64, Path, description = "Registration id")),
     request_body = ReviewRequest,
     security(("bearer" = [])),
@@ -212,10 +214,16 @@ fn staff_view(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DepositRequest {
-    /// `confirm` (needs `reference`), `refund` or `forfeit`.
+    /// `confirm` (needs `reference`), `refund` or `forfeit` (`convert` happens only when a
+    /// deal is awarded).
+    #[schema(schema_with = manual_deposit_action)]
     pub action: DepositAction,
     /// The payment reference (bank transfer number) of a confirmed deposit.
     pub reference: Option<String>,
+}
+
+fn manual_deposit_action() -> utoipa::openapi::schema::Object {
+    super::openapi::one_of(["confirm", "refund", "forfeit"])
 }
 
 /// Move a deposit: confirm receipt, refund, or forfeit.

@@ -17,7 +17,12 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     /// `json` (default) or `html` (a self-contained page to read or print on A4).
+    #[param(schema_with = report_format)]
     pub format: Option<String>,
+}
+
+fn report_format() -> utoipa::openapi::schema::Object {
+    crate::api::openapi::one_of(["json", "html"])
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

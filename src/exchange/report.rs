@@ -58,6 +58,7 @@ pub struct ActorView {
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = ReportOrganization)]
 pub struct OrganizationView {
     pub id: i64,
     pub name: String,

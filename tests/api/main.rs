@@ -13,6 +13,7 @@ mod authz;
 mod deals;
 mod demo;
 mod errors;
+mod fuzz_regressions;
 mod health;
 mod hostile;
 mod listings;
