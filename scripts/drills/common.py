@@ -305,3 +305,276 @@ def verify_trail(server):
     if r.returncode != 0 or not report.get("valid"):
         raise AssertionError("audit trail invalid: %s" % json.dumps(report))
     return report
+
+
+# ----- additions for the scale-out drill (scaleout.py) -------------------------------------
+
+import http.client  # noqa: E402  (kept with the code that uses them)
+import threading  # noqa: E402
+import urllib.parse  # noqa: E402
+
+
+def use_release_build():
+    """Builds the optimised binary and makes `Server` and `Server.cli` use it from now on
+    (measurements; the drills themselves run the debug build)."""
+    global BINARY
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    BINARY = os.path.join(ROOT, "target", "release", "asset-exchange")
+    return BINARY
+
+
+def find_nginx():
+    """Path of the nginx binary, or exit with how to install it."""
+    path = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
+    )
+    if not path:
+        raise SystemExit(
+            "FATAL: nginx is not installed; the scale-out drill runs three instances behind it.\n"
+            "       Install it from Debian's packages: apt-get install -y nginx\n"
+            "       (the system service is not used; the drill runs its own nginx on a free port)"
+        )
+    return path
+
+
+NGINX_CONF = """\
+# Written by scripts/drills (common.Nginx): a private nginx in front of the app instances.
+worker_processes {workers};
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    client_body_temp_path {dir}/tmp/body;
+    proxy_temp_path {dir}/tmp/proxy;
+    fastcgi_temp_path {dir}/tmp/fastcgi;
+    uwsgi_temp_path {dir}/tmp/uwsgi;
+    scgi_temp_path {dir}/tmp/scgi;
+    log_format upstream '$remote_addr [$time_iso8601] "$request" $status '
+                        'upstream=$upstream_addr $upstream_status rt=$request_time';
+    {access_log}
+
+    upstream asset_exchange {{
+{servers}
+        # Idle HTTP/1.1 connections kept open to the instances; closed before the app's
+        # own 5 s keep-alive limit so nginx never reuses a connection the app is closing.
+        keepalive 64;
+        keepalive_timeout 4s;
+        keepalive_requests 10000;
+    }}
+
+    server {{
+        listen 127.0.0.1:{port};
+        client_max_body_size 64k;          # the app's server.max_body_bytes
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $http_host;
+        # The app takes the FIRST address of X-Forwarded-For and prefers `Forwarded: for=`:
+        # overwrite the one and drop the other, so a client cannot choose its own address.
+        proxy_set_header X-Forwarded-For $remote_addr;
+        proxy_set_header Forwarded "";
+        proxy_set_header X-Forwarded-Proto $scheme;
+        add_header X-Upstream $upstream_addr always;
+
+        # Live auction events: no buffering, a long read timeout (the app sends a
+        # keep-alive comment every 15 s).
+        location ~ ^/api/v1/listings/[0-9]+/auction/events$ {{
+            proxy_pass http://asset_exchange;
+            proxy_buffering off;
+            proxy_cache off;
+            proxy_read_timeout 1h;
+            proxy_send_timeout 1h;
+        }}
+
+        location / {{
+            proxy_pass http://asset_exchange;
+            proxy_next_upstream error timeout;
+            proxy_connect_timeout 2s;
+            proxy_read_timeout 60s;
+        }}
+    }}
+}}
+"""
+
+
+class Nginx:
+    """A private nginx (`nginx -c FILE -p DIR -g 'daemon off;'`) on a free port in front of
+    `upstreams` (http://127.0.0.1:PORT bases). The system's nginx service is not touched."""
+
+    def __init__(self, upstreams, workers=1, access_log=True):
+        self.binary = find_nginx()
+        self.dir = tempfile.mkdtemp(prefix="ax-nginx-")
+        # Workers run as `nobody` when the master is root: they need the temp folders.
+        os.chmod(self.dir, 0o755)
+        for sub in ("tmp", "tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi"):
+            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+            os.chmod(os.path.join(self.dir, sub), 0o777)
+        self.port = free_port()
+        self.base = "http://127.0.0.1:%d" % self.port
+        self.conf = os.path.join(self.dir, "nginx.conf")
+        self.workers = workers
+        self.access_log = access_log
+        self.proc = None
+        self.write(upstreams)
+
+    def write(self, upstreams):
+        servers = "\n".join(
+            "        server %s max_fails=1 fail_timeout=2s;" % u.split("://", 1)[-1] for u in upstreams
+        )
+        log_line = ("access_log %s/access.log upstream;" % self.dir) if self.access_log else "access_log off;"
+        with open(self.conf, "w") as f:
+            f.write(NGINX_CONF.format(workers=self.workers, dir=self.dir, port=self.port,
+                                      servers=servers, access_log=log_line))
+
+    def _cmd(self, *extra):
+        return [self.binary, "-e", os.path.join(self.dir, "error.log"), "-c", self.conf,
+                "-p", self.dir, *extra]
+
+    def start(self, timeout=10):
+        r = subprocess.run(self._cmd("-t", "-q"), capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("nginx -t rejected %s: %s" % (self.conf, r.stderr.strip()))
+        self.proc = subprocess.Popen(self._cmd("-g", "daemon off;"), stdout=subprocess.DEVNULL,
+                                     stderr=open(os.path.join(self.dir, "stderr.log"), "ab"))
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("nginx exited with %s; see %s/error.log" % (self.proc.returncode, self.dir))
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("nginx did not listen on %d" % self.port)
+
+    def pids(self):
+        """The master and its workers (for CPU accounting)."""
+        if not self.proc:
+            return []
+        pids = [self.proc.pid]
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open("/proc/%s/stat" % entry) as f:
+                        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+                if ppid == self.proc.pid:
+                    pids.append(int(entry))
+        return pids
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)  # graceful: finish requests, then exit
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def destroy(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class EventStream:
+    """A Server-Sent Events subscriber on a thread: records every event with the time it
+    arrived, and (unless `reconnect` is off) reconnects after an error or the end of the
+    stream with `Last-Event-ID`, until it has seen `closed` at the end of a stream or is
+    stopped."""
+
+    def __init__(self, base, path, name, reconnect=True):
+        u = urllib.parse.urlsplit(base)
+        self.host, self.port, self.path, self.name = u.hostname, u.port, path, name
+        self.reconnect = reconnect
+        self.events = []  # (arrived, id, event, data)
+        self.connects = 0
+        self.failures = []  # (time, what) of failed connections and broken streams
+        self.last_id = None
+        self.connected = threading.Event()
+        self.finished = threading.Event()
+        self._stop = threading.Event()
+        self._conn = None
+        self._thread = None
+
+    def start(self):
+        self._thread = threading.Thread(target=self._run, name="sse-" + self.name, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self):
+        try:
+            while not self._stop.is_set():
+                ended_closed = False
+                try:
+                    conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+                    self._conn = conn
+                    headers = {"Accept": "text/event-stream"}
+                    if self.last_id is not None:
+                        headers["Last-Event-ID"] = str(self.last_id)
+                    conn.request("GET", self.path, headers=headers)
+                    resp = conn.getresponse()
+                    if resp.status != 200:
+                        self.failures.append((time.time(), "HTTP %d" % resp.status))
+                    else:
+                        self.connects += 1
+                        self.connected.set()
+                        ended_closed = self._read(resp)
+                        if not ended_closed:
+                            self.failures.append((time.time(), "stream ended"))
+                except (OSError, http.client.HTTPException) as e:
+                    if not self._stop.is_set():
+                        self.failures.append((time.time(), "%s: %s" % (type(e).__name__, e)))
+                finally:
+                    try:
+                        conn.close()
+                    except Exception:
+                        pass
+                if ended_closed or not self.reconnect:
+                    return
+                self._stop.wait(0.2)
+        finally:
+            self.finished.set()
+
+    def _read(self, resp):
+        """Reads events until the stream ends; True when the last event was `closed`."""
+        fields, last_event = {}, None
+        for raw in resp:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if line == "":
+                if "data" in fields or "event" in fields:
+                    data = fields.get("data")
+                    try:
+                        data = json.loads(data) if data is not None else None
+                    except ValueError:
+                        pass
+                    event = fields.get("event", "message")
+                    eid = fields.get("id")
+                    self.events.append((time.time(), eid, event, data))
+                    if eid is not None and event == "bid":
+                        self.last_id = int(eid)
+                    last_event = event
+                fields = {}
+                continue
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            if value.startswith(" "):
+                value = value[1:]
+            fields[name] = fields[name] + "\n" + value if name == "data" and name in fields else value
+        return last_event == "closed"
+
+    def stop(self):
+        self._stop.set()
+        conn = self._conn
+        if conn is not None and conn.sock is not None:
+            try:
+                conn.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def bids(self):
+        return [(t, int(eid), data) for t, eid, event, data in self.events if event == "bid"]
+

@@ -1,6 +1,6 @@
 //! Appending to and reading the audit tables.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::Conn;
@@ -159,10 +159,13 @@ pub fn create_checkpoint(
         diesel::sql_query("LOCK TABLE audit_checkpoints IN SHARE ROW EXCLUSIVE MODE")
             .execute(*c)?;
     }
-    let last: Option<i64> = with_conn!(conn, c => audit_checkpoints::table
-        .select(diesel::dsl::max(audit_checkpoints::id))
+    let (last, last_at): (Option<i64>, Option<NaiveDateTime>) = with_conn!(conn, c => audit_checkpoints::table
+        .select((diesel::dsl::max(audit_checkpoints::id), diesel::dsl::max(audit_checkpoints::created_at)))
         .first(c))?;
     let id = last.unwrap_or(0) + 1;
+    // The clock was read before queueing for the lock: a signer that waited behind another
+    // (another instance) must not date its checkpoint before the one it waited for.
+    let now = last_at.map_or(now, |t| now.max(super::models::from_db(t)));
     let rows: Vec<(String, i64, String, i64)> = with_conn!(conn, c => audit_heads::table
         .filter(audit_heads::seq.gt(0))
         .select((audit_heads::stream, audit_heads::seq, audit_heads::hash, audit_heads::checkpoint_seq))

@@ -168,11 +168,18 @@ impl Db {
         let applied = match self {
             Db::Postgres(pool) => {
                 let mut conn = pool.get().context("no database connection")?;
-                conn.run_pending_migrations(PG_MIGRATIONS)
-                    .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect()
+                // Instances starting together queue here instead of racing to create the
+                // same tables; the lock is released with the statement below or the session.
+                conn.batch_execute("SELECT pg_advisory_lock(7263019501)")
+                    .context("cannot take the migration lock")?;
+                let applied = conn
+                    .run_pending_migrations(PG_MIGRATIONS)
+                    .map_err(|e| anyhow::anyhow!("migration failed: {e}"))
+                    .map(|done| done.iter().map(ToString::to_string).collect());
+                let unlocked = conn.batch_execute("SELECT pg_advisory_unlock(7263019501)");
+                let applied: Vec<String> = applied?;
+                unlocked.context("cannot release the migration lock")?;
+                applied
             }
             Db::Sqlite(pool) => {
                 let mut conn = pool.get().context("no database connection")?;
