@@ -386,9 +386,13 @@ def disk_drill():
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("drills", nargs="*", choices=["postgres", "smtp", "disk"], default=[])
+    known = ["postgres", "smtp", "disk"]
+    p.add_argument("drills", nargs="*", metavar="DRILL", help="any of %s (default: all)" % ", ".join(known))
     args = p.parse_args()
-    drills = args.drills or ["postgres", "smtp", "disk"]
+    unknown = [d for d in args.drills if d not in known]
+    if unknown:
+        p.error("unknown drill(s) %s; choose from %s" % (", ".join(unknown), ", ".join(known)))
+    drills = args.drills or known
     build()
     for d in drills:
         {"postgres": postgres_drill, "smtp": smtp_drill, "disk": disk_drill}[d]()
