@@ -15,6 +15,8 @@ nginx, with the same promises as one instance:
   once, no risk alert is raised twice;
 - the mail worker runs on all three (file transport, one folder per instance): every queued
   message is sent exactly once (`.eml` files matched to the outbox by Message-ID);
+- the three instances start at the same moment on the empty database and all come up (the
+  migrations run once, under a lock);
 - nginx passes the client's address and a client cannot forge it (X-Forwarded-For and
   Forwarded sent by the client are ignored); bids record the proxy-reported address;
 - audit checkpoints are signed by all three every second; the trail verifies
@@ -26,9 +28,9 @@ the checks above must still hold.
 
     scripts/drills/scaleout.py                  # the full drill (about 3 minutes)
     scripts/drills/scaleout.py --quick          # CI: no rolling restart, shorter load
-    scripts/drills/scaleout.py --migration-race # three instances started at once on an
-                                                # EMPTY database (known to fail, see
-                                                # docs/production.md)
+    scripts/drills/scaleout.py --migration-race # only: three instances started at once on
+                                                # an empty database all come up (the drill
+                                                # itself starts that way too)
     scripts/drills/scaleout.py --measure        # throughput: nginx -> 1 vs 3 instances
                                                 # (release build, wrk), see docs/production.md
 
@@ -482,10 +484,9 @@ def drill(quick, seed, checkpoint_seconds):
     summary = []
     t_start = time.time()
     try:
-        fleet.migrate()
-        fleet.start()
+        start_on_empty(fleet)
         fleet.nginx.start()
-        log("three instances (%s) on %s behind nginx %s" % (
+        log("three instances (%s) started together on the empty database %s, behind nginx %s" % (
             ", ".join(s.base for s in fleet.servers), db.name, fleet.nginx.base))
         ex = Exchange(fleet.gateway, db, bidders=bidders, free_seconds=2, countdown=countdown)
         lid = ex.listing_id
@@ -575,22 +576,26 @@ def drill(quick, seed, checkpoint_seconds):
         print("  " + line if not line.startswith("  ") else line, flush=True)
 
 
+def start_on_empty(fleet):
+    """Starts all instances at the same moment on the still EMPTY database: each applies the
+    migrations at start-up, and they must queue (an advisory lock in `Db::migrate_blocking`,
+    src/store/mod.rs) instead of racing to create the same tables."""
+    try:
+        fleet.start()
+    except RuntimeError as e:
+        for path in fleet.logs()[:-1]:
+            with open(path, errors="replace") as f:
+                first = next((l.strip() for l in f if l.startswith("Error")), None)
+            if first:
+                log(os.path.basename(path) + ":", first)
+        raise AssertionError("instances started at once on an empty database do not all come up (%s)" % e)
+
+
 def migration_race():
-    """Three instances started at the same moment on an EMPTY database."""
     db = Database("postgres")
     fleet = Fleet(db)
     try:
-        try:
-            fleet.start()
-        except RuntimeError as e:
-            for path in fleet.logs()[:-1]:
-                with open(path, errors="replace") as f:
-                    first = next((l.strip() for l in f if l.startswith("Error")), None)
-                if first:
-                    log(os.path.basename(path) + ":", first)
-            raise AssertionError(
-                "instances started at once on an empty database do not all come up (%s); run "
-                "`asset-exchange migrate` once before starting them (docs/production.md)" % e)
+        start_on_empty(fleet)
         log("migration race: all three instances came up on an empty database")
     finally:
         fleet.shutdown()
@@ -872,10 +877,15 @@ def run_wrk(script, url, data, connections, seconds, cpu_groups):
     groups["wrk"] = lambda: [box["pid"]] if "pid" in box else []
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     box["pid"] = p.pid
-    time.sleep(0.3)  # measure the steady part only
-    with CpuMeter(groups) as cpu:
-        time.sleep(max(1, seconds - 1))
-    out, err = p.communicate(timeout=seconds + 60)
+    try:
+        time.sleep(0.3)  # measure the steady part only
+        with CpuMeter(groups) as cpu:
+            time.sleep(max(1, seconds - 1))
+        out, err = p.communicate(timeout=seconds + 60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
     line = next((l for l in out.splitlines() if l.startswith("AXRESULT ")), None)
     if p.returncode != 0 or not line:
         raise RuntimeError("wrk failed (%s): %s %s" % (p.returncode, out, err))
@@ -993,6 +1003,8 @@ def main():
     p.add_argument("--quiet-wait", type=int, default=600,
                    help="--measure: wait up to this many seconds for the machine to be idle first")
     args = p.parse_args()
+    # A SIGTERM still drops the database and stops the instances, nginx and wrk.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("scale-out drill: terminated"))
     find_nginx()
     if args.measure:
         measure(args.seconds, args.connections, args.rounds, args.quiet_wait)
