@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
+use super::extract::{Auditors, RequestMeta, Staff};
 use super::json::ApiJson;
 use super::paging::{Page, Paging};
-use crate::auth::extract::{Auditors, RequestMeta, Staff};
 use crate::domain::risk::{Rule, Severity};
 use crate::error::{AppError, Problem};
 use crate::exchange::registrations::By;

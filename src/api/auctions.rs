@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::extract::{Bidders, MaybeUser, Operators, RequestMeta, Staff};
 use super::json::ApiJson;
-use crate::auth::extract::{Bidders, MaybeUser, Operators, RequestMeta, Staff};
 use crate::domain::listing::ListingStatus;
 use crate::domain::money::Money;
 use crate::error::{AppError, Problem};

@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
+use super::extract::{Auditors, RequestMeta, Staff};
 use super::paging::{Page, Paging};
 use crate::audit::checkpoint::CheckpointView;
 use crate::audit::verify::Report;
 use crate::audit::{self, Actor, Event, export};
-use crate::auth::extract::{Auditors, RequestMeta, Staff};
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 use crate::store::audit::{self as store, EventFilter, StoredEvent};
@@ -151,7 +151,7 @@ pub async fn latest_checkpoint(
 ) -> Result<HttpResponse, AppError> {
     let cp = state
         .db
-        .run(store::latest_checkpoint)
+        .run(audit::latest_checkpoint)
         .await?
         .ok_or_else(|| AppError::not_found("no checkpoint has been signed yet"))?;
     Ok(HttpResponse::Ok().json(CheckpointView::from(&cp)))
@@ -256,7 +256,7 @@ pub async fn export_trail(
             audit::each_event(&s.db, scope.as_deref(), |e| {
                 out.push_str(&export::event_line(e))
             })?;
-            for cp in s.db.run_blocking(store::checkpoints)? {
+            for cp in s.db.run_blocking(audit::checkpoints)? {
                 out.push_str(&export::checkpoint_line(&cp));
             }
         }

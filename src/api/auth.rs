@@ -4,9 +4,9 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::extract::{AuthUser, RequestMeta};
 use super::json::ApiJson;
 use crate::auth::accounts::{self, RegistrationInput, UserView};
-use crate::auth::extract::{AuthUser, RequestMeta};
 use crate::auth::login::{self, TokenPair};
 use crate::error::{AppError, Problem};
 use crate::state::AppState;

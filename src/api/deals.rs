@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::extract::{Bidders, MaybeUser, Operators, RequestMeta, Staff};
 use super::json::{ApiJson, OptionalJson};
-use crate::auth::extract::{Bidders, MaybeUser, Operators, RequestMeta, Staff};
 use crate::domain::money::Money;
 use crate::error::{AppError, Problem};
 use crate::exchange::deals::{self as uc, DealStep, DealView};

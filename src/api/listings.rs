@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::extract::{AuthUser, Enterprises, MaybeUser, Operators, RequestMeta, Staff};
 use super::json::ApiJson;
 use super::paging::{Page, Paging};
-use crate::auth::extract::{AuthUser, Enterprises, MaybeUser, Operators, RequestMeta, Staff};
 use crate::domain::listing::{ListingKind, ListingStatus, effective_status};
 use crate::domain::money::Money;
 use crate::error::{AppError, Problem};

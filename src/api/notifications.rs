@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
+use super::extract::{AuthUser, Operators, RequestMeta, Staff};
 use super::paging::{Page, Paging};
 use crate::audit::{self, Actor, Event};
-use crate::auth::extract::{AuthUser, Operators, RequestMeta, Staff};
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 use crate::store::models::from_db;

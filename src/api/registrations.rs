@@ -5,10 +5,10 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::extract::{AuthUser, Bidders, Operators, RequestMeta, Staff};
 use super::json::{ApiJson, OptionalJson};
 use super::notifications::PageQuery;
 use super::paging::{Page, Paging};
-use crate::auth::extract::{AuthUser, Bidders, Operators, RequestMeta, Staff};
 use crate::domain::Role;
 use crate::domain::money::Money;
 use crate::domain::registration::DepositAction;

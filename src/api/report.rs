@@ -7,8 +7,8 @@ use serde::Deserialize;
 use serde_json::json;
 use utoipa::IntoParams;
 
+use super::extract::{Auditors, RequestMeta, Staff};
 use crate::audit::{self, Actor, Event};
-use crate::auth::extract::{Auditors, RequestMeta, Staff};
 use crate::error::{AppError, Problem};
 use crate::exchange::report::{self as uc, ListingReport, Request, html};
 use crate::state::AppState;

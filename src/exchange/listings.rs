@@ -7,8 +7,9 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{ExchangeRules, beijing, decide, mail_all, operators, owners};
+use crate::audit::RequestMeta;
 use crate::audit::{self, Actor, Event};
-use crate::auth::extract::{AuthUser, RequestMeta};
+use crate::auth::AuthUser;
 use crate::domain::Role;
 use crate::domain::account::FieldError;
 use crate::domain::calendar::Calendar;

@@ -115,7 +115,7 @@ async fn auctions(state: &web::Data<AppState>) -> Result<(), crate::error::AppEr
                             action: "auction.started",
                             actor: crate::audit::Actor::SYSTEM,
                             payload: serde_json::json!({"listing_id": l.id, "auction_id": a.id}),
-                            meta: &crate::auth::extract::RequestMeta::default(),
+                            meta: &crate::audit::RequestMeta::default(),
                         },
                     )?;
                     crate::live::notify_in_tx(c, l.id)?;

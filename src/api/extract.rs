@@ -1,5 +1,7 @@
 //! Extractors a handler names to require a signed-in user (`AuthUser`) or a role
-//! (`Staff<P>`), and request facts the audit trail records (`RequestMeta`).
+//! (`Staff<P>`), and to fill the request facts the audit trail records (`RequestMeta`).
+//! The types themselves are plain data of the layers below (`auth::AuthUser`,
+//! `audit::RequestMeta`); only their reading from an HTTP request lives here.
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -10,21 +12,14 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
-use super::tokens::TokenError;
+pub use crate::audit::RequestMeta;
+pub use crate::auth::AuthUser;
+use crate::auth::tokens::TokenError;
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::sessions;
 use crate::telemetry::RequestId;
-
-/// A caller with a valid access token whose login has not been revoked.
-#[derive(Debug, Clone)]
-pub struct AuthUser {
-    pub id: i64,
-    pub role: Role,
-    pub organization_id: Option<i64>,
-    pub session_id: i64,
-}
 
 fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
     req.app_data::<web::Data<AppState>>()
@@ -200,20 +195,6 @@ impl FromRequest for MaybeUser {
         }
         let user = AuthUser::from_request(req, payload);
         Box::pin(async move { Ok(MaybeUser(Some(user.await?))) })
-    }
-}
-
-/// Facts about the request that the audit trail keeps.
-#[derive(Debug, Clone, Default)]
-pub struct RequestMeta {
-    pub client_ip: Option<IpAddr>,
-    pub request_id: Option<String>,
-    pub user_agent: Option<String>,
-}
-
-impl RequestMeta {
-    pub fn ip_string(&self) -> Option<String> {
-        self.client_ip.map(|ip| ip.to_string())
     }
 }
 
