@@ -140,44 +140,30 @@ impl<P: RolePolicy + 'static> FromRequest for Staff<P> {
     }
 }
 
-/// Exchange operators (and admins).
-#[derive(Debug, Clone)]
-pub struct Operators;
-impl RolePolicy for Operators {
-    const ROLES: &'static [Role] = &[Role::Operator, Role::Admin];
-    const WHAT: &'static str = "exchange operators";
+/// Declares a role policy: a marker type for `Staff<P>` and the roles it lets through.
+macro_rules! role_policy {
+    ($(#[doc = $doc:literal] $name:ident: [$($role:ident),+], $what:literal;)*) => {$(
+        #[doc = $doc]
+        #[derive(Debug, Clone)]
+        pub struct $name;
+        impl RolePolicy for $name {
+            const ROLES: &'static [Role] = &[$(Role::$role),+];
+            const WHAT: &'static str = $what;
+        }
+    )*};
 }
 
-/// Auditors and admins: read-only over everything.
-#[derive(Debug, Clone)]
-pub struct Auditors;
-impl RolePolicy for Auditors {
-    const ROLES: &'static [Role] = &[Role::Auditor, Role::Admin];
-    const WHAT: &'static str = "auditors";
-}
-
-/// Platform administrators.
-#[derive(Debug, Clone)]
-pub struct Admins;
-impl RolePolicy for Admins {
-    const ROLES: &'static [Role] = &[Role::Admin];
-    const WHAT: &'static str = "administrators";
-}
-
-/// Enterprises (sellers).
-#[derive(Debug, Clone)]
-pub struct Enterprises;
-impl RolePolicy for Enterprises {
-    const ROLES: &'static [Role] = &[Role::Enterprise];
-    const WHAT: &'static str = "enterprises";
-}
-
-/// Bidders.
-#[derive(Debug, Clone)]
-pub struct Bidders;
-impl RolePolicy for Bidders {
-    const ROLES: &'static [Role] = &[Role::Bidder];
-    const WHAT: &'static str = "bidders";
+role_policy! {
+    /// Exchange operators (and admins).
+    Operators: [Operator, Admin], "exchange operators";
+    /// Auditors and admins: read-only over everything.
+    Auditors: [Auditor, Admin], "auditors";
+    /// Platform administrators.
+    Admins: [Admin], "administrators";
+    /// Enterprises (sellers).
+    Enterprises: [Enterprise], "enterprises";
+    /// Bidders.
+    Bidders: [Bidder], "bidders";
 }
 
 /// The caller if signed in: no `Authorization` header means anonymous; a header that does

@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod auctions;
 pub mod audit;
 pub mod auth;
+pub mod call;
 pub mod deals;
 pub mod extract;
 pub mod health;
