@@ -114,3 +114,27 @@ impl AppState {
         }
     }
 }
+
+impl crate::auth::login::Services for AppState {
+    fn db(&self) -> &Db {
+        &self.db
+    }
+    fn clock(&self) -> &dyn Clock {
+        &*self.clock
+    }
+    fn jwt(&self) -> &JwtKeys {
+        &self.jwt
+    }
+    fn passwords(&self) -> &PasswordHasher {
+        &self.passwords
+    }
+    fn auth_settings(&self) -> &crate::config::AuthSettings {
+        &self.settings.auth
+    }
+    fn pii_salt(&self) -> &[u8] {
+        &self.pii_salt
+    }
+    fn notifier(&self) -> &Notifier {
+        &self.notifier
+    }
+}

@@ -5,8 +5,10 @@ pub mod alerts;
 pub mod auctions;
 pub mod audit;
 pub mod auth;
+pub mod call;
 pub mod deals;
 pub mod defaults;
+pub mod extract;
 pub mod health;
 pub mod json;
 pub mod listings;
@@ -25,8 +27,8 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{FromRequest, HttpResponse, web};
 
-use crate::auth::extract::AuthUser;
 use crate::error::AppError;
+use extract::AuthUser;
 
 /// Who may call a route, as the route table records it (used by the authorisation tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -195,7 +195,7 @@ impl Notifier {
         let message_id = format!(
             "<{}.{}@{}>",
             now.timestamp_micros(),
-            crate::auth::tokens::random_token(),
+            crate::random::token(),
             self.from_domain
         );
         notifications::insert(

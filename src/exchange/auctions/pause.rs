@@ -7,8 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
 use super::{record, times};
+use crate::audit::RequestMeta;
 use crate::audit::{self, Actor};
-use crate::auth::extract::RequestMeta;
 use crate::domain::auction;
 use crate::error::AppError;
 use crate::store::Conn;
