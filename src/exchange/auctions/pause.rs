@@ -88,6 +88,7 @@ pub fn resume(
         json!({
             "listing_id": listing.id, "auction_id": a.id,
             "paused_at": audit::chain::format_time(paused_at),
+            "resumed_at": audit::chain::format_time(now),
             "remaining_seconds": before.remaining_at(paused_at).num_seconds(),
             "starts_at": audit::chain::format_time(after.starts_at),
             "free_ends_at": audit::chain::format_time(after.free_ends_at),
