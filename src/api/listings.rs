@@ -239,6 +239,7 @@ macro_rules! operator_action {
         pub async fn $name(call: Call, op: Staff<Operators>, path: web::Path<i64>, body: ApiJson<ReasonRequest>) -> Result<HttpResponse, AppError> {
             let id = path.into_inner();
             let (row, warnings) = call.tx(&op, move |c, cx| ($call)(c, &cx.deps(), &cx.user, id, &body.reason, &cx.meta, cx.now)).await?;
+            call.state().hub.publish(id);
             respond(call.state(), row, Viewer::Staff, warnings, false).await
         }
     };
@@ -264,14 +265,35 @@ operator_action!(
         c, d, u, id, why, m, now
     )
 );
-operator_action!(
-    terminate,
-    "/api/v1/listings/{id}/terminate",
-    "Terminate (终结) a listing: final.",
-    |c: &mut Conn, d: &uc::Deps, u: &AuthUser, id, why: &String, m: &RequestMeta, now| no_warnings(
-        uc::terminate(c, d, u, id, why, m, now)
+/// Terminate (终结) a listing: final. Every deposit still held is refunded (the winner's is
+/// forfeited when `winner_default` says the listing ends for the winner's default) and any
+/// auction is closed, in one transaction.
+#[utoipa::path(post, path = "/api/v1/listings/{id}/terminate", tag = "listings",
+    params(("id" = i64, Path, description = "Listing id")),
+    request_body = uc::Termination,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Terminated", body = ListingView),
+        (status = 403, description = "Not an operator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such listing", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`invalid_state`", body = Problem, content_type = "application/problem+json"),
     )
-);
+)]
+pub async fn terminate(
+    call: Call,
+    op: Staff<Operators>,
+    path: web::Path<i64>,
+    body: ApiJson<uc::Termination>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let row = call
+        .tx(&op, move |c, cx| {
+            uc::terminate(c, &cx.deps(), &cx.user, id, &body, &cx.meta, cx.now)
+        })
+        .await?;
+    call.state().hub.publish(id);
+    respond(call.state(), row, Viewer::Staff, Vec::new(), false).await
+}
 
 /// Start a new round after no sale or a failed auction (status `submitted` again).
 #[utoipa::path(post, path = "/api/v1/listings/{id}/relist", tag = "listings",

@@ -140,7 +140,11 @@ impl Seeder<'_> {
             Act::Terminate(why) => {
                 let id = run.id()?;
                 self.tx(what, |c| {
-                    listings::terminate(c, deps, &op.user, id, why, &op.meta, now)
+                    let t = listings::Termination {
+                        reason: why.to_string(),
+                        winner_default: false,
+                    };
+                    listings::terminate(c, deps, &op.user, id, &t, &op.meta, now)
                 })?;
             }
             Act::Relist(percent) => {

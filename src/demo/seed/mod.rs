@@ -57,8 +57,10 @@ pub struct Seeded {
 /// prepared with `clock` (`startup::prepare`), and nothing else may write meanwhile: run it
 /// before the server and the background jobs start.
 pub async fn seed(state: &web::Data<AppState>, clock: &Arc<OffsetClock>) -> anyhow::Result<Seeded> {
+    // With the sandbox clock on, the state's clock wraps the one it was prepared with.
+    let base = state.sandbox.as_ref().map_or(&state.clock, |s| s.base());
     anyhow::ensure!(
-        std::ptr::addr_eq(Arc::as_ptr(&state.clock), Arc::as_ptr(clock)),
+        std::ptr::addr_eq(Arc::as_ptr(base), Arc::as_ptr(clock)),
         "the demo must seed with the clock its state was prepared with"
     );
     let (state, clock) = (state.clone(), clock.clone());
@@ -414,5 +416,6 @@ fn listing_input(plan: &ListingPlan, now: DateTime<Utc>) -> ListingInput {
         countdown_seconds: plan.countdown_seconds,
         consent_document: None,
         allow_self_raise: false,
+        runner_up_offer: false,
     }
 }

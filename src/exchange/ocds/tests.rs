@@ -57,6 +57,7 @@ fn listing(status: &str) -> ListingRow {
         suspended_at: None,
         suspension_reason: None,
         suspension_alerted: false,
+        runner_up_offer: false,
         terminated_reason: None,
         created_at: to_db(t(-60)),
         updated_at: to_db(t(0)),
@@ -103,6 +104,7 @@ fn auction(closed: Option<i64>, bids: i32) -> AuctionRow {
         bid_count: bids,
         closed_at: closed.map(|m| to_db(t(m))),
         created_at: to_db(t(110)),
+        last_bid_at: None,
     }
 }
 
@@ -152,6 +154,8 @@ fn deal(method: &str, status: &str, awarded: i64) -> DealRow {
         } else {
             None
         },
+        offer_due_at: None,
+        payment_due_at: None,
         certificate_no: None,
         contract_overdue_flagged: false,
     }
