@@ -71,6 +71,11 @@ use crate::error::{FieldProblem, PROBLEM_JSON, Problem};
         super::alerts::acknowledge,
         super::alerts::summary,
         super::report::listing_report,
+        super::pages::board,
+        super::pages::handlers::listing,
+        super::pages::handlers::verify_email,
+        super::pages::handlers::reset_password,
+        super::pages::handlers::asset,
         document,
     ),
     components(schemas(Problem, FieldProblem)),
@@ -86,6 +91,7 @@ use crate::error::{FieldProblem, PROBLEM_JSON, Problem};
         (name = "registrations", description = "Registrations of intent (意向登记) and deposits (保证金)"),
         (name = "notifications", description = "E-mail notifications and their delivery"),
         (name = "meta", description = "This document"),
+        (name = "pages", description = "Public pages (text/html) for people: the board, each listing's page, and the pages e-mail links open"),
     )
 )]
 pub struct ApiDoc;
