@@ -20,5 +20,6 @@ mod listings;
 mod mail;
 mod metrics;
 mod ocds;
+mod pages;
 mod report;
 mod tokens;
