@@ -150,6 +150,8 @@ async fn the_board_shows_public_listings_by_section_with_filters_and_a_short_cac
     assert!(!body.contains("草稿项目不公开") && !body.contains(&format!("/listings/{hidden}\"")));
     // In negotiation: neither in disclosure, nor an auction, nor announced.
     assert!(!body.contains(&format!("/listings/{sold}\"")));
+    let page = assert_page(&app.get(&format!("/listings/{sold}"), None).await, 200);
+    assert!(page.contains("仅征集到一个合格意向受让方"), "{page}");
 
     // Filters: kind, price band, title.
     let body = assert_page(&app.get("/?kind=asset_transfer", None).await, 200);

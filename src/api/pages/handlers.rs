@@ -144,7 +144,7 @@ fn token_page(req: &HttpRequest, kind: &'static str, path: &str) -> HttpResponse
 /// (`POST /api/v1/auth/verify-email`).
 #[utoipa::path(get, path = "/verify-email", operation_id = "page_verify_email", tag = "pages",
     params(
-        ("token" = String, Query, description = "The token from the mail"),
+        ("token" = String, Query, description = "The token from the mail", example = "q3Xb0wJ7mZr2Yt9LkP4sVn6Hc8Ge1Da5"),
         ("lang" = Option<String>, Query, description = "`en` for English; Chinese otherwise"),
     ),
     responses(
@@ -161,7 +161,7 @@ pub async fn verify_email(req: HttpRequest) -> HttpResponse {
 /// new password to `POST /api/v1/auth/password-reset/confirm`.
 #[utoipa::path(get, path = "/reset-password", operation_id = "page_reset_password", tag = "pages",
     params(
-        ("token" = String, Query, description = "The token from the mail"),
+        ("token" = String, Query, description = "The token from the mail", example = "q3Xb0wJ7mZr2Yt9LkP4sVn6Hc8Ge1Da5"),
         ("lang" = Option<String>, Query, description = "`en` for English; Chinese otherwise"),
     ),
     responses(
@@ -176,7 +176,7 @@ pub async fn reset_password(req: HttpRequest) -> HttpResponse {
 
 /// The pages' stylesheet and script (`pages.css`, `pages.js`), compiled into the binary.
 #[utoipa::path(get, path = "/assets/{file}", operation_id = "page_asset", tag = "pages",
-    params(("file" = String, Path, description = "`pages.css` or `pages.js`")),
+    params(("file" = String, Path, description = "`pages.css` or `pages.js`", example = "pages.css")),
     responses(
         (status = 200, description = "The file", content((String = "text/css"), (String = "text/javascript")),
             headers(("ETag" = String, description = "Validator of the file"))),
