@@ -877,3 +877,57 @@ async fn every_link_in_every_mail_opens_a_page_about_its_recipients_listing() {
     }
     assert!(checked >= 40, "only {checked} links");
 }
+
+#[actix_web::test]
+async fn every_listing_of_the_demo_has_a_page_exactly_when_its_json_is_public() {
+    use asset_exchange::demo::data;
+    let (app, _) = crate::demo::seeded_app().await;
+    let ops = crate::demo::token(&app, data::OPERATOR.email, data::OPERATOR_PASSWORD).await;
+    let all = app
+        .get("/api/v1/listings?per_page=100", Some(&ops))
+        .await
+        .json();
+    let (mut public, mut hidden) = (BTreeSet::new(), 0);
+    for l in all["items"].as_array().unwrap() {
+        let (id, status) = (l["id"].as_i64().unwrap(), l["status"].as_str().unwrap());
+        let json = app.get(&format!("/api/v1/listings/{id}"), None).await;
+        for lang in ["", "?lang=en"] {
+            let r = app.get(&format!("/listings/{id}{lang}"), None).await;
+            if json.status == 200 {
+                let page = assert_page(&r, 200);
+                assert!(
+                    page.contains(l["project_no"].as_str().unwrap()),
+                    "{id} ({status})"
+                );
+            } else {
+                assert_eq!(json.status, 404);
+                assert_page(&r, 404);
+            }
+        }
+        if json.status == 200 {
+            public.insert(status.to_string());
+        } else {
+            hidden += 1;
+        }
+    }
+    // Every public state of the listing state machine has rendered (the demo has them all).
+    let states = [
+        "disclosure",
+        "no_sale",
+        "negotiation",
+        "auction_scheduled",
+        "bidding",
+        "awarded",
+        "contract_signed",
+        "paid",
+        "announced",
+        "closed",
+        "suspended",
+        "failed",
+    ];
+    for s in states {
+        assert!(public.contains(s), "no public {s} page among {public:?}");
+    }
+    assert!(hidden >= 3, "drafts and reviews: {hidden}");
+    assert_page(&app.get("/", None).await, 200);
+}
