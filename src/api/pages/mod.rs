@@ -37,7 +37,9 @@ const SECTION_PAGE: i64 = 20;
 
 /// Whether `path` (a route pattern) is one of these pages rather than the JSON API.
 pub fn is_page(path: &str) -> bool {
-    !path.starts_with("/api/") && !path.starts_with("/health/") && path != "/metrics"
+    matches!(path, "/" | "/verify-email" | "/reset-password")
+        || path.starts_with("/listings/")
+        || path.starts_with("/assets/")
 }
 
 type Query = Vec<(String, String)>;
@@ -374,4 +376,90 @@ fn matches_etag(req: &HttpRequest, etag: &str) -> bool {
         .flat_map(|v| v.split(','))
         .map(|t| t.trim().trim_start_matches("W/"))
         .any(|t| t == "*" || t == etag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(pairs: &[(&str, &str)]) -> Query {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_board_reads_the_browse_filters_and_refuses_nonsense() {
+        let p = parse_board(&q(&[
+            ("kind", "asset_transfer"),
+            ("band", "medium"),
+            ("q", " 厂房 "),
+        ]))
+        .unwrap();
+        assert_eq!(p.filter.kind, Some(ListingKind::AssetTransfer));
+        assert_eq!(
+            (p.filter.min_price, p.filter.max_price),
+            (Some(100_000_000), Some(999_999_999))
+        );
+        assert_eq!(p.filter.q.as_deref(), Some("厂房"));
+        assert_eq!(p.page, 1);
+        let p = parse_board(&q(&[
+            ("min_price", "1000000.50"),
+            ("section", "deal"),
+            ("page", "3"),
+            ("kind", ""),
+        ]))
+        .unwrap();
+        assert_eq!(p.filter.min_price, Some(100_000_050));
+        assert_eq!(
+            (p.section, p.page, p.filter.kind),
+            (Some(Section::Deal), 3, None)
+        );
+        for bad in [
+            ("kind", "land"),
+            ("band", "x"),
+            ("page", "0"),
+            ("page", "-1"),
+            ("min_price", "1e3"),
+            ("section", "all"),
+        ] {
+            assert!(parse_board(&q(&[bad])).is_err(), "{bad:?}");
+        }
+        assert!(parse_board(&q(&[("q", &"字".repeat(101))])).is_err());
+    }
+
+    #[test]
+    fn board_links_keep_the_filters_and_the_language() {
+        let p = parse_board(&q(&[("kind", "equity_transfer"), ("q", "a&b")])).unwrap();
+        assert_eq!(
+            board_link(&p, Lang::En, Some(Section::Auction), Some(2)),
+            "/?kind=equity_transfer&q=a%26b&section=auction&page=2&lang=en"
+        );
+        assert_eq!(
+            board_link(&BoardParams::default(), Lang::Zh, None, Some(1)),
+            "/"
+        );
+    }
+
+    #[test]
+    fn pages_are_told_from_the_api_by_their_route() {
+        for page in [
+            "/",
+            "/listings/{id}",
+            "/verify-email",
+            "/reset-password",
+            "/assets/{file}",
+        ] {
+            assert!(is_page(page), "{page}");
+        }
+        for api in [
+            "/api/v1/listings/{id}",
+            "/api-docs",
+            "/health/live",
+            "/metrics",
+        ] {
+            assert!(!is_page(api), "{api}");
+        }
+    }
 }

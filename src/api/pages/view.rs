@@ -310,7 +310,8 @@ fn auction_of(
         return Ok((None, Vec::new()));
     };
     // The stored status, as GET /api/v1/listings/{id}/auction shows it.
-    let stored = ListingStatus::parse(&row.status).unwrap_or(ListingStatus::Draft);
+    let stored = ListingStatus::parse(&row.status)
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("listing {}: bad status", row.id)))?;
     let view = auctions_uc::view(&a, stored, now);
     let mut bids: Vec<BidView> = auctions::bids(c, a.id, 0, i64::MAX)?
         .iter()
