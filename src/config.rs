@@ -55,6 +55,15 @@ pub struct Settings {
     pub log: LogSettings,
     pub metrics: MetricsSettings,
     pub ocds: OcdsSettings,
+    pub sandbox: SandboxSettings,
+}
+
+/// Non-production conveniences.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSettings {
+    /// Lets an admin move the exchange's clock forward (`POST /api/v1/sandbox/clock`).
+    pub adjustable_clock: bool,
 }
 
 fn default_env() -> AppEnv {
@@ -139,6 +148,8 @@ pub struct ListingSettings {
     pub forfeit_unused_deposits: bool,
     pub contract_due_working_days: u32,
     pub announcement_min_working_days: u32,
+    pub runner_up_answer_working_days: u32,
+    pub payment_due_working_days: u32,
 }
 
 impl ListingSettings {
@@ -450,6 +461,11 @@ impl Settings {
             if self.mail.transport != MailTransportKind::Smtp {
                 bail!("production sends mail only over SMTP: set APP__MAIL__TRANSPORT=smtp");
             }
+            if self.sandbox.adjustable_clock {
+                bail!(
+                    "production refuses sandbox.adjustable_clock: the exchange's clock is the real one"
+                );
+            }
         }
         Ok(())
     }
@@ -659,6 +675,39 @@ mod tests {
         .unwrap();
         assert_eq!(s.log.format, LogFormat::Json);
         assert_eq!(s.server.host, "0.0.0.0");
+    }
+
+    #[test]
+    fn production_refuses_the_sandbox_clock() {
+        let base = [
+            (
+                "APP__AUTH__JWT_SECRET",
+                "q8V2m1Lr0ZkT7wNc4Hs9Pa6Ye3Xd5Gb-Jf",
+            ),
+            ("APP__AUDIT__PII_SALT", "k3Jd9QmZ0pLx7TwB"),
+            (
+                "APP__AUDIT__SIGNING_KEY",
+                "Jm8b1f7ZC7cO4vQ3QmC2eI0yvW8s6qk1vR0zq2bYy0A=",
+            ),
+            ("APP__MAIL__TRANSPORT", "smtp"),
+        ];
+        let mut with = base.to_vec();
+        with.push(("APP__SANDBOX__ADJUSTABLE_CLOCK", "true"));
+        let err = Settings::load_from(&config_dir(), AppEnv::Production, vars(&with)).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("sandbox.adjustable_clock"),
+            "{err:#}"
+        );
+        let s = Settings::load_from(&config_dir(), AppEnv::Production, vars(&base)).unwrap();
+        assert!(!s.sandbox.adjustable_clock);
+        // Development may turn it on; the test profile has it on.
+        let dev = Settings::load_from(
+            &config_dir(),
+            AppEnv::Development,
+            vars(&[("APP__SANDBOX__ADJUSTABLE_CLOCK", "true")]),
+        )
+        .unwrap();
+        assert!(dev.sandbox.adjustable_clock);
     }
 
     #[test]

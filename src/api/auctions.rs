@@ -65,11 +65,7 @@ pub async fn schedule(
                 id,
                 body.starts_at,
             )?;
-            Ok(uc::view(
-                &auction,
-                ListingStatus::parse(&row.status).unwrap_or(ListingStatus::AuctionScheduled),
-                now,
-            ))
+            Ok(uc::view(&auction, &row, now))
         })
         .await?;
     state.hub.publish(id);
@@ -112,11 +108,7 @@ pub async fn get(
             let row = visible_listing(c, id, viewer)?;
             let auction = store::of_listing(c, id, row.round)?
                 .ok_or_else(|| AppError::not_found("no auction is scheduled for this listing"))?;
-            Ok(uc::view(
-                &auction,
-                ListingStatus::parse(&row.status).unwrap_or(ListingStatus::Draft),
-                now,
-            ))
+            Ok(uc::view(&auction, &row, now))
         })
         .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -324,9 +316,8 @@ impl Feed {
                 let Some(auction) = store::of_listing(c, id, row.round)? else {
                     return Ok((None, Vec::new()));
                 };
-                let status = ListingStatus::parse(&row.status).unwrap_or(ListingStatus::Draft);
                 let bids = store::bids(c, auction.id, after, 500)?;
-                Ok((Some(uc::view(&auction, status, now)), bids))
+                Ok((Some(uc::view(&auction, &row, now)), bids))
             })
             .await?;
         let mut out = String::new();

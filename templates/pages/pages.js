@@ -41,7 +41,8 @@
       endsAt: Date.parse(d.endsAt),
       phase: d.phase,
       lastSeq: parseInt(d.lastSeq, 10) || 0,
-      closed: false
+      closed: false,
+      pausedLeft: null
     };
     var els = {
       price: $("live-price"), leader: $("live-leader"), phase: $("live-phase"),
@@ -60,11 +61,16 @@
     function tick() {
       var now = Date.now() + state.offset;
       var phase = localPhase(now);
-      var target = { scheduled: "start", free: "free", countdown: "end" }[phase] || "closed";
+      var target = { scheduled: "start", free: "free", countdown: "end", paused: "paused" }[phase] || "closed";
       var until = { start: state.startsAt, free: state.freeEndsAt, end: state.endsAt }[target];
       els.phase.textContent = t("Phase" + cap(phase)) || phase;
       els.label.textContent = t("Remaining" + cap(target));
-      els.remaining.textContent = until ? clock((until - now) / 1000) : "—";
+      if (target === "paused") {
+        // A suspended auction's clock stands still: show what was left, frozen.
+        els.remaining.textContent = state.pausedLeft === null ? "—" : clock(state.pausedLeft);
+      } else {
+        els.remaining.textContent = until ? clock((until - now) / 1000) : "—";
+      }
     }
 
     function onAuction(a, closed) {
@@ -73,6 +79,7 @@
       state.freeEndsAt = Date.parse(a.free_ends_at);
       state.endsAt = Date.parse(a.ends_at);
       state.phase = a.phase;
+      state.pausedLeft = typeof a.remaining_seconds === "number" ? a.remaining_seconds : null;
       if (a.current_price) { els.price.textContent = "¥" + yuan(a.current_price); }
       if (a.leading_bidder_code) { els.leader.textContent = a.leading_bidder_code; }
       els.count.textContent = a.bid_count;

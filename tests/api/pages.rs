@@ -291,6 +291,33 @@ async fn a_live_auction_page_carries_the_state_for_the_script_and_for_readers_wi
         body.contains(">59:5") || body.contains(">1:00:00<"),
         "{body}"
     );
+    // Suspended: the auction's clock stands still and the page says what was left.
+    let r = app
+        .post(
+            &format!("/api/v1/listings/{id}/suspend"),
+            Some(&c.operator),
+            &json!({"reason": "系统故障"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", html(&r));
+    let body = assert_page(&app.get(&format!("/listings/{id}"), None).await, 200);
+    for text in [
+        "已暂停",
+        "暂停时剩余",
+        "中止原因",
+        "系统故障",
+        "¥10,000,000.00",
+    ] {
+        assert!(body.contains(text), "paused page lacks {text}");
+    }
+    assert!(
+        body.contains(">59:5") || body.contains(">1:00:00<"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("/assets/pages.js"),
+        "nothing moves while paused"
+    );
 }
 
 #[actix_web::test]
@@ -713,6 +740,14 @@ async fn walk_every_mail(app: &TestApp, c: &Cast) -> (i64, i64) {
     )
     .await;
     let (negotiated, only) = disclosed(app, c, json!({}), 1).await;
+    // A winner who defaults, and a runner-up who declines the offer.
+    let (walked, wb) = disclosed(
+        app,
+        c,
+        json!({"free_bidding_seconds": 1, "countdown_seconds": 2, "runner_up_offer": true}),
+        2,
+    )
+    .await;
     // Deposits refunded and forfeited by the operator (the listing then finds no buyer).
     let (unsold, _) = disclosed(app, c, json!({}), 2).await;
     let regs = app
@@ -753,6 +788,50 @@ async fn walk_every_mail(app: &TestApp, c: &Cast) -> (i64, i64) {
     assert_eq!(wait_status(app, id, "awarded").await["status"], "awarded");
     assert_eq!(wait_status(app, failed, "failed").await["status"], "failed");
     announce(app, c, id).await;
+    schedule_now(app, c, walked).await;
+    assert_eq!(
+        wait_status(app, walked, "bidding").await["status"],
+        "bidding"
+    );
+    assert_eq!(
+        bid(app, walked, &wb[0], "10000000", &key()).await.status,
+        201
+    );
+    assert_eq!(
+        bid(app, walked, &wb[1], "10050000", &key()).await.status,
+        201
+    );
+    assert_eq!(
+        wait_status(app, walked, "awarded").await["status"],
+        "awarded"
+    );
+    let r = step(
+        app,
+        c,
+        walked,
+        "default",
+        json!({"reason": "受让方未在规定期限内签订合同"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", html(&r));
+    let r = app
+        .post(
+            &format!("/api/v1/listings/{walked}/deal/decline"),
+            Some(&wb[0]),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", html(&r));
+    // The negotiated winner defaults too, with no runner-up to offer the deal to.
+    let r = step(
+        app,
+        c,
+        negotiated,
+        "default",
+        json!({"reason": "受让方放弃受让"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", html(&r));
     // Accounts.
     let (email, _) = app.signed_in("bidder").await;
     for _ in 0..5 {
@@ -811,7 +890,12 @@ async fn unsent_kinds(app: &TestApp, id: i64) -> Vec<(String, String, String)> {
 
 #[actix_web::test]
 async fn every_link_in_every_mail_opens_a_page_about_its_recipients_listing() {
-    let app = spawn_app_with(|s| s.listing.forfeit_unused_deposits = true).await;
+    // The walk moves the clock 40 days on: tokens must outlive it.
+    let app = spawn_app_with(|s| {
+        s.listing.forfeit_unused_deposits = true;
+        s.auth.access_token_ttl_seconds = 60 * 86_400;
+    })
+    .await;
     let c = cast(&app).await;
     let base = app
         .settings

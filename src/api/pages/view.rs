@@ -191,7 +191,7 @@ fn board_item(
     match section {
         Section::Auction => {
             if let Some(a) = auctions::of_listing(c, row.id, row.round)? {
-                let a = auctions_uc::view(&a, view.status, now);
+                let a = auctions_uc::view(&a, row, now);
                 item.starts_at = Some(a.starts_at);
                 item.current_price = a.current_price;
             }
@@ -239,7 +239,7 @@ pub struct ListingPage {
     pub last_seq: u32,
     /// Whether the auction may still change (the live panel follows the event stream).
     pub live: bool,
-    /// What the countdown counts to: `start`, `free`, `end` or `closed`.
+    /// What the countdown counts to: `start`, `free`, `end`, `paused` (frozen) or `closed`.
     pub countdown_target: &'static str,
     /// Seconds to that instant at the server's time when the page was made.
     pub remaining: i64,
@@ -309,10 +309,8 @@ fn auction_of(
     let Some(a) = auctions::of_listing(c, row.id, row.round)? else {
         return Ok((None, Vec::new()));
     };
-    // The stored status, as GET /api/v1/listings/{id}/auction shows it.
-    let stored = ListingStatus::parse(&row.status)
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("listing {}: bad status", row.id)))?;
-    let view = auctions_uc::view(&a, stored, now);
+    // As GET /api/v1/listings/{id}/auction shows it.
+    let view = auctions_uc::view(&a, row, now);
     let mut bids: Vec<BidView> = auctions::bids(c, a.id, 0, i64::MAX)?
         .iter()
         .map(auctions_uc::bid_view)
@@ -335,6 +333,11 @@ fn timing(auction: Option<&AuctionView>, now: DateTime<Utc>) -> (bool, &'static 
         Phase::Scheduled => ("start", Some(a.starts_at)),
         Phase::Free => ("free", Some(a.free_ends_at)),
         Phase::Countdown => ("end", Some(a.ends_at)),
+        // Suspended: what was left when the clock of the auction stopped, frozen.
+        Phase::Paused => {
+            let left = a.remaining_seconds.unwrap_or(0);
+            return (live, "paused", i64::try_from(left).unwrap_or(i64::MAX));
+        }
         Phase::Closed => ("closed", None),
     };
     let remaining = until.map_or(0, |t| {
