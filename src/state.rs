@@ -88,7 +88,7 @@ impl AppState {
             pii_salt: secrets.pii_salt,
             audit_signer: secrets.audit_signer,
             audit_keys: secrets.audit_keys,
-            notifier: Notifier::new(&settings)?,
+            notifier: Notifier::new(&settings, secrets.jwt_secret)?,
             mailer: Mailer::from_settings(&settings.mail)?,
             mail_from: settings
                 .mail

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod notifications;
 pub mod ocds;
 pub mod openapi;
+pub mod pages;
 pub mod paging;
 pub mod registrations;
 pub mod report;
@@ -144,6 +145,11 @@ route_table! {
     get "/api/v1/audit/summary" => alerts::summary, Access::Roles(AUDITORS);
     get "/api/v1/audit/listings/{id}/report" => report::listing_report, Access::Roles(AUDITORS);
     post "/api/v1/sandbox/clock" => sandbox::advance, Access::Sandbox(ADMINS);
+    get "/" => pages::board, Access::Public;
+    get "/listings/{id}" => pages::listing, Access::Public;
+    get "/verify-email" => pages::verify_email, Access::Public;
+    get "/reset-password" => pages::reset_password, Access::Public;
+    get "/assets/{file}" => pages::asset, Access::Public;
 }
 
 const AUDITORS: &[&str] = &["auditor", "admin"];

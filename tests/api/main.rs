@@ -22,6 +22,7 @@ mod listings;
 mod mail;
 mod metrics;
 mod ocds;
+mod pages;
 mod report;
 mod sandbox;
 mod tokens;
