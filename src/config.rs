@@ -150,6 +150,13 @@ pub struct ListingSettings {
     pub announcement_min_working_days: u32,
     pub runner_up_answer_working_days: u32,
     pub payment_due_working_days: u32,
+    pub qualification_working_days: u32,
+    pub seller_opinion_working_days: u32,
+    pub extension_min_working_days: u32,
+    pub instalment_min_price_yuan: i64,
+    pub instalment_first_percent: i64,
+    pub instalment_final_months: u32,
+    pub reminder_hours_before: u32,
 }
 
 impl ListingSettings {

@@ -9,8 +9,9 @@ use super::call::Call;
 use super::extract::{Bidders, MaybeUser, Operators, Staff};
 use super::json::{ApiJson, OptionalJson};
 use crate::domain::money::Money;
+use crate::domain::payment::PaymentPlan;
 use crate::error::{AppError, Problem};
-use crate::exchange::deals::{self as uc, DealStep, DealView};
+use crate::exchange::deals::{self as uc, DealStep, DealView, Payment};
 use crate::exchange::listings::Viewer;
 use crate::state::AppState;
 use crate::store::{deals as store, listings, registrations};
@@ -44,7 +45,7 @@ pub async fn quote(
     let view = call
         .tx(&bidder, move |c, cx| {
             let (listing, deal) = uc::quote(c, &cx.deps(), &cx.by(), id, body.amount)?;
-            Ok(uc::view(&deal, &listing))
+            uc::present(c, &cx.state().rules, &deal, &listing)
         })
         .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -68,6 +69,7 @@ pub async fn get(
     let id = path.into_inner();
     let viewer = Viewer::of(user.0.as_ref());
     let caller = user.0.as_ref().map(|u| u.id);
+    let st = state.clone();
     let view = state
         .db
         .run(move |c| {
@@ -82,7 +84,7 @@ pub async fn get(
             if !uc::may_see(viewer, &listing, &deal, winner, caller) {
                 return Err(AppError::not_found("this listing has no public deal yet"));
             }
-            Ok(uc::view(&deal, &listing))
+            uc::present(c, &st.rules, &deal, &listing)
         })
         .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -97,7 +99,7 @@ async fn advance(
     let view = call
         .tx(&op, move |c, cx| {
             let (listing, deal) = uc::step(c, &cx.deps(), &cx.by(), id, &step)?;
-            Ok(uc::view(&deal, &listing))
+            uc::present(c, &cx.state().rules, &deal, &listing)
         })
         .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -108,9 +110,21 @@ async fn advance(
 pub struct ContractRequest {
     /// When the contract (产权交易合同) was signed.
     pub signed_at: DateTime<Utc>,
+    /// `lump_sum` (default: the price within `payment_due_working_days`) or `instalments`
+    /// (at least 30 % within the same days, the rest within a year; needs a guarantee and a
+    /// price of at least `instalment_min_price`).
+    #[serde(default = "lump_sum")]
+    pub payment: PaymentPlan,
+    /// The guarantee (担保) for the instalments still to come.
+    pub guarantee_reference: Option<String>,
 }
 
-/// Record the signed contract: status `contract_signed`.
+fn lump_sum() -> PaymentPlan {
+    PaymentPlan::LumpSum
+}
+
+/// Record the signed contract: status `contract_signed`. The winner's deposit converts into
+/// part of the price; the deal's `payment_due` is set by the payment plan.
 #[utoipa::path(post, path = "/api/v1/listings/{id}/deal/contract", tag = "deals",
     params(("id" = i64, Path, description = "Listing id")),
     request_body = ContractRequest,
@@ -118,6 +132,7 @@ pub struct ContractRequest {
     responses(
         (status = 200, description = "Recorded", body = DealView),
         (status = 409, description = "`invalid_state`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed` (signed_at), `instalments_not_allowed`, `guarantee_required`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn contract(
@@ -126,8 +141,11 @@ pub async fn contract(
     path: web::Path<i64>,
     body: ApiJson<ContractRequest>,
 ) -> Result<HttpResponse, AppError> {
+    let body = body.0;
     let step = DealStep::Contract {
         signed_at: body.signed_at,
+        plan: body.payment,
+        guarantee_reference: body.guarantee_reference,
     };
     advance(call, op, path.into_inner(), step).await
 }
@@ -135,18 +153,22 @@ pub async fn contract(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentRequest {
-    /// The payment reference of the price paid through the exchange.
+    /// The amount paid (yuan); without it, everything still owed.
+    pub amount: Option<Money>,
+    /// The payment reference of the money paid through the exchange.
     pub reference: String,
 }
 
-/// Record the price paid: status `paid`.
+/// Record one payment (the whole price, or an instalment). The deal shows `paid_total`,
+/// `outstanding` and the next `payment_due`; the listing becomes `paid` when nothing is owed.
 #[utoipa::path(post, path = "/api/v1/listings/{id}/deal/payment", tag = "deals",
     params(("id" = i64, Path, description = "Listing id")),
     request_body = PaymentRequest,
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Recorded", body = DealView),
-        (status = 409, description = "`invalid_state`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`invalid_state` (no signed contract, or already paid)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`overpayment`, `invalid_amount`, `validation_failed` (reference)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn payment(
@@ -155,9 +177,11 @@ pub async fn payment(
     path: web::Path<i64>,
     body: ApiJson<PaymentRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let step = DealStep::Payment {
-        reference: body.0.reference,
-    };
+    let body = body.0;
+    let step = DealStep::Payment(Payment {
+        amount: body.amount,
+        reference: body.reference,
+    });
     advance(call, op, path.into_inner(), step).await
 }
 

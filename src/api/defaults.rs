@@ -46,7 +46,7 @@ pub async fn default(
             let evidence = body.evidence_reference.as_deref();
             let (listing, deal) =
                 uc::default_winner(c, &cx.deps(), &cx.by(), id, &body.reason, evidence)?;
-            Ok(uc::view(&deal, &listing))
+            uc::present(c, &cx.state().rules, &deal, &listing)
         })
         .await?;
     call.state().hub.publish(id);
@@ -72,7 +72,7 @@ async fn answer(
                 Answer::Accept => uc::accept_offer(c, &cx.deps(), &cx.by(), id)?,
                 Answer::Decline => uc::decline_offer(c, &cx.deps(), &cx.by(), id)?,
             };
-            Ok(uc::view(&deal, &listing))
+            uc::present(c, &cx.state().rules, &deal, &listing)
         })
         .await?;
     call.state().hub.publish(id);

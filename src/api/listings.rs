@@ -44,7 +44,7 @@ fn present_with(
     let mut eligible_err = None;
     let status = effective_status(
         stored,
-        row.disclosure_end.map(from_db),
+        row.decision_due_at.map(from_db),
         row.disclosure_decided_at.is_some(),
         now,
         || {
@@ -66,7 +66,7 @@ fn present_with(
     Ok(uc::view(row, seller, status, viewer, count, now))
 }
 
-async fn respond(
+pub(super) async fn respond(
     state: &web::Data<AppState>,
     row: ListingRow,
     viewer: Viewer,
@@ -76,6 +76,11 @@ async fn respond(
     let now = state.clock.now();
     let mut view = state.db.run(move |c| present(c, &row, viewer, now)).await?;
     view.warnings = warnings;
+    for w in calendar_warnings(state, &view) {
+        if !view.warnings.contains(&w) {
+            view.warnings.push(w);
+        }
+    }
     Ok(if created {
         HttpResponse::Created().json(view)
     } else {
@@ -348,7 +353,16 @@ pub async fn get(
             present(c, &row, viewer, now)
         })
         .await?;
+    let mut view = view;
+    view.warnings = calendar_warnings(&state, &view);
     Ok(HttpResponse::Ok().json(view))
+}
+
+/// Deadlines of the listing that fall into a year with no published holiday calendar.
+fn calendar_warnings(state: &AppState, view: &ListingView) -> Vec<String> {
+    state
+        .rules
+        .calendar_warnings(&[view.disclosure_end, view.decision_due])
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

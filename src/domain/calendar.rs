@@ -280,7 +280,7 @@ impl Calendar {
 }
 
 /// The instant at Beijing wall-clock `time` on `date` (the latest instant if out of range).
-fn beijing_to_utc(date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+pub fn beijing_to_utc(date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
     date.and_time(time)
         .checked_sub_offset(BEIJING)
         .map_or(DateTime::<Utc>::MAX_UTC, |utc| utc.and_utc())

@@ -308,7 +308,7 @@ pub struct RuleViolation {
 }
 
 impl RuleViolation {
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -436,16 +436,23 @@ fn check_price(p: &ListingPolicy, t: &Terms) -> Result<(), RuleViolation> {
     Ok(())
 }
 
+/// An appraisal (评估) dated `date` is valid for `months`: through the day before its
+/// anniversary, expired from the anniversary on. The one rule for approval and for the
+/// stale-appraisal alert.
+pub fn appraisal_expired(date: NaiveDate, months: u32, on: NaiveDate) -> bool {
+    let expires = date
+        .checked_add_months(Months::new(months))
+        .unwrap_or(NaiveDate::MAX);
+    on >= expires
+}
+
 /// The appraisal must still be valid (1 year by default) on the approval date.
 pub fn check_appraisal_valid(
     p: &ListingPolicy,
     appraisal_date: NaiveDate,
     on: NaiveDate,
 ) -> Result<(), RuleViolation> {
-    let expires = appraisal_date
-        .checked_add_months(Months::new(p.appraisal_valid_months))
-        .unwrap_or(NaiveDate::MAX);
-    if on >= expires {
+    if appraisal_expired(appraisal_date, p.appraisal_valid_months, on) {
         return Err(RuleViolation::new(
             "appraisal_expired",
             format!(
@@ -489,17 +496,18 @@ pub fn suspension_expired(since: DateTime<Utc>, max_months: u32, now: DateTime<U
         .is_some_and(|limit| now >= limit)
 }
 
-/// The state a reader should see: a listing whose disclosure has ended is decided even if
-/// the scheduler has not run yet.
+/// The state a reader should see: a listing whose decision is due is decided even if the
+/// scheduler has not run yet (`decision_due`: the disclosure's end, or later while the
+/// qualification after disclosure goes on).
 pub fn effective_status(
     stored: ListingStatus,
-    disclosure_end: Option<DateTime<Utc>>,
+    decision_due: Option<DateTime<Utc>>,
     decided: bool,
     now: DateTime<Utc>,
     eligible: impl FnOnce() -> u32,
 ) -> ListingStatus {
-    match (stored, disclosure_end) {
-        (S::Disclosure, Some(end)) if !decided && now >= end => transition(
+    match (stored, decision_due) {
+        (S::Disclosure, Some(due)) if !decided && now >= due => transition(
             stored,
             Action::EndDisclosure {
                 eligible: eligible(),
@@ -806,6 +814,19 @@ mod tests {
         let e = check_appraisal_valid(&p, d, NaiveDate::from_ymd_opt(2026, 11, 28).unwrap())
             .unwrap_err();
         assert_eq!(e.code, "appraisal_expired");
+    }
+
+    #[test]
+    fn an_appraisal_expires_on_its_anniversary() {
+        let d = NaiveDate::from_ymd_opt(2025, 11, 28).unwrap();
+        let on = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        assert!(!appraisal_expired(d, 12, on(2026, 11, 27)));
+        assert!(appraisal_expired(d, 12, on(2026, 11, 28)));
+        assert!(appraisal_expired(d, 12, on(2026, 11, 29)));
+        // A leap day's anniversary is the end of February.
+        let leap = on(2024, 2, 29);
+        assert!(!appraisal_expired(leap, 12, on(2025, 2, 27)));
+        assert!(appraisal_expired(leap, 12, on(2025, 2, 28)));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod decide;
 pub mod listings;
 pub mod ocds;
 pub mod registrations;
+pub mod reminders;
 pub mod report;
 pub mod risk;
 pub mod sandbox;
@@ -44,6 +45,12 @@ pub struct ExchangeRules {
     pub announcement_min_working_days: u32,
     pub runner_up_answer_working_days: u32,
     pub payment_due_working_days: u32,
+    pub qualification_working_days: u32,
+    pub seller_opinion_working_days: u32,
+    pub extension_min_working_days: u32,
+    pub payment: crate::domain::payment::PaymentPolicy,
+    pub instalment_final_months: u32,
+    pub reminder_hours_before: u32,
 }
 
 impl ExchangeRules {
@@ -87,6 +94,18 @@ impl ExchangeRules {
             announcement_min_working_days: l.announcement_min_working_days,
             runner_up_answer_working_days: l.runner_up_answer_working_days,
             payment_due_working_days: l.payment_due_working_days,
+            qualification_working_days: l.qualification_working_days,
+            seller_opinion_working_days: l.seller_opinion_working_days,
+            extension_min_working_days: l.extension_min_working_days,
+            payment: crate::domain::payment::PaymentPolicy {
+                instalment_min_price: crate::domain::money::Money::from_yuan(
+                    l.instalment_min_price_yuan,
+                )
+                .map_err(|e| anyhow::anyhow!("listing.instalment_min_price_yuan: {e}"))?,
+                first_instalment_percent: l.instalment_first_percent,
+            },
+            instalment_final_months: l.instalment_final_months,
+            reminder_hours_before: l.reminder_hours_before,
         })
     }
 
@@ -94,6 +113,32 @@ impl ExchangeRules {
     pub fn disclosure_end(&self, start: DateTime<Utc>, days: u32) -> Dated<DateTime<Utc>> {
         self.calendar
             .period_end(start, days, self.close_of_business)
+    }
+
+    /// When the exchange's opinion on registrations is due: working days after disclosure.
+    pub fn qualification_end(&self, disclosure_end: DateTime<Utc>) -> DateTime<Utc> {
+        self.deadline(disclosure_end, self.qualification_working_days)
+    }
+
+    /// A warning for each deadline that falls into a year with no published calendar (its
+    /// working days were counted Monday to Friday).
+    pub fn calendar_warnings(&self, instants: &[Option<DateTime<Utc>>]) -> Vec<String> {
+        use chrono::Datelike;
+        let mut years: Vec<i32> = instants
+            .iter()
+            .flatten()
+            .map(|t| Calendar::beijing_date(*t).year())
+            .filter(|y| !self.calendar.has_year(*y))
+            .collect();
+        years.sort_unstable();
+        years.dedup();
+        crate::domain::calendar::Dated {
+            value: (),
+            fallback_years: years,
+        }
+        .fallback_warning()
+        .into_iter()
+        .collect()
     }
 
     /// The close of business of the `days`-th working day after `start` (any deadline counted

@@ -415,3 +415,28 @@ pub fn on_contract_overdue(
     );
     raise(conn, now, vec![f], Some(deal.listing_id), organization_id)
 }
+
+/// The scheduler found a price (or a first instalment) not paid by its deadline.
+pub fn on_payment_overdue(
+    conn: &mut Conn,
+    listing: &ListingRow,
+    deal: &DealRow,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
+    let outstanding = Money::from_fen(deal.price - deal.paid_total).to_string();
+    let f = risk::payment_overdue(
+        deal.listing_id,
+        u32::try_from(deal.round).unwrap_or(0),
+        &deal.bidder_code,
+        due,
+        &outstanding,
+    );
+    raise(
+        conn,
+        now,
+        vec![f],
+        Some(listing.id),
+        Some(listing.organization_id),
+    )
+}

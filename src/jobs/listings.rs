@@ -33,16 +33,18 @@ pub enum Job {
     AuctionStart,
     AuctionClose,
     ContractOverdue,
+    PaymentOverdue,
     OfferLapse,
     SuspensionExpiry,
 }
 
 impl Job {
-    pub const ALL: [Job; 6] = [
+    pub const ALL: [Job; 7] = [
         Job::DisclosureEnd,
         Job::AuctionStart,
         Job::AuctionClose,
         Job::ContractOverdue,
+        Job::PaymentOverdue,
         Job::OfferLapse,
         Job::SuspensionExpiry,
     ];
@@ -53,6 +55,7 @@ impl Job {
             Job::AuctionStart => "auction_start",
             Job::AuctionClose => "auction_close",
             Job::ContractOverdue => "contract_overdue",
+            Job::PaymentOverdue => "payment_overdue",
             Job::OfferLapse => "offer_lapse",
             Job::SuspensionExpiry => "suspension_expiry",
         }
@@ -74,6 +77,14 @@ impl Job {
                 .into_iter()
                 .map(|d| d.id)
                 .collect()),
+            Job::PaymentOverdue => Ok(deal_store::unpaid(c, limit)?
+                .into_iter()
+                .filter(|d| {
+                    let paid = crate::domain::money::Money::from_fen(d.paid_total);
+                    deals::schedule(d).is_some_and(|s| s.missed(paid, now).is_some())
+                })
+                .map(|d| d.id)
+                .collect()),
             Job::OfferLapse => deal_store::offers_lapsed(c, now, limit),
             Job::SuspensionExpiry => {
                 let months = Months::new(state.rules.max_suspension_months);
@@ -92,6 +103,7 @@ impl Job {
             Job::AuctionStart => Ok(auctions::start_if_due(c, id, now)?.is_some()),
             Job::AuctionClose => Ok(auctions::close_if_due(c, &deps, id, now)?.is_some()),
             Job::ContractOverdue => deals::flag_overdue_contract(c, id, now),
+            Job::PaymentOverdue => deals::flag_overdue_payment(c, id, now),
             Job::OfferLapse => deals::lapse_overdue_offers(c, &deps, id, now),
             Job::SuspensionExpiry => listing_uc::expire_suspensions(c, &deps, id, now),
         }
@@ -103,7 +115,7 @@ impl Job {
             Job::AuctionStart | Job::AuctionClose => {
                 Ok(auction_store::find(c, id)?.map(|a| a.listing_id))
             }
-            Job::ContractOverdue | Job::OfferLapse => {
+            Job::ContractOverdue | Job::PaymentOverdue | Job::OfferLapse => {
                 Ok(deal_store::find(c, id)?.map(|d| d.listing_id))
             }
             Job::DisclosureEnd | Job::SuspensionExpiry => Ok(Some(id)),
@@ -115,6 +127,8 @@ impl Job {
 #[derive(Debug, Default)]
 pub struct Retries {
     waiting: HashMap<(Job, i64), (Instant, Duration)>,
+    /// Reminders this instance has seen sent (so it does not ask the database every tick).
+    reminded: std::collections::HashSet<String>,
 }
 
 impl Retries {
@@ -162,6 +176,48 @@ pub async fn round(state: &web::Data<AppState>, retries: &mut Retries) {
     }
     for job in Job::ALL {
         run_job(state, retries, job).await;
+    }
+    reminders(state, retries).await;
+}
+
+/// Sends the deadline reminders that are due, each in its own transaction.
+async fn reminders(state: &web::Data<AppState>, retries: &mut Retries) {
+    let now = state.clock.now();
+    let s = state.clone();
+    let due = match state
+        .db
+        .run(move |c| crate::exchange::reminders::due(c, &s.rules, now))
+        .await
+    {
+        Ok(due) => due,
+        Err(e) => {
+            state.metrics.count_scheduler_failure("reminders");
+            tracing::warn!(error = %e, "cannot list deadline reminders; will retry");
+            return;
+        }
+    };
+    // Forget reminders that are no longer due (their window passed): the set stays small.
+    let current: std::collections::HashSet<String> = due.iter().map(|r| r.key()).collect();
+    retries.reminded.retain(|k| current.contains(k));
+    for r in due {
+        let key = r.key();
+        if retries.reminded.contains(&key) {
+            continue;
+        }
+        let s = state.clone();
+        let sent = state
+            .db
+            .tx(move |c| crate::exchange::reminders::send(c, &s.deps(), &r, s.clock.now()))
+            .await;
+        match sent {
+            Ok(_) => {
+                retries.reminded.insert(key);
+            }
+            Err(e) => {
+                state.metrics.count_scheduler_failure("reminders");
+                tracing::warn!(error = %e, "a deadline reminder failed; will retry");
+            }
+        }
     }
 }
 

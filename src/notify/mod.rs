@@ -46,10 +46,14 @@ pub enum Kind {
     DealDefaulted,
     DealOffered,
     DealOfferEnded,
+    SellerOpinionRequested,
+    SellerObjected,
+    DeadlineReminder,
+    ListingNotice,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 29] = [
+    pub const ALL: [Kind; 33] = [
         Kind::Welcome,
         Kind::VerifyEmail,
         Kind::AccountLocked,
@@ -79,6 +83,10 @@ impl Kind {
         Kind::DealDefaulted,
         Kind::DealOffered,
         Kind::DealOfferEnded,
+        Kind::SellerOpinionRequested,
+        Kind::SellerObjected,
+        Kind::DeadlineReminder,
+        Kind::ListingNotice,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -112,6 +120,10 @@ impl Kind {
             Kind::DealDefaulted => "deal_defaulted",
             Kind::DealOffered => "deal_offered",
             Kind::DealOfferEnded => "deal_offer_ended",
+            Kind::SellerOpinionRequested => "seller_opinion_requested",
+            Kind::SellerObjected => "seller_objected",
+            Kind::DeadlineReminder => "deadline_reminder",
+            Kind::ListingNotice => "listing_notice",
         }
     }
 }
@@ -247,6 +259,9 @@ mod tests {
         let more = json!({
             "defaulted_bidder_code": "B2M8R4TW", "offer_due": "2026-12-08 17:00", "offered": true,
             "auction_paused": true, "auction_ends_at": "2026-12-08 10:05",
+            "opinion_due": "2026-12-08 17:00", "review_due": "2026-12-09 17:00", "what": "deposit",
+            "due": "2026-12-04 17:00", "passed": false, "notice_kind": "supplementary",
+            "text": "补充说明资产瑕疵", "material": true,
         });
         if let (Some(a), Value::Object(b)) = (v.as_object_mut(), more) {
             a.extend(b);

@@ -54,6 +54,10 @@ const FILES: &[(&str, &str)] = embed![
     "deal_defaulted",
     "deal_offered",
     "deal_offer_ended",
+    "seller_opinion_requested",
+    "seller_objected",
+    "deadline_reminder",
+    "listing_notice",
 ];
 
 /// A rendered message.

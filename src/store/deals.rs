@@ -31,6 +31,11 @@ pub struct DealRow {
     pub contract_overdue_flagged: bool,
     pub offer_due_at: Option<NaiveDateTime>,
     pub payment_due_at: Option<NaiveDateTime>,
+    pub payment_plan: Option<String>,
+    pub guarantee_reference: Option<String>,
+    pub paid_total: i64,
+    pub first_payment_due_at: Option<NaiveDateTime>,
+    pub first_payment_min: Option<i64>,
 }
 
 pub struct NewDeal<'a> {
@@ -87,11 +92,16 @@ pub fn advance(
     let n = with_conn!(conn, c => {
         let q = diesel::update(d::table.filter(d::id.eq(id)).filter(d::status.eq(from)));
         match step {
-            Step::Contract(at, payment_due) => q
-                .set((d::status.eq(to), d::contract_signed_at.eq(Some(to_db(at))), d::payment_due_at.eq(Some(to_db(payment_due)))))
-                .execute(c),
-            Step::Payment(at, reference) => q
-                .set((d::status.eq(to), d::paid_at.eq(Some(to_db(at))), d::payment_reference.eq(Some(reference))))
+            Step::Contract(at, plan) => q
+                .set((
+                    d::status.eq(to),
+                    d::contract_signed_at.eq(Some(to_db(at))),
+                    d::payment_plan.eq(Some(plan.plan)),
+                    d::guarantee_reference.eq(plan.guarantee_reference),
+                    d::first_payment_due_at.eq(plan.first_due.map(to_db)),
+                    d::first_payment_min.eq(plan.first_minimum),
+                    d::payment_due_at.eq(Some(to_db(plan.final_due))),
+                ))
                 .execute(c),
             Step::Announce(at) => q.set((d::status.eq(to), d::announced_at.eq(Some(to_db(at))))).execute(c),
             Step::Close(at, certificate) => q
@@ -105,11 +115,107 @@ pub fn advance(
 /// What a step records.
 #[derive(Debug, Clone, Copy)]
 pub enum Step<'a> {
-    /// Signed at, and the price is due by.
-    Contract(DateTime<Utc>, DateTime<Utc>),
-    Payment(DateTime<Utc>, &'a str),
+    /// Signed at, and how the price is paid.
+    Contract(DateTime<Utc>, &'a Plan<'a>),
     Announce(DateTime<Utc>),
     Close(DateTime<Utc>, &'a str),
+}
+
+/// How a signed contract's price is paid.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan<'a> {
+    pub plan: &'a str,
+    pub guarantee_reference: Option<&'a str>,
+    pub first_due: Option<DateTime<Utc>>,
+    /// Instalments: the least first payment (fen), fixed by the contract.
+    pub first_minimum: Option<i64>,
+    pub final_due: DateTime<Utc>,
+}
+
+/// One payment as recorded.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = super::schema::deal_payments)]
+pub struct PaymentRow {
+    pub id: i64,
+    pub deal_id: i64,
+    pub listing_id: i64,
+    pub amount: i64,
+    pub reference: String,
+    pub paid_at: NaiveDateTime,
+    pub recorded_by: Option<i64>,
+}
+
+/// Records a payment of `amount` on a deal whose paid total is still `before` (so two
+/// concurrent payments cannot both count); the deal becomes `paid` when `fully_paid`.
+#[expect(clippy::too_many_arguments, reason = "one payment and what it changes")]
+pub fn record_payment(
+    conn: &mut Conn,
+    deal: &DealRow,
+    before: i64,
+    amount: i64,
+    reference: &str,
+    fully_paid: bool,
+    at: DateTime<Utc>,
+    by: Option<i64>,
+) -> Result<bool, AppError> {
+    use super::schema::deal_payments as p;
+    let total = before + amount;
+    let n = with_conn!(conn, c => {
+        let q = diesel::update(
+            d::table
+                .filter(d::id.eq(deal.id))
+                .filter(d::status.eq("contract_signed"))
+                .filter(d::paid_total.eq(before)),
+        );
+        if fully_paid {
+            q.set((
+                d::paid_total.eq(total),
+                d::status.eq("paid"),
+                d::paid_at.eq(Some(to_db(at))),
+                d::payment_reference.eq(Some(reference)),
+            ))
+            .execute(c)
+        } else {
+            q.set((d::paid_total.eq(total), d::payment_reference.eq(Some(reference))))
+                .execute(c)
+        }
+    })?;
+    if n != 1 {
+        return Ok(false);
+    }
+    with_conn!(conn, c => diesel::insert_into(p::table)
+        .values((
+            p::deal_id.eq(deal.id),
+            p::listing_id.eq(deal.listing_id),
+            p::amount.eq(amount),
+            p::reference.eq(reference),
+            p::paid_at.eq(to_db(at)),
+            p::recorded_by.eq(by),
+        ))
+        .execute(c))?;
+    Ok(true)
+}
+
+/// The payments of a deal, oldest first.
+pub fn payments(conn: &mut Conn, deal_id: i64) -> Result<Vec<PaymentRow>, AppError> {
+    use super::schema::deal_payments as p;
+    let rows = with_conn!(conn, c => p::table
+        .filter(p::deal_id.eq(deal_id))
+        .order(p::id.asc())
+        .select(PaymentRow::as_select())
+        .load(c))?;
+    Ok(rows)
+}
+
+/// Deals whose price is not fully paid, signed contracts only.
+pub fn unpaid(conn: &mut Conn, limit: i64) -> Result<Vec<DealRow>, AppError> {
+    let rows = with_conn!(conn, c => d::table
+        .filter(d::status.eq("contract_signed"))
+        .order(d::id.asc())
+        .limit(limit)
+        .select(DealRow::as_select())
+        .load(c))?;
+    Ok(rows)
 }
 
 /// Deals still awaiting their contract after the deadline, not flagged yet.

@@ -44,6 +44,7 @@ pub struct ListingRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub runner_up_offer: bool,
+    pub decision_due_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Insertable)]
@@ -195,6 +196,12 @@ pub fn open_disclosure(
     Ok(())
 }
 
+/// When the listing is decided at the latest (see `exchange::decide`).
+pub fn set_decision_due(conn: &mut Conn, id: i64, at: DateTime<Utc>) -> Result<(), AppError> {
+    with_conn!(conn, c => diesel::update(l::table.find(id)).set(l::decision_due_at.eq(Some(to_db(at)))).execute(c))?;
+    Ok(())
+}
+
 pub fn set_disclosure_end(conn: &mut Conn, id: i64, end: DateTime<Utc>) -> Result<(), AppError> {
     with_conn!(conn, c => diesel::update(l::table.find(id)).set(l::disclosure_end.eq(Some(to_db(end)))).execute(c))?;
     Ok(())
@@ -250,24 +257,33 @@ pub fn set_terminated_reason(conn: &mut Conn, id: i64, reason: &str) -> Result<(
 }
 
 /// Starts a new round with its own price, disclosure length and consent document.
+/// The terms a new round starts with.
+pub struct NewRound<'a> {
+    pub round: i32,
+    pub price: i64,
+    pub deposit: i64,
+    pub days: i32,
+    pub consent: Option<&'a str>,
+}
+
 pub fn start_round(
     conn: &mut Conn,
     id: i64,
-    round: i32,
-    price: i64,
-    days: i32,
-    consent: Option<&str>,
+    r: &NewRound,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
+    let (round, price, days, consent) = (r.round, r.price, r.days, r.consent);
     with_conn!(conn, c => diesel::update(l::table.find(id))
         .set((
             l::round.eq(round),
             l::listing_price.eq(price),
+            l::deposit.eq(r.deposit),
             l::disclosure_working_days.eq(days),
             l::consent_document.eq(consent),
             l::disclosure_start.eq(None::<NaiveDateTime>),
             l::disclosure_end.eq(None::<NaiveDateTime>),
             l::disclosure_decided_at.eq(None::<NaiveDateTime>),
+            l::decision_due_at.eq(None::<NaiveDateTime>),
             l::review_comment.eq(None::<String>),
             l::updated_at.eq(to_db(now)),
         ))
@@ -286,6 +302,7 @@ pub fn record_round(conn: &mut Conn, row: &ListingRow, now: DateTime<Utc>) -> Re
             lr::consent_document.eq(&row.consent_document),
             lr::disclosure_start.eq(row.disclosure_start),
             lr::disclosure_end.eq(row.disclosure_end),
+            lr::deposit.eq(Some(row.deposit)),
             lr::created_at.eq(to_db(now)),
         ))
         .on_conflict((lr::listing_id, lr::round))
@@ -441,8 +458,8 @@ pub fn due_for_decision(
     let ids = with_conn!(conn, c => l::table
         .filter(l::status.eq("disclosure"))
         .filter(l::disclosure_decided_at.is_null())
-        .filter(l::disclosure_end.le(to_db(now)))
-        .order(l::disclosure_end.asc())
+        .filter(l::decision_due_at.le(to_db(now)))
+        .order(l::decision_due_at.asc())
         .limit(limit)
         .select(l::id)
         .load(c))?;

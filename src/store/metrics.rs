@@ -35,8 +35,8 @@ pub fn oldest_due(conn: &mut Conn, now: DateTime<Utc>) -> Result<Vec<JobDue>, Ap
         let disclosure: Option<NaiveDateTime> = l::table
             .filter(l::status.eq("disclosure"))
             .filter(l::disclosure_decided_at.is_null())
-            .filter(l::disclosure_end.le(t))
-            .select(min(l::disclosure_end))
+            .filter(l::decision_due_at.le(t))
+            .select(min(l::decision_due_at))
             .first(c)?;
         let start: Option<NaiveDateTime> = a::table
             .inner_join(l::table.on(l::id.eq(a::listing_id)))

@@ -28,6 +28,12 @@ pub struct RegistrationRow {
     pub user_agent: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub qualified_at: Option<NaiveDateTime>,
+    pub review_due_at: Option<NaiveDateTime>,
+    pub seller_opinion: Option<String>,
+    pub seller_opinion_comment: Option<String>,
+    pub seller_opinion_at: Option<NaiveDateTime>,
+    pub seller_opinion_due_at: Option<NaiveDateTime>,
 }
 
 pub struct NewRegistration<'a> {
@@ -151,25 +157,74 @@ pub fn registrant_users(
     Ok(rows)
 }
 
+/// What an operator's review records.
+pub struct Review<'a> {
+    pub status: &'a str,
+    pub comment: &'a str,
+    /// Kept when `None` (a bidder re-qualified after an objection keeps its code).
+    pub bidder_code: Option<&'a str>,
+    pub deposit_due: Option<DateTime<Utc>>,
+    /// When the enterprise's opinion on a newly qualified bidder is due.
+    pub opinion_due: Option<DateTime<Utc>>,
+}
+
 /// Records the review; the status moves only from `pending`.
-pub fn review(
+pub fn review(conn: &mut Conn, id: i64, rv: &Review, now: DateTime<Utc>) -> Result<bool, AppError> {
+    let qualified = (rv.status == "qualified").then(|| to_db(now));
+    let n = with_conn!(conn, c => {
+        let q = diesel::update(r::table.filter(r::id.eq(id)).filter(r::status.eq("pending")));
+        let common = (
+            r::status.eq(rv.status),
+            r::review_comment.eq(Some(rv.comment)),
+            r::deposit_due_at.eq(rv.deposit_due.map(to_db)),
+            r::review_due_at.eq(None::<NaiveDateTime>),
+            r::updated_at.eq(to_db(now)),
+        );
+        match (rv.bidder_code, rv.opinion_due) {
+            (Some(code), opinion_due) => q
+                .set((
+                    common,
+                    r::bidder_code.eq(Some(code)),
+                    r::qualified_at.eq(qualified),
+                    r::seller_opinion_due_at.eq(opinion_due.map(to_db)),
+                ))
+                .execute(c),
+            (None, _) => q.set(common).execute(c),
+        }
+    })?;
+    Ok(n == 1)
+}
+
+/// The enterprise's opinion on a qualified bidder. An objection sends the registration back
+/// to the operator (`pending`), who decides by `review_due`.
+pub fn set_opinion(
     conn: &mut Conn,
     id: i64,
-    status: &str,
+    opinion: &str,
     comment: &str,
-    bidder_code: Option<&str>,
-    deposit_due: Option<DateTime<Utc>>,
+    review_due: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<bool, AppError> {
-    let n = with_conn!(conn, c => diesel::update(r::table.filter(r::id.eq(id)).filter(r::status.eq("pending")))
-        .set((
-            r::status.eq(status),
-            r::review_comment.eq(Some(comment)),
-            r::bidder_code.eq(bidder_code),
-            r::deposit_due_at.eq(deposit_due.map(to_db)),
+    let n = with_conn!(conn, c => {
+        let q = diesel::update(
+            r::table
+                .filter(r::id.eq(id))
+                .filter(r::status.eq("qualified"))
+                .filter(r::seller_opinion.is_null()),
+        );
+        let fields = (
+            r::seller_opinion.eq(Some(opinion)),
+            r::seller_opinion_comment.eq(Some(comment)),
+            r::seller_opinion_at.eq(Some(to_db(now))),
             r::updated_at.eq(to_db(now)),
-        ))
-        .execute(c))?;
+        );
+        match review_due {
+            Some(due) => q
+                .set((fields, r::status.eq("pending"), r::review_due_at.eq(Some(to_db(due)))))
+                .execute(c),
+            None => q.set(fields).execute(c),
+        }
+    })?;
     Ok(n == 1)
 }
 

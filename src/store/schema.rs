@@ -171,6 +171,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         runner_up_offer -> Bool,
+        decision_due_at -> Nullable<Timestamp>,
     }
 }
 
@@ -186,6 +187,7 @@ diesel::table! {
         disclosure_end -> Nullable<Timestamp>,
         outcome -> Nullable<Text>,
         created_at -> Timestamp,
+        deposit -> Nullable<BigInt>,
     }
 }
 
@@ -207,6 +209,12 @@ diesel::table! {
         user_agent -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        qualified_at -> Nullable<Timestamp>,
+        review_due_at -> Nullable<Timestamp>,
+        seller_opinion -> Nullable<Text>,
+        seller_opinion_comment -> Nullable<Text>,
+        seller_opinion_at -> Nullable<Timestamp>,
+        seller_opinion_due_at -> Nullable<Timestamp>,
     }
 }
 
@@ -286,6 +294,47 @@ diesel::table! {
         contract_overdue_flagged -> Bool,
         offer_due_at -> Nullable<Timestamp>,
         payment_due_at -> Nullable<Timestamp>,
+        payment_plan -> Nullable<Text>,
+        guarantee_reference -> Nullable<Text>,
+        paid_total -> BigInt,
+        first_payment_due_at -> Nullable<Timestamp>,
+        first_payment_min -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    deal_payments (id) {
+        id -> BigInt,
+        deal_id -> BigInt,
+        listing_id -> BigInt,
+        amount -> BigInt,
+        reference -> Text,
+        paid_at -> Timestamp,
+        recorded_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    listing_notices (id) {
+        id -> BigInt,
+        listing_id -> BigInt,
+        round -> Integer,
+        kind -> Text,
+        text -> Text,
+        material -> Bool,
+        disclosure_end_before -> Timestamp,
+        disclosure_end_after -> Timestamp,
+        published_at -> Timestamp,
+        published_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    reminders (id) {
+        id -> BigInt,
+        subject -> Text,
+        kind -> Text,
+        sent_at -> Timestamp,
     }
 }
 
@@ -349,6 +398,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     bid_requests,
     deals,
     deal_defaults,
+    deal_payments,
+    listing_notices,
+    reminders,
     alerts,
     sandbox_clock,
 );

@@ -157,6 +157,10 @@ const TABLE: &[Line] = &[
     l("POST",  "/api/v1/listings/{id}/terminate",           OPERATORS,   Some(r#"{"reason":"授权测试"}"#), &[]),
     l("POST",  "/api/v1/listings/{id}/relist",              ENTERPRISES, Some(r#"{"listing_price":"10000000","disclosure_working_days":20}"#), &[(Owner, WRONG_STATE), (OtherEnterprise, FORBIDDEN)]),
     l("GET",   "/api/v1/listings/{id}/rounds",              PUBLIC,      NONE, &[]),
+    // The disclosure is long over (awarded): nothing to extend or add to; only the owner's.
+    l("POST",  "/api/v1/listings/{id}/extend",              ENTERPRISES, Some(r#"{"working_days":5}"#), &[(Owner, WRONG_STATE), (OtherEnterprise, FORBIDDEN)]),
+    l("POST",  "/api/v1/listings/{id}/notices",             ENTERPRISES, Some(r#"{"text":"补充公告","material":false}"#), &[(Owner, WRONG_STATE), (OtherEnterprise, FORBIDDEN)]),
+    l("GET",   "/api/v1/listings/{id}/notices",             PUBLIC,      NONE, &[]),
     l("POST",  "/api/v1/listings/{id}/registrations",       BIDDERS,     Some("{}"), &[(Registered, WRONG_STATE), (Bidder, WRONG_STATE)]),
     // Signed in, but only the owner (without names) and staff see who registered.
     l("GET",   "/api/v1/listings/{id}/registrations",       SIGNED_IN,   NONE, &[(Owner, Sees(Item::Registration)), (OtherEnterprise, FORBIDDEN), (Registered, FORBIDDEN), (Bidder, FORBIDDEN), (Operator, Sees(Item::Registration)), (Auditor, Sees(Item::Registration)), (Admin, Sees(Item::Registration))]),
@@ -164,6 +168,8 @@ const TABLE: &[Line] = &[
     l("GET",   "/api/v1/me/registrations",                  BIDDERS,     NONE, &[(Registered, Sees(Item::Registration)), (Bidder, Blind(Item::Registration))]),
     l("POST",  "/api/v1/registrations/{id}/review",         OPERATORS,   Some(r#"{"decision":"qualify","comment":"ok"}"#), &[]),
     l("POST",  "/api/v1/registrations/{id}/deposit",        OPERATORS,   Some(r#"{"action":"confirm","reference":"PAY-1"}"#), &[]),
+    // The listing was decided long ago: the owner's opinion comes too late; others may not.
+    l("POST",  "/api/v1/registrations/{id}/seller-opinion", ENTERPRISES, Some(r#"{"agree":true}"#), &[(Owner, WRONG_STATE), (OtherEnterprise, FORBIDDEN)]),
     l("POST",  "/api/v1/listings/{id}/auction",             OPERATORS,   Some(r#"{"starts_at":"$LATER"}"#), &[]),
     l("GET",   "/api/v1/listings/{id}/auction",             PUBLIC,      NONE, &[]),
     l("GET",   "/api/v1/listings/{id}/auction/events",      PUBLIC,      NONE, &[]),

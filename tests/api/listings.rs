@@ -896,14 +896,46 @@ async fn the_scheduler_decides_by_the_number_of_eligible_bidders() {
     eligible_bidders(&app, &c, one, 1).await;
     let two = approved(&app, &c, &in_secs(8)).await;
     let (_, unpaid) = app.verified_bidder().await;
-    app.post(
-        &format!("/api/v1/listings/{two}/registrations"),
-        Some(&unpaid),
-        &json!({}),
-    )
-    .await;
+    let pending = app
+        .post(
+            &format!("/api/v1/listings/{two}/registrations"),
+            Some(&unpaid),
+            &json!({}),
+        )
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
     eligible_bidders(&app, &c, two, 2).await;
     tokio::time::sleep(Duration::from_millis(8500)).await;
+    // A registration the exchange has not reviewed yet holds the decision until its window
+    // closes (5 working days after disclosure), or until the exchange decides on it.
+    let l = app
+        .get(&format!("/api/v1/listings/{two}"), None)
+        .await
+        .json();
+    assert_eq!(
+        (l["status"].as_str(), l["disclosure_ended"].as_bool()),
+        (Some("disclosure"), Some(true))
+    );
+    let due: chrono::DateTime<chrono::Utc> = l["decision_due"].as_str().unwrap().parse().unwrap();
+    assert!(due - app.now() > chrono::Duration::days(3), "{l}");
+    assert_eq!(app.audit_count(Some("listing.disclosure_ended")).await, 2);
+    let r = app
+        .post(
+            &format!("/api/v1/registrations/{pending}/review"),
+            Some(&c.operator),
+            &json!({"decision": "reject", "comment": "材料不全"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    // Every registration is settled now: the scheduler decides at its next tick.
+    for _ in 0..50 {
+        if app.audit_count(Some("listing.disclosure_ended")).await == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(
         wait_status(&app, none, "no_sale", &c.owner).await["status"],
         "no_sale"

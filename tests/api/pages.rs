@@ -744,6 +744,15 @@ async fn rejected_then_suspended(app: &TestApp, c: &Cast, id: i64) -> Vec<String
         .await;
     assert_eq!(r.status, 200, "{}", html(&r));
     let b = eligible_bidders(app, c, id, 2).await;
+    objected_then_rejected(app, c, id).await;
+    let r = app
+        .post(
+            &format!("/api/v1/listings/{id}/notices"),
+            Some(&c.owner),
+            &json!({"text": "补充说明：标的资产的权属证明已上传。", "material": false}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", html(&r));
     for what in ["suspend", "resume"] {
         let r = app
             .post(
@@ -755,6 +764,48 @@ async fn rejected_then_suspended(app: &TestApp, c: &Cast, id: i64) -> Vec<String
         assert_eq!(r.status, 200, "{what}: {}", html(&r));
     }
     b
+}
+
+/// A third bidder qualified, objected to by the seller, then rejected by the exchange.
+async fn objected_then_rejected(app: &TestApp, c: &Cast, id: i64) {
+    let (_, token) = app.verified_bidder().await;
+    let reg = app
+        .post(
+            &format!("/api/v1/listings/{id}/registrations"),
+            Some(&token),
+            &json!({}),
+        )
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let steps = [
+        (
+            &c.operator,
+            "review",
+            json!({"decision": "qualify", "comment": "资格符合"}),
+        ),
+        (
+            &c.owner,
+            "seller-opinion",
+            json!({"agree": false, "comment": "与转让方存在关联"}),
+        ),
+        (
+            &c.operator,
+            "review",
+            json!({"decision": "reject", "comment": "经复核不予确认"}),
+        ),
+    ];
+    for (who, what, body) in steps {
+        let r = app
+            .post(
+                &format!("/api/v1/registrations/{reg}/{what}"),
+                Some(who),
+                &body,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{what}: {}", html(&r));
+    }
 }
 
 /// The listings for a failed auction, a negotiated deal, a default with a runner-up, and
@@ -940,6 +991,8 @@ async fn every_link_in_every_mail_opens_a_page_about_its_recipients_listing() {
     let app = spawn_app_with(|s| {
         s.listing.forfeit_unused_deposits = true;
         s.auth.access_token_ttl_seconds = 60 * 86_400;
+        // Every open deadline counts as near: the deadline reminders go out during the walk.
+        s.listing.reminder_hours_before = 24 * 60;
     })
     .await;
     let c = cast(&app).await;

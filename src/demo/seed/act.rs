@@ -10,9 +10,10 @@ use super::{Actor, Seeder};
 use crate::demo::data::{Act, ListingPlan};
 use crate::domain::calendar::Calendar;
 use crate::domain::money::Money;
+use crate::domain::payment::PaymentPlan;
 use crate::domain::registration::DepositAction;
 use crate::error::AppError;
-use crate::exchange::deals::{self, DealStep};
+use crate::exchange::deals::{self, DealStep, Payment};
 use crate::exchange::listings::Deps;
 use crate::exchange::listings::{self, Decision, RelistInput, Review};
 use crate::exchange::registrations::{self, By, ReviewDecision};
@@ -139,22 +140,14 @@ impl Seeder<'_> {
             }
             Act::Terminate(why) => {
                 let id = run.id()?;
+                let t = termination(why);
                 self.tx(what, |c| {
-                    let t = listings::Termination {
-                        reason: why.to_string(),
-                        winner_default: false,
-                    };
                     listings::terminate(c, deps, &op.user, id, &t, &op.meta, now)
                 })?;
             }
             Act::Relist(percent) => {
                 let id = run.id()?;
-                let price = ListingPlan::money(plan.appraised_yuan * percent / 100);
-                let input = RelistInput {
-                    listing_price: price,
-                    disclosure_working_days: plan.disclosure_working_days,
-                    consent_document: None,
-                };
+                let input = relisting(plan, percent);
                 self.tx(what, |c| {
                     listings::relist(c, deps, &seller.user, id, &input, &seller.meta, now)
                 })?;
@@ -317,13 +310,18 @@ impl Seeder<'_> {
             Act::Contract | Act::Payment | Act::Announce | Act::CloseDeal => {
                 let id = run.id()?;
                 let step = match act {
-                    Act::Contract => DealStep::Contract { signed_at: now },
-                    Act::Payment => DealStep::Payment {
+                    Act::Contract => DealStep::Contract {
+                        signed_at: now,
+                        plan: PaymentPlan::LumpSum,
+                        guarantee_reference: None,
+                    },
+                    Act::Payment => DealStep::Payment(Payment {
+                        amount: None,
                         reference: format!(
                             "JK-{}-{id:05}",
                             Calendar::beijing_date(now).format("%Y%m%d")
                         ),
-                    },
+                    }),
                     Act::Announce => DealStep::Announce,
                     _ => DealStep::Close,
                 };
@@ -332,5 +330,22 @@ impl Seeder<'_> {
             other => anyhow::bail!("{other:?} is not a deal step"),
         }
         Ok(())
+    }
+}
+
+fn termination(why: &str) -> listings::Termination {
+    listings::Termination {
+        reason: why.to_string(),
+        winner_default: false,
+    }
+}
+
+/// A new round at `percent` % of the appraisal, with the plan's disclosure and deposit.
+fn relisting(plan: &ListingPlan, percent: i64) -> RelistInput {
+    RelistInput {
+        listing_price: ListingPlan::money(plan.appraised_yuan * percent / 100),
+        disclosure_working_days: plan.disclosure_working_days,
+        consent_document: None,
+        deposit: None,
     }
 }

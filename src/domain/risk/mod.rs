@@ -18,7 +18,8 @@ mod tests;
 pub use auction::{AuctionFacts, BidFact, auction_rules};
 pub use parties::{Party, email_domain, related_parties, telling_ip};
 pub use periods::{
-    contract_overdue, repeated_forfeits, short_announcement, short_disclosure, suspension_overdue,
+    contract_overdue, payment_overdue, repeated_forfeits, short_announcement, short_disclosure,
+    suspension_overdue,
 };
 pub use prices::{
     DealFacts, RoundPrice, deal_rules, listing_price_below_appraisal, repeated_relisting,
@@ -67,10 +68,11 @@ pub enum Rule {
     RepeatedForfeits,
     SuspensionOverdue,
     ContractOverdue,
+    PaymentOverdue,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 16] = [
+    pub const ALL: [Rule; 17] = [
         Rule::PriceBelowAppraisal,
         Rule::DealBelowFloor,
         Rule::SingleBidderDeal,
@@ -87,6 +89,7 @@ impl Rule {
         Rule::RepeatedForfeits,
         Rule::SuspensionOverdue,
         Rule::ContractOverdue,
+        Rule::PaymentOverdue,
     ];
 
     /// The stable id clients filter on.
@@ -108,6 +111,7 @@ impl Rule {
             Rule::RepeatedForfeits => "repeated_forfeits",
             Rule::SuspensionOverdue => "suspension_overdue",
             Rule::ContractOverdue => "contract_overdue",
+            Rule::PaymentOverdue => "payment_overdue",
         }
     }
 
@@ -133,7 +137,8 @@ impl Rule {
             | Rule::LoneCountdownBidder
             | Rule::ShortAnnouncement
             | Rule::CountdownSniping
-            | Rule::ContractOverdue => Severity::Medium,
+            | Rule::ContractOverdue
+            | Rule::PaymentOverdue => Severity::Medium,
             Rule::SilentBidders => Severity::Low,
         }
     }
@@ -177,6 +182,9 @@ impl Rule {
             Rule::RepeatedForfeits => "One organisation's deposits forfeited repeatedly.",
             Rule::SuspensionOverdue => "A suspension has lasted longer than allowed.",
             Rule::ContractOverdue => "The winner did not sign the contract by its deadline.",
+            Rule::PaymentOverdue => {
+                "The buyer did not pay the price (or the first instalment) by its deadline."
+            }
         }
     }
 }

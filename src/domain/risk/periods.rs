@@ -97,3 +97,27 @@ pub fn contract_overdue(
     )
     .with("contract_due_at", due.to_rfc3339())
 }
+
+/// The price (or the first instalment) not paid by its deadline `due`; one alert per deadline.
+pub fn payment_overdue(
+    listing_id: i64,
+    round: u32,
+    bidder_code: &str,
+    due: DateTime<Utc>,
+    outstanding: &str,
+) -> Finding {
+    Finding::new(
+        Rule::PaymentOverdue,
+        format!(
+            "{}:{bidder_code}:payment:{}",
+            round_subject("deal", listing_id, round),
+            due.timestamp()
+        ),
+        format!(
+            "Buyer {bidder_code} had not paid by its deadline {} (UTC); {outstanding} yuan still owed.",
+            due.format("%Y-%m-%d %H:%M")
+        ),
+    )
+    .with("payment_due", due.to_rfc3339())
+    .with("outstanding", outstanding)
+}

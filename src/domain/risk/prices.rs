@@ -3,7 +3,7 @@
 
 use super::{Finding, RiskPolicy, Rule, Severity, percent, round_subject};
 use crate::domain::money::Money;
-use chrono::{Months, NaiveDate};
+use chrono::NaiveDate;
 
 /// The price facts of one round of a listing.
 #[derive(Debug, Clone)]
@@ -188,11 +188,12 @@ fn single_bidder(d: &DealFacts) -> Option<Finding> {
 
 /// Awarded on an appraisal older than allowed.
 fn stale_appraisal(policy: &RiskPolicy, d: &DealFacts) -> Option<Finding> {
-    let expires = d
-        .appraisal_date
-        .checked_add_months(Months::new(policy.appraisal_max_age_months))
-        .unwrap_or(NaiveDate::MAX);
-    if d.awarded_on > expires {
+    // The same rule as at approval: expired from the anniversary on.
+    if crate::domain::listing::appraisal_expired(
+        d.appraisal_date,
+        policy.appraisal_max_age_months,
+        d.awarded_on,
+    ) {
         return Some(
             Finding::new(
                 Rule::StaleAppraisal,

@@ -1,7 +1,8 @@
 use super::auction::{AuctionFacts, BidFact, auction_rules};
 use super::parties::{Party, email_domain, related_parties, telling_ip};
 use super::periods::{
-    contract_overdue, repeated_forfeits, short_announcement, short_disclosure, suspension_overdue,
+    contract_overdue, payment_overdue, repeated_forfeits, short_announcement, short_disclosure,
+    suspension_overdue,
 };
 use super::prices::{
     DealFacts, RoundPrice, deal_rules, listing_price_below_appraisal, repeated_relisting,
@@ -151,13 +152,21 @@ fn a_negotiated_deal_fires_and_is_high_after_price_cuts() {
 }
 
 #[test]
-fn an_appraisal_twelve_months_old_is_fine_one_day_more_fires() {
+fn an_appraisal_fires_from_its_anniversary_on_as_approval_refuses_it() {
     let p = policy();
     let mut d = deal("1000000.00");
-    d.appraisal_date = NaiveDate::from_ymd_opt(2025, 11, 27).unwrap();
+    assert_eq!(d.awarded_on, NaiveDate::from_ymd_opt(2026, 11, 27).unwrap());
+    // The day before the anniversary: still valid (approval would accept it too).
+    d.appraisal_date = NaiveDate::from_ymd_opt(2025, 11, 28).unwrap();
     assert!(deal_rules(&p, &d).is_empty());
-    d.appraisal_date = NaiveDate::from_ymd_opt(2025, 11, 26).unwrap();
+    // On the anniversary: expired for approval, and the alert agrees.
+    d.appraisal_date = NaiveDate::from_ymd_opt(2025, 11, 27).unwrap();
     assert_eq!(rules(&deal_rules(&p, &d)), ["stale_appraisal"]);
+    assert!(crate::domain::listing::appraisal_expired(
+        d.appraisal_date,
+        12,
+        d.awarded_on
+    ));
 }
 
 fn bid(reg: i64, amount: &str, at: i64, end_before: i64) -> BidFact {
@@ -374,4 +383,11 @@ fn overdue_findings_name_their_subject() {
     assert_eq!(c.subject, "deal:3:round:2:B-1234");
     assert_ne!(contract_overdue(3, 2, "B-9999", t(0)).subject, c.subject);
     assert_eq!(c.rule, Rule::ContractOverdue);
+    let p1 = payment_overdue(3, 2, "B-1234", t(0), "100.00");
+    let p2 = payment_overdue(3, 2, "B-1234", t(60), "100.00");
+    assert_eq!(p1.rule, Rule::PaymentOverdue);
+    assert_ne!(
+        p1.subject, p2.subject,
+        "each missed deadline is its own alert"
+    );
 }

@@ -3,11 +3,13 @@
 //! default with the offer to the runner-up ([`default`]).
 
 mod default;
+mod payment;
 mod steps;
 
 pub use default::{
     DefaultNote, accept_offer, decline_offer, default_winner, lapse_overdue_offers, record_default,
 };
+pub use payment::{Payment, flag_overdue_payment, schedule};
 pub use steps::{DealStep, flag_overdue_contract, step};
 
 use chrono::{DateTime, Utc};
@@ -23,6 +25,7 @@ use crate::audit::{self, Actor, Event};
 use crate::domain::deal::DealStatus;
 use crate::domain::listing::{Action, ListingStatus, transition};
 use crate::domain::money::Money;
+use crate::domain::payment::PaymentPlan;
 use crate::domain::registration::{DepositStatus, RegistrationStatus, is_eligible};
 use crate::error::AppError;
 use crate::notify::Kind;
@@ -49,8 +52,24 @@ pub struct DealView {
     pub contract_due: DateTime<Utc>,
     /// Same as `contract_due` (kept for earlier clients).
     pub contract_due_at: DateTime<Utc>,
-    /// Once the contract is signed: the price must be paid by then.
+    /// Once the contract is signed and until the price is paid: the next payment deadline
+    /// (the first instalment's while it is short, then the whole price's).
     pub payment_due: Option<DateTime<Utc>>,
+    /// `lump_sum` or `instalments`, once the contract is signed.
+    pub payment_plan: Option<PaymentPlan>,
+    /// The guarantee backing the instalments still to come.
+    pub guarantee_reference: Option<String>,
+    /// Paid so far, and still owed (the price until the contract is signed).
+    pub paid_total: Money,
+    pub outstanding: Money,
+    /// Instalments: the least first payment and when it is due.
+    pub first_payment_due: Option<DateTime<Utc>>,
+    pub first_payment_min: Option<Money>,
+    /// Each payment recorded, oldest first (amount and date).
+    pub payments: Vec<PaymentView>,
+    /// Deadlines that fall into a year with no published holiday calendar.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// While `offered`: the runner-up answers by then; silence declines.
     pub offer_due: Option<DateTime<Utc>>,
     pub contract_signed_at: Option<DateTime<Utc>>,
@@ -64,7 +83,41 @@ pub struct DealView {
     pub listing_price: Money,
 }
 
+/// A payment as the deal shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PaymentView {
+    pub amount: Money,
+    pub paid_at: DateTime<Utc>,
+}
+
+/// The deal with its payments, and warnings on deadlines in unpublished calendar years.
+pub fn present(
+    conn: &mut Conn,
+    rules: &ExchangeRules,
+    d: &DealRow,
+    listing: &ListingRow,
+) -> Result<DealView, AppError> {
+    let mut v = view(d, listing);
+    v.payments = store::payments(conn, d.id)?
+        .iter()
+        .map(|p| PaymentView {
+            amount: Money::from_fen(p.amount),
+            paid_at: from_db(p.paid_at),
+        })
+        .collect();
+    v.warnings = rules.calendar_warnings(&[
+        Some(v.contract_due),
+        v.payment_due,
+        v.offer_due,
+        v.first_payment_due,
+    ]);
+    Ok(v)
+}
+
+/// The deal's own fields (no payments; see [`present`]).
 pub fn view(d: &DealRow, listing: &ListingRow) -> DealView {
+    let schedule = payment::schedule(d);
+    let paid = Money::from_fen(d.paid_total);
     DealView {
         listing_id: d.listing_id,
         winner_bidder_code: d.bidder_code.clone(),
@@ -74,7 +127,15 @@ pub fn view(d: &DealRow, listing: &ListingRow) -> DealView {
         status: DealStatus::parse(&d.status).unwrap_or(DealStatus::Awarded),
         contract_due: from_db(d.contract_due_at),
         contract_due_at: from_db(d.contract_due_at),
-        payment_due: d.payment_due_at.map(from_db),
+        payment_due: schedule.and_then(|s| s.next_due(paid)),
+        payment_plan: schedule.map(|s| s.plan),
+        guarantee_reference: d.guarantee_reference.clone(),
+        paid_total: paid,
+        outstanding: Money::from_fen((d.price - d.paid_total).max(0)),
+        first_payment_due: d.first_payment_due_at.map(from_db),
+        first_payment_min: d.first_payment_min.map(Money::from_fen),
+        payments: Vec::new(),
+        warnings: Vec::new(),
         offer_due: if d.status == "offered" {
             d.offer_due_at.map(from_db)
         } else {

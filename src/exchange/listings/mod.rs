@@ -2,11 +2,13 @@
 //! suspension and termination ([`suspension`]) and relisting ([`relist`]); and the listing as
 //! each kind of reader may see it.
 
+mod changes;
 mod draft;
 mod relist;
 mod review;
 mod suspension;
 
+pub use changes::{Extension, NoticeInput, NoticeView, extend, notice_view, publish_notice};
 pub use draft::{
     ListingInput, ListingPatch, MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS, create, submit, update,
 };
@@ -94,9 +96,13 @@ pub struct ListingView {
     pub disclosure_working_days: u32,
     pub disclosure_start: Option<DateTime<Utc>>,
     pub disclosure_end: Option<DateTime<Utc>>,
-    /// True once disclosure has ended (status `disclosure` then means: waiting for the
-    /// exchange to schedule the auction).
+    /// True once disclosure has ended (status `disclosure` then means: the exchange is still
+    /// qualifying bidders, or waiting to schedule the auction).
     pub disclosure_ended: bool,
+    /// While undecided: when the listing is decided (no sale, negotiation or auction) at the
+    /// latest — the disclosure's end, or later while registrations may still be qualified or
+    /// deposits paid; earlier once every registration is settled.
+    pub decision_due: Option<DateTime<Utc>>,
     pub free_bidding_seconds: u32,
     pub countdown_seconds: u32,
     pub allow_self_raise: bool,
@@ -171,6 +177,12 @@ pub fn view(
         disclosure_end: row.disclosure_end.map(from_db),
         disclosure_ended: row.disclosure_end.is_some_and(|e| from_db(e) <= now)
             && row.disclosure_start.is_some(),
+        decision_due: if status == ListingStatus::Disclosure && row.disclosure_decided_at.is_none()
+        {
+            row.decision_due_at.map(from_db)
+        } else {
+            None
+        },
         free_bidding_seconds: count(row.free_bidding_seconds),
         countdown_seconds: count(row.countdown_seconds),
         allow_self_raise: row.allow_self_raise,

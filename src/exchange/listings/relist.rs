@@ -24,6 +24,8 @@ pub struct RelistInput {
     pub listing_price: Money,
     pub disclosure_working_days: u32,
     pub consent_document: Option<String>,
+    /// The new round's deposit (at most 30 % of the new price); the old one by default.
+    pub deposit: Option<Money>,
 }
 
 pub fn relist(
@@ -49,16 +51,20 @@ pub fn relist(
     input.listing_price = r.listing_price;
     input.disclosure_working_days = r.disclosure_working_days;
     input.consent_document = r.consent_document.clone().filter(|c| !c.trim().is_empty());
+    if let Some(deposit) = r.deposit {
+        input.deposit = deposit;
+    }
     validate(deps.rules, &input, round, now)?;
-    let round_i = i32::try_from(round).unwrap_or(i32::MAX);
-    let days = i32::try_from(r.disclosure_working_days).unwrap_or(i32::MAX);
     store::start_round(
         conn,
         id,
-        round_i,
-        r.listing_price.fen(),
-        days,
-        input.consent_document.as_deref().map(str::trim),
+        &store::NewRound {
+            round: i32::try_from(round).unwrap_or(i32::MAX),
+            price: r.listing_price.fen(),
+            deposit: input.deposit.fen(),
+            days: i32::try_from(r.disclosure_working_days).unwrap_or(i32::MAX),
+            consent: input.consent_document.as_deref().map(str::trim),
+        },
         now,
     )?;
     store::set_status(conn, id, from.as_str(), to.as_str(), now)?;
@@ -71,6 +77,7 @@ pub fn relist(
         json!({
             "listing_id": id, "round": round, "previous_price": money(row.listing_price).to_string(),
             "listing_price": r.listing_price.to_string(), "disclosure_working_days": r.disclosure_working_days,
+            "previous_deposit": money(row.deposit).to_string(), "deposit": input.deposit.to_string(),
             "consent_document": input.consent_document,
         }),
         meta,

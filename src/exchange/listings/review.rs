@@ -133,6 +133,7 @@ pub fn review(
             let opened =
                 store::find(conn, id)?.ok_or_else(|| AppError::not_found("no such listing"))?;
             store::record_round(conn, &opened, now)?;
+            crate::exchange::decide::refresh_decision_due(conn, deps.rules, id)?;
             record(
                 conn,
                 now,

@@ -12,7 +12,7 @@ use super::{Deps, actor, load_for_write, notify_parties, reason, record, status_
 use crate::audit::RequestMeta;
 use crate::audit::{self, Actor};
 use crate::auth::AuthUser;
-use crate::domain::calendar::Calendar;
+use crate::domain::disclosure;
 use crate::domain::listing::{Action, ListingStatus, suspension_expired, transition};
 use crate::domain::registration::{DepositAction, DepositStatus};
 use crate::error::AppError;
@@ -108,28 +108,28 @@ pub fn resume(
     let to = transition(from, Action::Resume { to: back })?;
     let mut warnings = Vec::new();
     let mut new_end = None;
+    // A disclosure still running at the suspension gets its working days back (within the
+    // resumption minimums); one that had already ended (or been decided) stays ended.
     if to == ListingStatus::Disclosure
+        && row.disclosure_decided_at.is_none()
         && let (Some(start), Some(end), Some(paused)) =
             (row.disclosure_start, row.disclosure_end, row.suspended_at)
+        && from_db(paused) < from_db(end)
     {
-        let cal = &deps.rules.calendar;
-        let (start, end, paused) = (from_db(start), from_db(end), from_db(paused));
-        let before = cal.working_days_between(
-            Calendar::beijing_date(start),
-            Calendar::beijing_date(paused.min(end)),
+        let r = deps.rules;
+        let computed = disclosure::resumed_end(
+            &r.calendar,
+            from_db(start),
+            from_db(end),
+            from_db(paused),
+            now,
+            r.close_of_business,
+            r.resume_min_total_days,
+            r.resume_min_after_days,
         );
-        let days = deps.rules.resume_min_after_days.max(
-            deps.rules
-                .resume_min_total_days
-                .saturating_sub(before.value),
-        );
-        let computed = deps.rules.disclosure_end(now, days);
         warnings.extend(computed.fallback_warning());
-        // Give back at least the time that was left when it was suspended.
-        let left = (end - paused).max(chrono::Duration::zero());
-        let end = computed.value.max(now + left);
-        store::set_disclosure_end(conn, id, end)?;
-        new_end = Some(end);
+        store::set_disclosure_end(conn, id, computed.value)?;
+        new_end = Some(computed.value);
     }
     let mut auction_end = None;
     if matches!(to, ListingStatus::AuctionScheduled | ListingStatus::Bidding)
@@ -147,6 +147,7 @@ pub fn resume(
     }
     store::set_status(conn, id, from.as_str(), to.as_str(), now)?;
     store::clear_suspension(conn, id)?;
+    crate::exchange::decide::refresh_decision_due(conn, deps.rules, id)?;
     record(
         conn,
         now,
