@@ -9,6 +9,7 @@ pub mod deals;
 pub mod health;
 pub mod json;
 pub mod listings;
+pub mod live;
 pub mod me;
 pub mod metrics;
 pub mod notifications;
@@ -111,7 +112,7 @@ route_table! {
     post "/api/v1/registrations/{id}/deposit" => registrations::deposit, Access::Roles(OPERATORS);
     post "/api/v1/listings/{id}/auction" => auctions::schedule, Access::Roles(OPERATORS);
     get "/api/v1/listings/{id}/auction" => auctions::get, Access::Public;
-    get "/api/v1/listings/{id}/auction/events" => auctions::events, Access::Public;
+    get "/api/v1/listings/{id}/auction/events" => live::events, Access::Public;
     post "/api/v1/listings/{id}/bids" => auctions::place, Access::Roles(BIDDERS);
     get "/api/v1/listings/{id}/bids" => auctions::list, Access::Public;
     post "/api/v1/listings/{id}/quote" => deals::quote, Access::Roles(BIDDERS);

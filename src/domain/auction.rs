@@ -9,6 +9,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
+use super::listing::ListingStatus;
 use super::money::Money;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -153,10 +154,57 @@ pub fn next_end(times: &Times, terms: &Terms, at: DateTime<Utc>) -> DateTime<Utc
     }
 }
 
+/// When the phase next changes by time alone: the start, the end of the free period, the
+/// end; none once closed.
+pub fn next_boundary(times: &Times, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match times.phase(now) {
+        Phase::Scheduled => Some(times.starts_at),
+        Phase::Free => Some(times.free_ends_at),
+        Phase::Countdown => Some(times.ends_at),
+        Phase::Closed => None,
+    }
+}
+
+/// Whether an auction can no longer change: its time is over and its listing has moved on
+/// (awarded, failed, terminated, ...). One still `bidding` waits for its close; a suspended
+/// one may resume.
+pub fn is_over(phase: Phase, listing: ListingStatus) -> bool {
+    phase == Phase::Closed
+        && !matches!(
+            listing,
+            ListingStatus::Bidding | ListingStatus::AuctionScheduled | ListingStatus::Suspended
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn the_next_boundary_is_the_end_of_the_current_phase() {
+        let t = Times::schedule(t0(), 600, 300);
+        let s = Duration::seconds;
+        assert_eq!(next_boundary(&t, t0() - s(1)), Some(t0()));
+        assert_eq!(next_boundary(&t, t0()), Some(t0() + s(600)));
+        assert_eq!(next_boundary(&t, t0() + s(600)), Some(t0() + s(900)));
+        assert_eq!(next_boundary(&t, t0() + s(900)), None);
+    }
+
+    #[test]
+    fn an_auction_is_over_once_closed_and_its_listing_moved_on() {
+        assert!(is_over(Phase::Closed, ListingStatus::Awarded));
+        assert!(is_over(Phase::Closed, ListingStatus::Terminated));
+        assert!(
+            !is_over(Phase::Closed, ListingStatus::Bidding),
+            "the close job is late"
+        );
+        assert!(
+            !is_over(Phase::Closed, ListingStatus::Suspended),
+            "it may resume"
+        );
+        assert!(!is_over(Phase::Countdown, ListingStatus::Bidding));
+    }
 
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 12, 1, 2, 0, 0).unwrap()
