@@ -17,6 +17,7 @@ mod fuzz_regressions;
 mod health;
 mod hostile;
 mod listings;
+mod live;
 mod mail;
 mod metrics;
 mod ocds;
