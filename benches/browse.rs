@@ -423,6 +423,7 @@ fn seed(db: &Db, prefix: &str, now: DateTime<Utc>) -> anyhow::Result<(usize, usi
                             free_bidding_seconds: 3600,
                             countdown_seconds: 300,
                             allow_self_raise: false,
+                            runner_up_offer: false,
                             consent_document: None,
                             round: 1,
                             created_at: at,

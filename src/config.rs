@@ -56,6 +56,15 @@ pub struct Settings {
     pub log: LogSettings,
     pub metrics: MetricsSettings,
     pub ocds: OcdsSettings,
+    pub sandbox: SandboxSettings,
+}
+
+/// Non-production conveniences.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSettings {
+    /// Lets an admin move the exchange's clock forward (`POST /api/v1/sandbox/clock`).
+    pub adjustable_clock: bool,
 }
 
 fn default_env() -> AppEnv {
@@ -140,6 +149,8 @@ pub struct ListingSettings {
     pub forfeit_unused_deposits: bool,
     pub contract_due_working_days: u32,
     pub announcement_min_working_days: u32,
+    pub runner_up_answer_working_days: u32,
+    pub payment_due_working_days: u32,
 }
 
 impl ListingSettings {
@@ -481,6 +492,11 @@ impl Settings {
             }
             if self.mail.transport != MailTransportKind::Smtp {
                 bail!("production sends mail only over SMTP: set APP__MAIL__TRANSPORT=smtp");
+            }
+            if self.sandbox.adjustable_clock {
+                bail!(
+                    "production refuses sandbox.adjustable_clock: the exchange's clock is the real one"
+                );
             }
         }
         Ok(())

@@ -39,6 +39,7 @@ type RequestKey = (String, String, u16);
 pub struct Metrics {
     requests: Mutex<BTreeMap<RequestKey, Histogram>>,
     bids: Mutex<BTreeMap<String, u64>>,
+    scheduler_failures: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 /// Values read from the database and the pool when scraped.
@@ -84,6 +85,13 @@ impl Metrics {
         }
     }
 
+    /// Counts an item of a timed job that failed (it is retried later).
+    pub fn count_scheduler_failure(&self, job: &'static str) {
+        if let Ok(mut m) = self.scheduler_failures.lock() {
+            *m.entry(job).or_default() += 1;
+        }
+    }
+
     /// The whole exposition.
     pub fn render(&self, g: &Gauges, started_unix: i64) -> String {
         let mut out = String::with_capacity(16 * 1024);
@@ -98,6 +106,7 @@ impl Metrics {
         );
         self.render_requests(&mut out);
         self.render_bids(&mut out);
+        self.render_scheduler(&mut out);
         render_gauges(&mut out, g);
         out
     }
@@ -142,6 +151,18 @@ impl Metrics {
         let Ok(m) = self.bids.lock() else { return };
         for (outcome, n) in m.iter() {
             let _ = writeln!(out, "ax_bids_total{{outcome=\"{}\"}} {n}", label(outcome));
+        }
+    }
+}
+
+impl Metrics {
+    fn render_scheduler(&self, out: &mut String) {
+        out.push_str("# HELP ax_scheduler_failures_total Items of timed jobs that failed; each is logged and retried later while the rest of the round goes on.\n# TYPE ax_scheduler_failures_total counter\n");
+        let Ok(m) = self.scheduler_failures.lock() else {
+            return;
+        };
+        for (job, n) in m.iter() {
+            let _ = writeln!(out, "ax_scheduler_failures_total{{job=\"{job}\"}} {n}");
         }
     }
 }

@@ -209,7 +209,7 @@ pub async fn prepare(
         "pii-dev.salt",
     )?;
     let (audit_signer, audit_keys) = audit_keys(&settings)?;
-    Ok(web::Data::new(AppState::new(
+    let state = web::Data::new(AppState::new(
         settings.clone(),
         db,
         clock,
@@ -219,7 +219,11 @@ pub async fn prepare(
             audit_signer,
             audit_keys,
         },
-    )?))
+    )?);
+    crate::jobs::sandbox::refresh_clock(&state)
+        .await
+        .context("cannot read the sandbox clock")?;
+    Ok(state)
 }
 
 /// The configured secret, or outside production one made for this machine: random bytes

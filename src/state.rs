@@ -19,6 +19,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: Db,
     pub clock: Arc<dyn Clock>,
+    /// The same clock when `[sandbox] adjustable_clock` is on (an admin may move it forward).
+    pub sandbox: Option<Arc<crate::domain::clock::SandboxClock>>,
     pub jwt: JwtKeys,
     pub passwords: PasswordHasher,
     pub login_limiter: RateLimiter,
@@ -61,6 +63,14 @@ impl AppState {
         secrets: Secrets,
     ) -> anyhow::Result<Self> {
         let rl = &settings.rate_limit;
+        let sandbox = settings
+            .sandbox
+            .adjustable_clock
+            .then(|| Arc::new(crate::domain::clock::SandboxClock::new(clock.clone())));
+        let clock: Arc<dyn Clock> = match &sandbox {
+            Some(s) => s.clone(),
+            None => clock,
+        };
         Ok(Self {
             jwt: JwtKeys::new(&settings.auth, secrets.jwt_secret)?,
             passwords: PasswordHasher::new(&settings.auth)?,
@@ -74,6 +84,7 @@ impl AppState {
             ),
             db,
             clock,
+            sandbox,
             pii_salt: secrets.pii_salt,
             audit_signer: secrets.audit_signer,
             audit_keys: secrets.audit_keys,
@@ -99,6 +110,7 @@ impl AppState {
         crate::exchange::listings::Deps {
             rules: &self.rules,
             notifier: &self.notifier,
+            clock: &*self.clock,
         }
     }
 }

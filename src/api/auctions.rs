@@ -11,7 +11,6 @@ use utoipa::ToSchema;
 
 use super::json::ApiJson;
 use crate::auth::extract::{Bidders, MaybeUser, Operators, RequestMeta, Staff};
-use crate::domain::listing::ListingStatus;
 use crate::domain::money::Money;
 use crate::error::{AppError, Problem};
 use crate::exchange::auctions::{self as uc, AuctionView, BidView};
@@ -65,11 +64,7 @@ pub async fn schedule(
                 id,
                 body.starts_at,
             )?;
-            Ok(uc::view(
-                &auction,
-                ListingStatus::parse(&row.status).unwrap_or(ListingStatus::AuctionScheduled),
-                now,
-            ))
+            Ok(uc::view(&auction, &row, now))
         })
         .await?;
     state.hub.publish(id);
@@ -112,11 +107,7 @@ pub async fn get(
             let row = visible_listing(c, id, viewer)?;
             let auction = store::of_listing(c, id, row.round)?
                 .ok_or_else(|| AppError::not_found("no auction is scheduled for this listing"))?;
-            Ok(uc::view(
-                &auction,
-                ListingStatus::parse(&row.status).unwrap_or(ListingStatus::Draft),
-                now,
-            ))
+            Ok(uc::view(&auction, &row, now))
         })
         .await?;
     Ok(HttpResponse::Ok().json(view))

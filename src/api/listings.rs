@@ -240,6 +240,7 @@ macro_rules! operator_action {
         pub async fn $name(state: web::Data<AppState>, op: Staff<Operators>, meta: RequestMeta, path: web::Path<i64>, body: ApiJson<ReasonRequest>) -> Result<HttpResponse, AppError> {
             let (now, st, u, id) = (state.clock.now(), state.clone(), op.user.clone(), path.into_inner());
             let (row, warnings) = state.db.tx(move |c| ($call)(c, &st.deps(), &u, id, &body.reason, &meta, now)).await?;
+            state.hub.publish(id);
             respond(&state, row, Viewer::Staff, warnings, false).await
         }
     };
@@ -265,14 +266,40 @@ operator_action!(
         c, d, u, id, why, m, now
     )
 );
-operator_action!(
-    terminate,
-    "/api/v1/listings/{id}/terminate",
-    "Terminate (终结) a listing: final.",
-    |c: &mut Conn, d: &uc::Deps, u: &AuthUser, id, why: &String, m: &RequestMeta, now| no_warnings(
-        uc::terminate(c, d, u, id, why, m, now)
+/// Terminate (终结) a listing: final. Every deposit still held is refunded (the winner's is
+/// forfeited when `winner_default` says the listing ends for the winner's default) and any
+/// auction is closed, in one transaction.
+#[utoipa::path(post, path = "/api/v1/listings/{id}/terminate", tag = "listings",
+    params(("id" = i64, Path, description = "Listing id")),
+    request_body = uc::Termination,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Terminated", body = ListingView),
+        (status = 403, description = "Not an operator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such listing", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`invalid_state`", body = Problem, content_type = "application/problem+json"),
     )
-);
+)]
+pub async fn terminate(
+    state: web::Data<AppState>,
+    op: Staff<Operators>,
+    meta: RequestMeta,
+    path: web::Path<i64>,
+    body: ApiJson<uc::Termination>,
+) -> Result<HttpResponse, AppError> {
+    let (now, st, u, id) = (
+        state.clock.now(),
+        state.clone(),
+        op.user.clone(),
+        path.into_inner(),
+    );
+    let row = state
+        .db
+        .tx(move |c| uc::terminate(c, &st.deps(), &u, id, &body, &meta, now))
+        .await?;
+    state.hub.publish(id);
+    respond(&state, row, Viewer::Staff, Vec::new(), false).await
+}
 
 /// Start a new round after no sale or a failed auction (status `submitted` again).
 #[utoipa::path(post, path = "/api/v1/listings/{id}/relist", tag = "listings",

@@ -15,8 +15,7 @@ use futures_util::future::BoxFuture;
 use serde::Serialize;
 
 use crate::auth::extract::{MaybeUser, client_ip};
-use crate::domain::auction::{self, Phase};
-use crate::domain::listing::ListingStatus;
+use crate::domain::auction::{self, Course, Phase};
 use crate::error::{AppError, Problem};
 use crate::exchange::auctions::{self as uc, AuctionView};
 use crate::exchange::listings::Viewer;
@@ -56,23 +55,15 @@ fn push_state(frames: &mut FramesBuilder, event: &str, view: &AuctionView) {
     frames.push(Kind::State(state_key(view)), &sse(event, None, view));
 }
 
-fn times(v: &AuctionView) -> auction::Times {
-    auction::Times {
-        starts_at: v.starts_at,
-        free_ends_at: v.free_ends_at,
-        ends_at: v.ends_at,
-    }
-}
-
-fn is_over(view: &AuctionView) -> bool {
-    auction::is_over(view.phase, view.status)
-}
-
 /// The auction of a listing as read now, with the bids after `after` (none when `None`).
 struct Read {
     auction_id: i64,
     view: AuctionView,
     bids: Vec<BidRow>,
+    /// The auction can no longer change.
+    over: bool,
+    /// When what a reader sees next changes by time alone.
+    next_change: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 fn read(
@@ -84,13 +75,6 @@ fn read(
     let Some(a) = store::of_listing(c, listing.id, listing.round)? else {
         return Ok(None);
     };
-    let status = ListingStatus::parse(&listing.status).ok_or_else(|| {
-        AppError::internal(anyhow::anyhow!(
-            "listing {} has an unknown status {:?}",
-            listing.id,
-            listing.status
-        ))
-    })?;
     let mut bids = Vec::new();
     if let Some(mut cursor) = after {
         loop {
@@ -103,10 +87,13 @@ fn read(
             }
         }
     }
+    let course = uc::course_of(&a, listing);
     Ok(Some(Read {
         auction_id: a.id,
-        view: uc::view(&a, status, now),
+        view: uc::view(&a, listing, now),
         bids,
+        over: course == Course::Over,
+        next_change: auction::next_boundary(&uc::times(&a), course, now),
     }))
 }
 
@@ -145,10 +132,11 @@ impl AuctionFeed {
             });
         };
         self.auction_id = Some(read.auction_id);
-        let next_change = auction::next_boundary(&times(&read.view), now)
+        let next_change = read
+            .next_change
             .and_then(|t| (t - now).to_std().ok())
             .map(|d| d + std::time::Duration::from_millis(20));
-        let finished = is_over(&read.view);
+        let finished = read.over;
         let Some(previous) = self.last.replace(read.view.clone()) else {
             self.last_seq = i32::try_from(read.view.bid_count).unwrap_or(i32::MAX);
             return Ok(Look {
@@ -205,7 +193,7 @@ fn head(
     })?;
     let mut frames = Frames::builder();
     push_bids(&mut frames, &read.bids);
-    let finished = is_over(&read.view);
+    let finished = read.over;
     let event = if read.view.phase == Phase::Closed {
         "closed"
     } else {

@@ -6,6 +6,7 @@ pub mod auctions;
 pub mod audit;
 pub mod auth;
 pub mod deals;
+pub mod defaults;
 pub mod health;
 pub mod json;
 pub mod listings;
@@ -18,6 +19,7 @@ pub mod openapi;
 pub mod paging;
 pub mod registrations;
 pub mod report;
+pub mod sandbox;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -36,6 +38,9 @@ pub enum Access {
     SignedIn,
     /// Only the listed roles (by name).
     Roles(&'static [&'static str]),
+    /// Only the listed roles, and only when the sandbox clock is on (`[sandbox]
+    /// adjustable_clock`); otherwise the path answers 404 to everyone.
+    Sandbox(&'static [&'static str]),
 }
 
 /// One route: method, path pattern and who may call it.
@@ -121,6 +126,9 @@ route_table! {
     post "/api/v1/listings/{id}/deal/payment" => deals::payment, Access::Roles(OPERATORS);
     post "/api/v1/listings/{id}/deal/announce" => deals::announce, Access::Roles(OPERATORS);
     post "/api/v1/listings/{id}/deal/close" => deals::close, Access::Roles(OPERATORS);
+    post "/api/v1/listings/{id}/deal/default" => defaults::default, Access::Roles(OPERATORS);
+    post "/api/v1/listings/{id}/deal/accept" => defaults::accept, Access::Roles(BIDDERS);
+    post "/api/v1/listings/{id}/deal/decline" => defaults::decline, Access::Roles(BIDDERS);
     get "/api/v1/ocds/releases" => ocds::releases, Access::Public;
     get "/api/v1/ocds/records/{project_no}" => ocds::record, Access::Public;
     get "/api/v1/audit/events" => audit::events, Access::Roles(AUDITORS);
@@ -134,12 +142,14 @@ route_table! {
     post "/api/v1/audit/alerts/{id}/acknowledge" => alerts::acknowledge, Access::Roles(AUDITORS);
     get "/api/v1/audit/summary" => alerts::summary, Access::Roles(AUDITORS);
     get "/api/v1/audit/listings/{id}/report" => report::listing_report, Access::Roles(AUDITORS);
+    post "/api/v1/sandbox/clock" => sandbox::advance, Access::Sandbox(ADMINS);
 }
 
 const AUDITORS: &[&str] = &["auditor", "admin"];
 const OPERATORS: &[&str] = &["operator", "admin"];
 const ENTERPRISES: &[&str] = &["enterprise"];
 const BIDDERS: &[&str] = &["bidder"];
+const ADMINS: &[&str] = &["admin"];
 
 /// Enforces a route's [`Access`] before its handler runs, so a caller who may not use the
 /// route hears 401/403 whatever the body says (extractors run concurrently; without this a
@@ -157,9 +167,17 @@ async fn enforce(
         )
         .into());
     }
-    if let Access::SignedIn | Access::Roles(_) = access {
+    if let Access::Sandbox(_) = access {
+        let on = req
+            .app_data::<web::Data<crate::state::AppState>>()
+            .is_some_and(|s| s.sandbox.is_some());
+        if !on {
+            return Err(AppError::not_found("no such resource").into());
+        }
+    }
+    if let Access::SignedIn | Access::Roles(_) | Access::Sandbox(_) = access {
         let user = AuthUser::extract(req.request()).await?;
-        if let Access::Roles(roles) = access
+        if let Access::Roles(roles) | Access::Sandbox(roles) = access
             && !roles.contains(&user.role.as_str())
         {
             return Err(

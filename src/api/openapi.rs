@@ -58,6 +58,9 @@ use crate::error::{FieldProblem, PROBLEM_JSON, Problem};
         super::deals::payment,
         super::deals::announce,
         super::deals::close,
+        super::defaults::default,
+        super::defaults::accept,
+        super::defaults::decline,
         super::ocds::releases,
         super::ocds::record,
         super::audit::events,
@@ -71,6 +74,7 @@ use crate::error::{FieldProblem, PROBLEM_JSON, Problem};
         super::alerts::acknowledge,
         super::alerts::summary,
         super::report::listing_report,
+        super::sandbox::advance,
         document,
     ),
     components(schemas(Problem, FieldProblem)),
@@ -86,6 +90,7 @@ use crate::error::{FieldProblem, PROBLEM_JSON, Problem};
         (name = "registrations", description = "Registrations of intent (意向登记) and deposits (保证金)"),
         (name = "notifications", description = "E-mail notifications and their delivery"),
         (name = "meta", description = "This document"),
+        (name = "sandbox", description = "Non-production only: move the exchange's clock forward"),
     )
 )]
 pub struct ApiDoc;
@@ -189,7 +194,12 @@ fn common_responses(path: &str, method: &str, op: &mut Operation) {
         .as_ref()
         .and_then(|s| serde_json::to_string(s).ok())
         .is_some_and(|s| s.contains("\"bearer\""));
-    if reads_token || matches!(access, Some(Access::SignedIn | Access::Roles(_))) {
+    if reads_token
+        || matches!(
+            access,
+            Some(Access::SignedIn | Access::Roles(_) | Access::Sandbox(_))
+        )
+    {
         op.responses
             .responses
             .entry("401".to_string())
@@ -201,7 +211,7 @@ fn common_responses(path: &str, method: &str, op: &mut Operation) {
             .entry("WWW-Authenticate".to_string())
             .or_insert_with(www_authenticate);
     }
-    if let Some(Access::Roles(roles)) = access {
+    if let Some(Access::Roles(roles) | Access::Sandbox(roles)) = access {
         add(
             op,
             "403",

@@ -74,6 +74,9 @@ impl JwtKeys {
         validation.set_issuer(&[&settings.jwt_issuer]);
         validation.set_audience(&[&settings.jwt_audience]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        // Expiry is checked against the exchange's clock below (it may be the sandbox clock):
+        // jsonwebtoken's own check would read the system time.
+        validation.validate_exp = false;
         Ok(Self {
             kid: settings.jwt_key_id.clone(),
             signing: EncodingKey::from_secret(secret),
@@ -135,6 +138,9 @@ impl JwtKeys {
         )?;
         if data.claims.iat > now.timestamp() + self.leeway_seconds {
             return Err(TokenError::Invalid);
+        }
+        if now.timestamp() > data.claims.exp.saturating_add(self.leeway_seconds) {
+            return Err(TokenError::Expired);
         }
         Ok(data.claims)
     }
@@ -200,6 +206,27 @@ mod tests {
             .unwrap();
         assert_eq!(
             keys.verify(&token, Utc::now()).unwrap_err(),
+            TokenError::Expired
+        );
+    }
+
+    #[test]
+    fn expiry_follows_the_exchange_clock_not_the_system_time() {
+        let keys = JwtKeys::new(&settings(), SECRET).unwrap();
+        // Issued and checked a day in the future (a sandbox clock moved forward).
+        let later = Utc::now() + Duration::days(1);
+        let token = keys.issue(1, Role::Admin, 1, later).unwrap();
+        assert!(keys.verify(&token, later + Duration::seconds(900)).is_ok());
+        assert_eq!(
+            keys.verify(&token, later + Duration::seconds(906))
+                .unwrap_err(),
+            TokenError::Expired
+        );
+        // Issued now, checked once the exchange's clock moved past its lifetime.
+        let now = Utc::now();
+        let token = keys.issue(1, Role::Admin, 1, now).unwrap();
+        assert_eq!(
+            keys.verify(&token, now + Duration::hours(2)).unwrap_err(),
             TokenError::Expired
         );
     }

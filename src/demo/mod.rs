@@ -127,6 +127,8 @@ pub fn demo_settings(mut settings: Settings, options: &Options) -> anyhow::Resul
     if settings.mail.file_dir == DEFAULT_MAIL_DIR {
         settings.mail.file_dir = DEMO_MAIL_DIR.into();
     }
+    // Visitors may walk the demo's deadlines forward (POST /api/v1/sandbox/clock as admin).
+    settings.sandbox.adjustable_clock = true;
     Ok(settings)
 }
 

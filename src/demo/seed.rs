@@ -56,8 +56,10 @@ pub struct Seeded {
 /// prepared with `clock` (`startup::prepare`), and nothing else may write meanwhile: run it
 /// before the server and the background jobs start.
 pub async fn seed(state: &web::Data<AppState>, clock: &Arc<OffsetClock>) -> anyhow::Result<Seeded> {
+    // With the sandbox clock on, the state's clock wraps the one it was prepared with.
+    let base = state.sandbox.as_ref().map_or(&state.clock, |s| s.base());
     anyhow::ensure!(
-        std::ptr::addr_eq(Arc::as_ptr(&state.clock), Arc::as_ptr(clock)),
+        std::ptr::addr_eq(Arc::as_ptr(base), Arc::as_ptr(clock)),
         "the demo must seed with the clock its state was prepared with"
     );
     let (state, clock) = (state.clone(), clock.clone());
@@ -735,7 +737,11 @@ impl<'a> Seeder<'a> {
             Act::Terminate(why) => {
                 let id = run.id()?;
                 self.tx(what, |c| {
-                    listings::terminate(c, &deps, &op.user, id, why, &op.meta, now)
+                    let t = listings::Termination {
+                        reason: why.to_string(),
+                        winner_default: false,
+                    };
+                    listings::terminate(c, &deps, &op.user, id, &t, &op.meta, now)
                 })?;
             }
             Act::Relist(percent) => {
@@ -792,6 +798,7 @@ fn listing_input(plan: &ListingPlan, now: DateTime<Utc>) -> ListingInput {
         countdown_seconds: plan.countdown_seconds,
         consent_document: None,
         allow_self_raise: false,
+        runner_up_offer: false,
     }
 }
 

@@ -197,7 +197,7 @@ impl Simulator {
         match auctions::times(&auction).phase(now) {
             _ if auction.closed_at.is_some() => return Ok(Tick::Closed),
             Phase::Closed => return Ok(Tick::Closed),
-            Phase::Scheduled => return Ok(Tick::Waiting),
+            Phase::Scheduled | Phase::Paused => return Ok(Tick::Waiting),
             Phase::Free | Phase::Countdown => {}
         }
         let contenders: Vec<Contender> = self.bidders.iter().map(|b| b.contender).collect();

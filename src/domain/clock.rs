@@ -40,6 +40,44 @@ impl Clock for OffsetClock {
     }
 }
 
+/// The sandbox clock (non-production only): a base clock moved forward by an offset that only
+/// grows. The offset is persisted by the application (so every instance agrees); this type
+/// only holds the latest value seen and never lets it go back.
+pub struct SandboxClock {
+    base: std::sync::Arc<dyn Clock>,
+    offset_micros: AtomicI64,
+}
+
+impl SandboxClock {
+    pub fn new(base: std::sync::Arc<dyn Clock>) -> Self {
+        Self {
+            base,
+            offset_micros: AtomicI64::new(0),
+        }
+    }
+
+    /// Adopts `offset_micros` if it is ahead of the one in force (the clock never goes back).
+    pub fn observe(&self, offset_micros: i64) {
+        self.offset_micros
+            .fetch_max(offset_micros.max(0), Ordering::SeqCst);
+    }
+
+    /// The clock this one moves forward.
+    pub fn base(&self) -> &std::sync::Arc<dyn Clock> {
+        &self.base
+    }
+
+    pub fn offset_micros(&self) -> i64 {
+        self.offset_micros.load(Ordering::SeqCst)
+    }
+}
+
+impl Clock for SandboxClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.base.now() + Duration::microseconds(self.offset_micros())
+    }
+}
+
 /// China Standard Time (UTC+8, no daylight saving since 1991): the time people on the
 /// exchange read.
 pub fn beijing() -> chrono::FixedOffset {
@@ -63,6 +101,21 @@ mod tests {
         use chrono::TimeZone;
         let t = Utc.with_ymd_and_hms(2026, 11, 27, 16, 30, 0).unwrap();
         assert_eq!(format_beijing(t), "2026-11-28 00:30");
+    }
+
+    #[test]
+    fn the_sandbox_clock_only_moves_forward() {
+        let base = std::sync::Arc::new(OffsetClock::default());
+        let clock = SandboxClock::new(base.clone());
+        let start = clock.now();
+        clock.observe(3_600_000_000);
+        assert!(clock.now() - start >= Duration::hours(1));
+        clock.observe(1_000_000); // an older offset read late changes nothing
+        assert_eq!(clock.offset_micros(), 3_600_000_000);
+        clock.observe(-5);
+        assert_eq!(clock.offset_micros(), 3_600_000_000);
+        base.advance(Duration::minutes(1));
+        assert!(clock.now() - start >= Duration::minutes(61));
     }
 
     #[test]

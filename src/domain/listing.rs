@@ -156,6 +156,12 @@ pub enum Action {
     },
     Terminate,
     Relist,
+    /// The winner defaulted; `runner_up` says whether the deal is offered to the runner-up.
+    Default {
+        runner_up: bool,
+    },
+    /// The runner-up declined the offer or let it lapse.
+    EndOffer,
 }
 
 impl Action {
@@ -178,6 +184,8 @@ impl Action {
             Action::Resume { .. } => "resume",
             Action::Terminate => "terminate",
             Action::Relist => "relist",
+            Action::Default { .. } => "default",
+            Action::EndOffer => "end_offer",
         }
     }
 }
@@ -210,6 +218,7 @@ const MOVES: &[(ListingStatus, &str, ListingStatus)] = &[
     (S::Announced, "close", S::Closed),
     (S::NoSale, "relist", S::Submitted),
     (S::Failed, "relist", S::Submitted),
+    (S::Awarded, "end_offer", S::Failed),
 ];
 
 /// The one transition function: where `action` takes a listing in state `from`.
@@ -227,11 +236,15 @@ pub fn transition(from: ListingStatus, action: Action) -> Result<ListingStatus, 
         Action::CloseAuction { bids } if from == S::Bidding => {
             Ok(if bids == 0 { S::Failed } else { S::Awarded })
         }
+        Action::Default { runner_up } if from == S::Awarded => {
+            Ok(if runner_up { S::Awarded } else { S::Failed })
+        }
         Action::Suspend if from.is_suspendable() => Ok(S::Suspended),
         Action::Resume { to } if from == S::Suspended && to.is_suspendable() => Ok(to),
         Action::Terminate if !matches!(from, S::Closed | S::Terminated) => Ok(S::Terminated),
         Action::EndDisclosure { .. }
         | Action::CloseAuction { .. }
+        | Action::Default { .. }
         | Action::Suspend
         | Action::Resume { .. }
         | Action::Terminate => refuse,
@@ -468,6 +481,14 @@ pub fn check_relist_window(
     Ok(())
 }
 
+/// Whether a suspension that began at `since` has outlived its limit at `now` (it then ends
+/// the listing unless resumed): from the same instant `max_months` later on.
+pub fn suspension_expired(since: DateTime<Utc>, max_months: u32, now: DateTime<Utc>) -> bool {
+    since
+        .checked_add_months(Months::new(max_months))
+        .is_some_and(|limit| now >= limit)
+}
+
 /// The state a reader should see: a listing whose disclosure has ended is decided even if
 /// the scheduler has not run yet.
 pub fn effective_status(
@@ -626,6 +647,41 @@ mod tests {
         ] {
             assert!(transition(S::Terminated, a).is_err());
         }
+    }
+
+    #[test]
+    fn a_default_keeps_the_award_for_the_runner_up_or_fails_the_listing() {
+        assert_eq!(
+            transition(S::Awarded, Action::Default { runner_up: true }),
+            Ok(S::Awarded)
+        );
+        assert_eq!(
+            transition(S::Awarded, Action::Default { runner_up: false }),
+            Ok(S::Failed)
+        );
+        assert_eq!(transition(S::Awarded, Action::EndOffer), Ok(S::Failed));
+        for s in [S::ContractSigned, S::Paid, S::Bidding, S::Failed] {
+            assert!(transition(s, Action::Default { runner_up: false }).is_err());
+            assert!(transition(s, Action::EndOffer).is_err());
+        }
+    }
+
+    #[test]
+    fn a_suspension_expires_at_the_same_instant_months_later() {
+        let since = Utc.with_ymd_and_hms(2026, 1, 31, 3, 0, 0).unwrap();
+        // One month after 31 January is the end of February.
+        let limit = Utc.with_ymd_and_hms(2026, 2, 28, 3, 0, 0).unwrap();
+        assert!(!suspension_expired(
+            since,
+            1,
+            limit - chrono::Duration::microseconds(1)
+        ));
+        assert!(suspension_expired(since, 1, limit));
+        assert!(suspension_expired(
+            since,
+            1,
+            limit + chrono::Duration::days(1)
+        ));
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod auction;
 pub mod calendar;
 pub mod clock;
 pub mod credit_code;
+pub mod deal;
 pub mod listing;
 pub mod money;
 pub mod registration;

@@ -781,7 +781,7 @@ pub fn contract_overdue(
 ) -> Finding {
     Finding::new(
         Rule::ContractOverdue,
-        round_subject("deal", listing_id, round),
+        format!("{}:{bidder_code}", round_subject("deal", listing_id, round)),
         format!(
             "Winner {bidder_code} had not signed the contract by its deadline {} (UTC).",
             due.format("%Y-%m-%d %H:%M")

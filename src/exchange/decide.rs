@@ -4,10 +4,10 @@
 //! Idempotent and safe with several instances: the listing row is locked and the decision is
 //! a conditional update.
 
-use chrono::{DateTime, Months, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{ExchangeRules, mail_all, owners};
+use super::{mail_all, owners};
 use crate::audit::{self, Actor, Event};
 use crate::auth::extract::RequestMeta;
 use crate::domain::listing::{Action, ListingStatus, transition};
@@ -70,37 +70,4 @@ pub fn decide_if_due(
         json!({"outcome": outcome}),
     )?;
     Ok(Some(to))
-}
-
-/// Flags suspensions that have lasted longer than allowed, once each, in the audit trail
-/// (the supervisor's alert rules read it). Returns how many were flagged.
-pub fn flag_overdue_suspensions(
-    conn: &mut Conn,
-    rules: &ExchangeRules,
-    now: DateTime<Utc>,
-) -> Result<usize, AppError> {
-    let before = now
-        .checked_sub_months(Months::new(rules.max_suspension_months))
-        .unwrap_or(now);
-    let mut flagged = 0;
-    for id in listings::overdue_suspensions(conn, before)? {
-        if listings::mark_suspension_alerted(conn, id)? {
-            audit::record(
-                conn,
-                now,
-                Event {
-                    stream: format!("listing:{id}"),
-                    action: "listing.suspension_overdue",
-                    actor: Actor::SYSTEM,
-                    payload: json!({"listing_id": id, "max_months": rules.max_suspension_months}),
-                    meta: &RequestMeta::default(),
-                },
-            )?;
-            if let Some(row) = listings::find(conn, id)? {
-                super::risk::on_suspension_overdue(conn, rules, &row, now)?;
-            }
-            flagged += 1;
-        }
-    }
-    Ok(flagged)
 }

@@ -9,6 +9,7 @@ pub mod ocds;
 pub mod registrations;
 pub mod report;
 pub mod risk;
+pub mod sandbox;
 pub mod supervision;
 
 use std::path::Path;
@@ -41,6 +42,8 @@ pub struct ExchangeRules {
     pub forfeit_unused_deposits: bool,
     pub contract_due_working_days: u32,
     pub announcement_min_working_days: u32,
+    pub runner_up_answer_working_days: u32,
+    pub payment_due_working_days: u32,
 }
 
 impl ExchangeRules {
@@ -82,6 +85,8 @@ impl ExchangeRules {
             forfeit_unused_deposits: l.forfeit_unused_deposits,
             contract_due_working_days: l.contract_due_working_days,
             announcement_min_working_days: l.announcement_min_working_days,
+            runner_up_answer_working_days: l.runner_up_answer_working_days,
+            payment_due_working_days: l.payment_due_working_days,
         })
     }
 
@@ -89,6 +94,14 @@ impl ExchangeRules {
     pub fn disclosure_end(&self, start: DateTime<Utc>, days: u32) -> Dated<DateTime<Utc>> {
         self.calendar
             .period_end(start, days, self.close_of_business)
+    }
+
+    /// The close of business of the `days`-th working day after `start` (any deadline counted
+    /// in working days: contracts, payments, answers).
+    pub fn deadline(&self, start: DateTime<Utc>, days: u32) -> DateTime<Utc> {
+        self.calendar
+            .period_end(start, days, self.close_of_business)
+            .value
     }
 }
 

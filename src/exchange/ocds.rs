@@ -892,6 +892,7 @@ mod tests {
             suspended_at: None,
             suspension_reason: None,
             suspension_alerted: false,
+            runner_up_offer: false,
             terminated_reason: None,
             created_at: to_db(t(-60)),
             updated_at: to_db(t(0)),
@@ -938,6 +939,7 @@ mod tests {
             bid_count: bids,
             closed_at: closed.map(|m| to_db(t(m))),
             created_at: to_db(t(110)),
+            last_bid_at: None,
         }
     }
 
@@ -987,6 +989,8 @@ mod tests {
             } else {
                 None
             },
+            offer_due_at: None,
+            payment_due_at: None,
             certificate_no: None,
             contract_overdue_flagged: false,
         }

@@ -1,145 +1,241 @@
-//! The listing scheduler: decides listings whose disclosure has ended and flags overdue
-//! suspensions. Every instance runs it; the row lock and conditional update in
-//! `exchange::decide` make each decision happen once.
+//! The scheduler: everything the clock moves. Each round it decides listings whose disclosure
+//! ended, starts and closes auctions, flags contracts past their deadline, lapses offers the
+//! runner-up did not answer and ends suspensions that outlived their limit. Every instance
+//! runs it; each item is its own transaction whose use case locks its rows and checks again,
+//! so it happens once.
+//!
+//! Nothing can block it: the queues never hold dead items (auctions of suspended or ended
+//! listings are not due), and an item that fails is logged, counted in `/metrics`
+//! (`ax_scheduler_failures_total`) and retried after a growing delay while the other items of
+//! the round still run.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use actix_web::web;
+use chrono::{DateTime, Months, Utc};
 
-use crate::exchange::decide;
+use crate::error::AppError;
+use crate::exchange::{auctions, deals, decide, listings as listing_uc};
 use crate::state::AppState;
-use crate::store::listings;
+use crate::store::{Conn, auctions as auction_store, deals as deal_store, listings};
 
-/// Listings decided per round at most.
+/// Items handled per job and round at most.
 const BATCH: i64 = 50;
+/// The first retry of a failed item waits this long; each failure doubles it, up to `MAX`.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(300);
+
+/// The scheduler's timed jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Job {
+    DisclosureEnd,
+    AuctionStart,
+    AuctionClose,
+    ContractOverdue,
+    OfferLapse,
+    SuspensionExpiry,
+}
+
+impl Job {
+    pub const ALL: [Job; 6] = [
+        Job::DisclosureEnd,
+        Job::AuctionStart,
+        Job::AuctionClose,
+        Job::ContractOverdue,
+        Job::OfferLapse,
+        Job::SuspensionExpiry,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Job::DisclosureEnd => "disclosure_end",
+            Job::AuctionStart => "auction_start",
+            Job::AuctionClose => "auction_close",
+            Job::ContractOverdue => "contract_overdue",
+            Job::OfferLapse => "offer_lapse",
+            Job::SuspensionExpiry => "suspension_expiry",
+        }
+    }
+
+    /// The items due at `now`, oldest first (at most `limit`).
+    fn due(
+        self,
+        c: &mut Conn,
+        state: &AppState,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<i64>, AppError> {
+        match self {
+            Job::DisclosureEnd => listings::due_for_decision(c, now, limit),
+            Job::AuctionStart => auction_store::due_to_start(c, now, limit),
+            Job::AuctionClose => auction_store::due_to_close(c, now, limit),
+            Job::ContractOverdue => Ok(deal_store::contract_overdue(c, now, limit)?
+                .into_iter()
+                .map(|d| d.id)
+                .collect()),
+            Job::OfferLapse => deal_store::offers_lapsed(c, now, limit),
+            Job::SuspensionExpiry => {
+                let months = Months::new(state.rules.max_suspension_months);
+                let before = now.checked_sub_months(months).unwrap_or(now);
+                listings::overdue_suspensions(c, before, limit)
+            }
+        }
+    }
+
+    /// Does one item in the caller's transaction; true when this call changed something.
+    fn act(self, c: &mut Conn, state: &AppState, id: i64) -> Result<bool, AppError> {
+        let now = state.clock.now();
+        let deps = state.deps();
+        match self {
+            Job::DisclosureEnd => Ok(decide::decide_if_due(c, &state.notifier, id, now)?.is_some()),
+            Job::AuctionStart => Ok(auctions::start_if_due(c, id, now)?.is_some()),
+            Job::AuctionClose => Ok(auctions::close_if_due(c, &deps, id, now)?.is_some()),
+            Job::ContractOverdue => deals::flag_overdue_contract(c, id, now),
+            Job::OfferLapse => deals::lapse_overdue_offers(c, &deps, id, now),
+            Job::SuspensionExpiry => listing_uc::expire_suspensions(c, &deps, id, now),
+        }
+    }
+
+    /// The listing an item belongs to, for waking live subscribers after it changed.
+    fn listing_of(self, c: &mut Conn, id: i64) -> Result<Option<i64>, AppError> {
+        match self {
+            Job::AuctionStart | Job::AuctionClose => {
+                Ok(auction_store::find(c, id)?.map(|a| a.listing_id))
+            }
+            Job::ContractOverdue | Job::OfferLapse => {
+                Ok(deal_store::find(c, id)?.map(|d| d.listing_id))
+            }
+            Job::DisclosureEnd | Job::SuspensionExpiry => Ok(Some(id)),
+        }
+    }
+}
+
+/// Items that failed, and when each may be tried again.
+#[derive(Debug, Default)]
+pub struct Retries {
+    waiting: HashMap<(Job, i64), (Instant, Duration)>,
+}
+
+impl Retries {
+    /// Whether the item waits for its retry at `now`.
+    fn waits(&self, job: Job, id: i64, now: Instant) -> bool {
+        self.waiting
+            .get(&(job, id))
+            .is_some_and(|(next, _)| now < *next)
+    }
+
+    fn failed(&mut self, job: Job, id: i64, now: Instant) -> Duration {
+        let delay = self
+            .waiting
+            .get(&(job, id))
+            .map_or(RETRY_FIRST, |(_, d)| (*d * 2).min(RETRY_MAX));
+        self.waiting.insert((job, id), (now + delay, delay));
+        delay
+    }
+
+    fn succeeded(&mut self, job: Job, id: i64) {
+        self.waiting.remove(&(job, id));
+    }
+
+    fn waiting_for(&self, job: Job) -> usize {
+        self.waiting.keys().filter(|(j, _)| *j == job).count()
+    }
+}
 
 pub async fn run(state: web::Data<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_millis(
         state.settings.listing.scheduler_tick_ms,
     ));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut retries = Retries::default();
     loop {
         tick.tick().await;
-        if let Err(e) = round(&state).await {
-            tracing::warn!(error = %e, "listing scheduler round failed; will retry");
-        }
+        round(&state, &mut retries).await;
     }
 }
 
-async fn round(state: &web::Data<AppState>) -> Result<(), crate::error::AppError> {
+/// One round over every job. Never fails as a whole: each item stands on its own.
+pub async fn round(state: &web::Data<AppState>, retries: &mut Retries) {
+    if let Err(e) = super::sandbox::refresh_clock(state).await {
+        tracing::warn!(error = %e, "cannot read the sandbox clock; keeping the offset in force");
+    }
+    for job in Job::ALL {
+        run_job(state, retries, job).await;
+    }
+}
+
+async fn run_job(state: &web::Data<AppState>, retries: &mut Retries, job: Job) {
     let now = state.clock.now();
-    let due = state
-        .db
-        .run(move |c| listings::due_for_decision(c, now, BATCH))
-        .await?;
-    for id in due {
-        let s = state.clone();
-        let decided = state
-            .db
-            .tx(move |c| decide::decide_if_due(c, &s.notifier, id, s.clock.now()))
-            .await?;
-        if let Some(status) = decided {
-            tracing::info!(
-                listing_id = id,
-                status = status.as_str(),
-                "disclosure ended"
-            );
-        }
-    }
-    auctions(state).await?;
-    if !state
-        .db
-        .run(move |c| crate::store::deals::contract_overdue(c, now))
-        .await?
-        .is_empty()
-    {
-        let n = state
-            .db
-            .tx(move |c| crate::exchange::deals::flag_overdue_contracts(c, now))
-            .await?;
-        tracing::warn!(
-            flagged = n,
-            "deals past their contract deadline were flagged"
-        );
-    }
-    let months = chrono::Months::new(state.rules.max_suspension_months);
-    let before = now.checked_sub_months(months).unwrap_or(now);
-    if state
-        .db
-        .run(move |c| listings::overdue_suspensions(c, before))
-        .await?
-        .is_empty()
-    {
-        return Ok(());
-    }
+    // Ask for enough to fill the batch even if items waiting for their retry come first.
+    let limit = BATCH + i64::try_from(retries.waiting_for(job)).unwrap_or(0);
     let s = state.clone();
-    let flagged = state
-        .db
-        .tx(move |c| decide::flag_overdue_suspensions(c, &s.rules, s.clock.now()))
-        .await?;
-    if flagged > 0 {
-        tracing::warn!(flagged, "suspensions past their limit were flagged");
-    }
-    Ok(())
-}
-
-/// Moves scheduled auctions to `bidding` at their start and closes those past their end.
-async fn auctions(state: &web::Data<AppState>) -> Result<(), crate::error::AppError> {
-    use crate::domain::listing::{Action, ListingStatus, transition};
-    use crate::store::auctions as store;
-    let now = state.clock.now();
-    for id in state
-        .db
-        .run(move |c| store::due_to_start(c, now, BATCH))
-        .await?
-    {
+    let due = match state.db.run(move |c| job.due(c, &s, now, limit)).await {
+        Ok(due) => due,
+        Err(e) => {
+            state.metrics.count_scheduler_failure(job.name());
+            tracing::warn!(job = job.name(), error = %e, "scheduler cannot list due items; will retry");
+            return;
+        }
+    };
+    let started = Instant::now();
+    let ready: Vec<i64> = due
+        .into_iter()
+        .filter(|id| !retries.waits(job, *id, started))
+        .take(usize::try_from(BATCH).unwrap_or(50))
+        .collect();
+    for id in ready {
         let s = state.clone();
-        state
-            .db
-            .tx(move |c| {
-                let Some(a) = store::find(c, id)? else {
-                    return Ok(());
-                };
-                let Some(l) = listings::find_for_update(c, a.listing_id)? else {
-                    return Ok(());
-                };
-                if l.status == "auction_scheduled" {
-                    let now = s.clock.now();
-                    let to = transition(ListingStatus::AuctionScheduled, Action::StartBidding)?;
-                    listings::set_status(c, l.id, "auction_scheduled", to.as_str(), now)?;
-                    crate::audit::record(
-                        c,
-                        now,
-                        crate::audit::Event {
-                            stream: format!("listing:{}", l.id),
-                            action: "auction.started",
-                            actor: crate::audit::Actor::SYSTEM,
-                            payload: serde_json::json!({"listing_id": l.id, "auction_id": a.id}),
-                            meta: &crate::auth::extract::RequestMeta::default(),
-                        },
-                    )?;
-                    crate::live::notify_in_tx(c, l.id)?;
+        match state.db.tx(move |c| job.act(c, &s, id)).await {
+            Ok(changed) => {
+                retries.succeeded(job, id);
+                if changed {
+                    tracing::info!(job = job.name(), id, "scheduler moved an item");
+                    wake(state, job, id).await;
                 }
-                Ok(())
-            })
-            .await?;
-    }
-    for id in state
-        .db
-        .run(move |c| store::due_to_close(c, now, BATCH))
-        .await?
-    {
-        let s = state.clone();
-        let closed = state
-            .db
-            .tx(move |c| crate::exchange::auctions::close_if_due(c, &s.deps(), id, s.clock.now()))
-            .await?;
-        if let Some(status) = closed {
-            if let Ok(Some(a)) = state.db.run(move |c| store::find(c, id)).await {
-                state.hub.publish(a.listing_id);
             }
-            tracing::info!(auction_id = id, status = status.as_str(), "auction closed");
+            Err(e) => {
+                state.metrics.count_scheduler_failure(job.name());
+                let delay = retries.failed(job, id, Instant::now());
+                tracing::warn!(
+                    job = job.name(), id, error = %e, retry_in_ms = delay.as_millis() as u64,
+                    "scheduler item failed; the others go on"
+                );
+            }
         }
     }
-    Ok(())
+}
+
+/// Wakes this instance's live subscribers of the item's listing (other instances hear the
+/// NOTIFY sent inside the transaction).
+async fn wake(state: &web::Data<AppState>, job: Job, id: i64) {
+    if let Ok(Some(listing_id)) = state.db.run(move |c| job.listing_of(c, id)).await {
+        state.hub.publish(listing_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_item_waits_longer_after_each_failure_and_not_after_success() {
+        let mut r = Retries::default();
+        let t = Instant::now();
+        assert!(!r.waits(Job::AuctionClose, 7, t));
+        assert_eq!(r.failed(Job::AuctionClose, 7, t), RETRY_FIRST);
+        assert!(r.waits(Job::AuctionClose, 7, t));
+        assert!(!r.waits(Job::AuctionClose, 8, t));
+        assert!(!r.waits(Job::AuctionStart, 7, t));
+        assert!(!r.waits(Job::AuctionClose, 7, t + RETRY_FIRST));
+        assert_eq!(r.failed(Job::AuctionClose, 7, t), RETRY_FIRST * 2);
+        for _ in 0..20 {
+            r.failed(Job::AuctionClose, 7, t);
+        }
+        assert_eq!(r.failed(Job::AuctionClose, 7, t), RETRY_MAX);
+        assert_eq!(r.waiting_for(Job::AuctionClose), 1);
+        r.succeeded(Job::AuctionClose, 7);
+        assert!(!r.waits(Job::AuctionClose, 7, t));
+        assert_eq!(r.waiting_for(Job::AuctionClose), 0);
+    }
 }

@@ -4,6 +4,7 @@
 
 pub mod listings;
 pub mod outbox;
+pub mod sandbox;
 
 use std::time::Duration;
 

@@ -42,10 +42,13 @@ pub enum Kind {
     AuctionFailed,
     DealAwarded,
     DealProgress,
+    DealDefaulted,
+    DealOffered,
+    DealOfferEnded,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 26] = [
+    pub const ALL: [Kind; 29] = [
         Kind::Welcome,
         Kind::VerifyEmail,
         Kind::AccountLocked,
@@ -72,6 +75,9 @@ impl Kind {
         Kind::AuctionFailed,
         Kind::DealAwarded,
         Kind::DealProgress,
+        Kind::DealDefaulted,
+        Kind::DealOffered,
+        Kind::DealOfferEnded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -102,6 +108,9 @@ impl Kind {
             Kind::AuctionFailed => "auction_failed",
             Kind::DealAwarded => "deal_awarded",
             Kind::DealProgress => "deal_progress",
+            Kind::DealDefaulted => "deal_defaulted",
+            Kind::DealOffered => "deal_offered",
+            Kind::DealOfferEnded => "deal_offer_ended",
         }
     }
 }
@@ -213,7 +222,7 @@ mod tests {
     use serde_json::json;
 
     fn sample() -> Value {
-        json!({
+        let mut v = json!({
             "name": "王小明", "locale": "zh-CN", "platform": "国有资产交易平台", "base_url": "http://x",
             "organization": "某某公司 <b>&</b>", "role_label": "意向受让方", "ttl_hours": 24,
             "verify_url": "http://x/verify-email?token=abc", "failures": 5,
@@ -225,7 +234,15 @@ mod tests {
             "starts_at": "2026-12-01 10:00", "start_price": "10000000.00", "increment": "50000.00",
             "free_bidding_seconds": 3600, "countdown_seconds": 300, "amount": "10100000.00", "ends_at": "2026-12-01 11:05",
             "price": "10150000.00", "bids": 3, "method": "auction", "step": "closed", "certificate_no": "AX-JY-2026-00001",
-        })
+        });
+        let more = json!({
+            "defaulted_bidder_code": "B2M8R4TW", "offer_due": "2026-12-08 17:00", "offered": true,
+            "auction_paused": true, "auction_ends_at": "2026-12-08 10:05",
+        });
+        if let (Some(a), Value::Object(b)) = (v.as_object_mut(), more) {
+            a.extend(b);
+        }
+        v
     }
 
     #[test]

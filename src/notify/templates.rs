@@ -51,6 +51,9 @@ const FILES: &[(&str, &str)] = embed![
     "auction_failed",
     "deal_awarded",
     "deal_progress",
+    "deal_defaulted",
+    "deal_offered",
+    "deal_offer_ended",
 ];
 
 /// A rendered message.

@@ -28,6 +28,7 @@ pub struct AuctionRow {
     pub bid_count: i32,
     pub closed_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
+    pub last_bid_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -146,6 +147,7 @@ pub fn accept(conn: &mut Conn, n: &NewBid) -> Result<BidRow, AppError> {
             a::leading_bidder_code.eq(Some(n.bidder_code)),
             a::bid_count.eq(n.seq),
             a::ends_at.eq(to_db(n.ends_at)),
+            a::last_bid_at.eq(Some(to_db(n.placed_at))),
         ))
         .execute(c))?;
     Ok(bid)
@@ -206,6 +208,16 @@ pub fn bids(
     Ok(rows)
 }
 
+/// Every bid of an auction as `(registration, amount, seq)`, for choosing a runner-up.
+pub fn standings(conn: &mut Conn, auction_id: i64) -> Result<Vec<(i64, i64, i32)>, AppError> {
+    let rows = with_conn!(conn, c => b::table
+        .filter(b::auction_id.eq(auction_id))
+        .order(b::seq.asc())
+        .select((b::registration_id, b::amount, b::seq))
+        .load(c))?;
+    Ok(rows)
+}
+
 /// Registrations that placed at least one bid in the auction.
 pub fn bidders(conn: &mut Conn, auction_id: i64) -> Result<Vec<i64>, AppError> {
     let ids = with_conn!(conn, c => b::table
@@ -216,11 +228,15 @@ pub fn bidders(conn: &mut Conn, auction_id: i64) -> Result<Vec<i64>, AppError> {
     Ok(ids)
 }
 
-/// Open auctions whose end has passed.
+/// Open auctions whose end has passed and whose listing is still bidding (or scheduled):
+/// auctions paused by a suspension, or of listings that moved on, never wait in this queue.
 pub fn due_to_close(conn: &mut Conn, now: DateTime<Utc>, limit: i64) -> Result<Vec<i64>, AppError> {
+    use super::schema::listings as l;
     let ids = with_conn!(conn, c => a::table
+        .inner_join(l::table.on(l::id.eq(a::listing_id).and(l::round.eq(a::round))))
         .filter(a::closed_at.is_null())
         .filter(a::ends_at.le(to_db(now)))
+        .filter(l::status.eq_any(["bidding", "auction_scheduled"]))
         .order(a::ends_at.asc())
         .limit(limit)
         .select(a::id)
@@ -230,15 +246,60 @@ pub fn due_to_close(conn: &mut Conn, now: DateTime<Utc>, limit: i64) -> Result<V
 
 /// Open auctions whose start has passed (for the scheduled → bidding move).
 pub fn due_to_start(conn: &mut Conn, now: DateTime<Utc>, limit: i64) -> Result<Vec<i64>, AppError> {
+    use super::schema::listings as l;
     let ids = with_conn!(conn, c => a::table
-        .inner_join(super::schema::listings::table.on(super::schema::listings::id.eq(a::listing_id)))
+        .inner_join(l::table.on(l::id.eq(a::listing_id).and(l::round.eq(a::round))))
         .filter(a::closed_at.is_null())
         .filter(a::starts_at.le(to_db(now)))
-        .filter(super::schema::listings::status.eq("auction_scheduled"))
+        .filter(l::status.eq("auction_scheduled"))
+        .order(a::starts_at.asc())
         .limit(limit)
         .select(a::id)
         .load(c))?;
     Ok(ids)
+}
+
+/// The auction of a listing's round, locked for this transaction (see [`lock`]).
+pub fn lock_of_listing(
+    conn: &mut Conn,
+    listing_id: i64,
+    round: i32,
+) -> Result<Option<AuctionRow>, AppError> {
+    let row = match conn {
+        Conn::Pg(c) => a::table
+            .filter(a::listing_id.eq(listing_id))
+            .filter(a::round.eq(round))
+            .select(AuctionRow::as_select())
+            .for_update()
+            .first(*c)
+            .optional()?,
+        // SQLite: the write transaction (BEGIN IMMEDIATE) already holds the database's lock.
+        Conn::Sqlite(c) => a::table
+            .filter(a::listing_id.eq(listing_id))
+            .filter(a::round.eq(round))
+            .select(AuctionRow::as_select())
+            .first(*c)
+            .optional()?,
+    };
+    Ok(row)
+}
+
+/// Moves an auction's times (after a pause).
+pub fn set_times(
+    conn: &mut Conn,
+    id: i64,
+    starts_at: DateTime<Utc>,
+    free_ends_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+) -> Result<(), AppError> {
+    with_conn!(conn, c => diesel::update(a::table.find(id))
+        .set((
+            a::starts_at.eq(to_db(starts_at)),
+            a::free_ends_at.eq(to_db(free_ends_at)),
+            a::ends_at.eq(to_db(ends_at)),
+        ))
+        .execute(c))?;
+    Ok(())
 }
 
 /// Marks the auction closed; false if it already was.

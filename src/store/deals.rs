@@ -29,6 +29,8 @@ pub struct DealRow {
     pub closed_at: Option<NaiveDateTime>,
     pub certificate_no: Option<String>,
     pub contract_overdue_flagged: bool,
+    pub offer_due_at: Option<NaiveDateTime>,
+    pub payment_due_at: Option<NaiveDateTime>,
 }
 
 pub struct NewDeal<'a> {
@@ -85,7 +87,9 @@ pub fn advance(
     let n = with_conn!(conn, c => {
         let q = diesel::update(d::table.filter(d::id.eq(id)).filter(d::status.eq(from)));
         match step {
-            Step::Contract(at) => q.set((d::status.eq(to), d::contract_signed_at.eq(Some(to_db(at))))).execute(c),
+            Step::Contract(at, payment_due) => q
+                .set((d::status.eq(to), d::contract_signed_at.eq(Some(to_db(at))), d::payment_due_at.eq(Some(to_db(payment_due)))))
+                .execute(c),
             Step::Payment(at, reference) => q
                 .set((d::status.eq(to), d::paid_at.eq(Some(to_db(at))), d::payment_reference.eq(Some(reference))))
                 .execute(c),
@@ -101,21 +105,34 @@ pub fn advance(
 /// What a step records.
 #[derive(Debug, Clone, Copy)]
 pub enum Step<'a> {
-    Contract(DateTime<Utc>),
+    /// Signed at, and the price is due by.
+    Contract(DateTime<Utc>, DateTime<Utc>),
     Payment(DateTime<Utc>, &'a str),
     Announce(DateTime<Utc>),
     Close(DateTime<Utc>, &'a str),
 }
 
 /// Deals still awaiting their contract after the deadline, not flagged yet.
-pub fn contract_overdue(conn: &mut Conn, now: DateTime<Utc>) -> Result<Vec<DealRow>, AppError> {
+pub fn contract_overdue(
+    conn: &mut Conn,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<DealRow>, AppError> {
     let rows = with_conn!(conn, c => d::table
         .filter(d::status.eq("awarded"))
         .filter(d::contract_overdue_flagged.eq(false))
         .filter(d::contract_due_at.le(to_db(now)))
+        .order(d::contract_due_at.asc())
+        .limit(limit)
         .select(DealRow::as_select())
         .load(c))?;
     Ok(rows)
+}
+
+pub fn find(conn: &mut Conn, id: i64) -> Result<Option<DealRow>, AppError> {
+    let row =
+        with_conn!(conn, c => d::table.find(id).select(DealRow::as_select()).first(c).optional())?;
+    Ok(row)
 }
 
 /// Flags a deal's missed contract deadline once; false if already flagged.
@@ -145,8 +162,112 @@ pub fn figures(
         if let Some(t) = to {
             q = q.filter(d::awarded_at.lt(to_db(t)));
         }
-        q.select((l::kind, d::price, l::listing_price, l::appraised_value, d::method))
+        // A deal a winner walked away from, or an offer nobody took, sold nothing.
+        q.filter(d::status.ne_all(["defaulted", "offered", "declined", "lapsed"]))
+            .select((l::kind, d::price, l::listing_price, l::appraised_value, d::method))
             .load(c)
     })?;
     Ok(rows)
+}
+
+/// Moves a deal to a status that ends it (defaulted, declined, lapsed), only from `from`.
+pub fn end(conn: &mut Conn, id: i64, from: &str, to: &str) -> Result<bool, AppError> {
+    let n = with_conn!(conn, c => diesel::update(d::table.filter(d::id.eq(id)).filter(d::status.eq(from)))
+        .set(d::status.eq(to))
+        .execute(c))?;
+    Ok(n == 1)
+}
+
+/// The runner-up the deal is offered to, at its own highest bid, until `due`.
+pub struct Offer<'a> {
+    pub registration_id: i64,
+    pub bidder_code: &'a str,
+    pub price: i64,
+    pub due: DateTime<Utc>,
+}
+
+/// Offers an `awarded` deal to the runner-up after the winner's default.
+pub fn offer(conn: &mut Conn, id: i64, o: &Offer) -> Result<bool, AppError> {
+    let n = with_conn!(conn, c => diesel::update(d::table.filter(d::id.eq(id)).filter(d::status.eq("awarded")))
+        .set((
+            d::status.eq("offered"),
+            d::registration_id.eq(o.registration_id),
+            d::bidder_code.eq(o.bidder_code),
+            d::price.eq(o.price),
+            d::offer_due_at.eq(Some(to_db(o.due))),
+        ))
+        .execute(c))?;
+    Ok(n == 1)
+}
+
+/// The runner-up accepted: the deal is awarded to it now, with its own contract deadline.
+pub fn accept_offer(
+    conn: &mut Conn,
+    id: i64,
+    now: DateTime<Utc>,
+    contract_due: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    let n = with_conn!(conn, c => diesel::update(d::table.filter(d::id.eq(id)).filter(d::status.eq("offered")))
+        .set((
+            d::status.eq("awarded"),
+            d::awarded_at.eq(to_db(now)),
+            d::contract_due_at.eq(to_db(contract_due)),
+            d::contract_overdue_flagged.eq(false),
+        ))
+        .execute(c))?;
+    Ok(n == 1)
+}
+
+/// Offers whose answer is overdue.
+pub fn offers_lapsed(
+    conn: &mut Conn,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<i64>, AppError> {
+    let rows = with_conn!(conn, c => d::table
+        .filter(d::status.eq("offered"))
+        .filter(d::offer_due_at.le(to_db(now)))
+        .order(d::offer_due_at.asc())
+        .limit(limit)
+        .select(d::id)
+        .load(c))?;
+    Ok(rows)
+}
+
+/// A winner's default, as recorded.
+pub struct NewDefault<'a> {
+    pub deal: &'a DealRow,
+    pub reason: &'a str,
+    pub evidence_reference: Option<&'a str>,
+    pub at: DateTime<Utc>,
+    pub recorded_by: Option<i64>,
+}
+
+pub fn insert_default(conn: &mut Conn, n: &NewDefault) -> Result<(), AppError> {
+    use super::schema::deal_defaults as dd;
+    with_conn!(conn, c => diesel::insert_into(dd::table)
+        .values((
+            dd::deal_id.eq(n.deal.id),
+            dd::listing_id.eq(n.deal.listing_id),
+            dd::round.eq(n.deal.round),
+            dd::registration_id.eq(n.deal.registration_id),
+            dd::bidder_code.eq(&n.deal.bidder_code),
+            dd::price.eq(n.deal.price),
+            dd::reason.eq(n.reason),
+            dd::evidence_reference.eq(n.evidence_reference),
+            dd::defaulted_at.eq(to_db(n.at)),
+            dd::recorded_by.eq(n.recorded_by),
+        ))
+        .execute(c))?;
+    Ok(())
+}
+
+/// How many defaults a deal has seen (the runner-up is offered the deal once).
+pub fn defaults_count(conn: &mut Conn, deal_id: i64) -> Result<u32, AppError> {
+    use super::schema::deal_defaults as dd;
+    let n: i64 = with_conn!(conn, c => dd::table
+        .filter(dd::deal_id.eq(deal_id))
+        .count()
+        .get_result(c))?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }

@@ -43,6 +43,7 @@ pub struct ListingRow {
     pub terminated_reason: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub runner_up_offer: bool,
 }
 
 #[derive(Debug, Insertable)]
@@ -64,6 +65,7 @@ pub struct NewListing<'a> {
     pub free_bidding_seconds: i32,
     pub countdown_seconds: i32,
     pub allow_self_raise: bool,
+    pub runner_up_offer: bool,
     pub consent_document: Option<&'a str>,
     pub round: i32,
     pub created_at: NaiveDateTime,
@@ -85,6 +87,7 @@ pub struct ListingTerms<'a> {
     pub free_bidding_seconds: i32,
     pub countdown_seconds: i32,
     pub allow_self_raise: bool,
+    pub runner_up_offer: bool,
     pub consent_document: Option<&'a str>,
     pub updated_at: NaiveDateTime,
 }
@@ -446,22 +449,21 @@ pub fn due_for_decision(
     Ok(ids)
 }
 
-/// Suspended listings whose suspension started before `before` and was not flagged yet.
-pub fn overdue_suspensions(conn: &mut Conn, before: DateTime<Utc>) -> Result<Vec<i64>, AppError> {
+/// Suspended listings whose suspension started at or before `before` (candidates for the
+/// suspension limit; the rule itself is `domain::listing::suspension_expired`).
+pub fn overdue_suspensions(
+    conn: &mut Conn,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<i64>, AppError> {
     let ids = with_conn!(conn, c => l::table
         .filter(l::status.eq("suspended"))
-        .filter(l::suspension_alerted.eq(false))
         .filter(l::suspended_at.le(to_db(before)))
+        .order(l::suspended_at.asc())
+        .limit(limit)
         .select(l::id)
         .load(c))?;
     Ok(ids)
-}
-
-pub fn mark_suspension_alerted(conn: &mut Conn, id: i64) -> Result<bool, AppError> {
-    let n = with_conn!(conn, c => diesel::update(l::table.filter(l::id.eq(id)).filter(l::suspension_alerted.eq(false)))
-        .set(l::suspension_alerted.eq(true))
-        .execute(c))?;
-    Ok(n == 1)
 }
 
 /// Names of organisations by id (for a page of listings at once).

@@ -18,6 +18,7 @@ pub mod ocds;
 pub mod registrations;
 pub mod report;
 pub mod risk;
+pub mod sandbox;
 pub mod schema;
 pub mod sessions;
 pub mod users;

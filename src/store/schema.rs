@@ -170,6 +170,7 @@ diesel::table! {
         terminated_reason -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        runner_up_offer -> Bool,
     }
 }
 
@@ -231,6 +232,7 @@ diesel::table! {
         bid_count -> Integer,
         closed_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        last_bid_at -> Nullable<Timestamp>,
     }
 }
 
@@ -282,6 +284,32 @@ diesel::table! {
         closed_at -> Nullable<Timestamp>,
         certificate_no -> Nullable<Text>,
         contract_overdue_flagged -> Bool,
+        offer_due_at -> Nullable<Timestamp>,
+        payment_due_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    deal_defaults (id) {
+        id -> BigInt,
+        deal_id -> BigInt,
+        listing_id -> BigInt,
+        round -> Integer,
+        registration_id -> BigInt,
+        bidder_code -> Text,
+        price -> BigInt,
+        reason -> Text,
+        evidence_reference -> Nullable<Text>,
+        defaulted_at -> Timestamp,
+        recorded_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    sandbox_clock (id) {
+        id -> Integer,
+        offset_micros -> BigInt,
+        updated_at -> Timestamp,
     }
 }
 
@@ -320,5 +348,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     bids,
     bid_requests,
     deals,
+    deal_defaults,
     alerts,
+    sandbox_clock,
 );

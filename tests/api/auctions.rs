@@ -230,7 +230,8 @@ async fn a_full_auction_through_free_and_countdown_phases() {
         .map(|r| r["deposit_status"].as_str().unwrap().to_string())
         .collect();
     deposits.sort();
-    assert_eq!(deposits, ["converted", "refunded"]);
+    // The winner's deposit is held until the contract is signed; the loser's is refunded.
+    assert_eq!(deposits, ["paid", "refunded"]);
 
     // History: codes for the public, identities for auditors.
     let public = app

@@ -91,6 +91,7 @@ const OPERATORS: Access = Access::Roles(&["operator", "admin"]);
 const AUDITORS: Access = Access::Roles(&["auditor", "admin"]);
 const ENTERPRISES: Access = Access::Roles(&["enterprise"]);
 const BIDDERS: Access = Access::Roles(&["bidder"]);
+const SANDBOX_ADMINS: Access = Access::Sandbox(&["admin"]);
 
 /// One route: who may call it, a minimal valid-looking body (`$NAME` placeholders are
 /// filled per request, see [`fill`]) and the answers that differ from what the role decides.
@@ -176,6 +177,10 @@ const TABLE: &[Line] = &[
     l("POST",  "/api/v1/listings/{id}/deal/payment",        OPERATORS,   Some(r#"{"reference":"PAY-2"}"#), &[]),
     l("POST",  "/api/v1/listings/{id}/deal/announce",       OPERATORS,   NONE, &[]),
     l("POST",  "/api/v1/listings/{id}/deal/close",          OPERATORS,   NONE, &[]),
+    // After the contract step above the deal is signed: no default, no offer to answer.
+    l("POST",  "/api/v1/listings/{id}/deal/default",        OPERATORS,   Some(r#"{"reason":"授权测试"}"#), &[(Operator, WRONG_STATE), (Admin, WRONG_STATE)]),
+    l("POST",  "/api/v1/listings/{id}/deal/accept",         BIDDERS,     NONE, &[(Registered, WRONG_STATE), (Bidder, WRONG_STATE)]),
+    l("POST",  "/api/v1/listings/{id}/deal/decline",        BIDDERS,     NONE, &[(Registered, WRONG_STATE), (Bidder, WRONG_STATE)]),
     l("GET",   "/api/v1/ocds/releases",                     PUBLIC,      NONE, &[]),
     l("GET",   "/api/v1/ocds/records/{project_no}",         PUBLIC,      NONE, &[(Anonymous, Status(200))]),
     l("GET",   "/api/v1/audit/events",                      AUDITORS,    NONE, &[]),
@@ -189,6 +194,8 @@ const TABLE: &[Line] = &[
     l("POST",  "/api/v1/audit/alerts/{id}/acknowledge",     AUDITORS,    Some(r#"{"comment":"已核查"}"#), &[]),
     l("GET",   "/api/v1/audit/summary",                     AUDITORS,    NONE, &[]),
     l("GET",   "/api/v1/audit/listings/{id}/report",        AUDITORS,    NONE, &[]),
+    // The test profile turns the sandbox clock on; a second is harmless to the world.
+    l("POST",  "/api/v1/sandbox/clock",                     SANDBOX_ADMINS, Some(r#"{"advance_seconds":1}"#), &[(Admin, Status(200))]),
 ];
 
 /// What the role decides, before any ownership rule.
@@ -197,8 +204,10 @@ fn by_role(who: Access, caller: Caller) -> Want {
         (Access::Public, _) => Through,
         (_, None) => Problem(401, "unauthorized"),
         (Access::SignedIn, Some(_)) => Through,
-        (Access::Roles(roles), Some(role)) if roles.contains(&role) => Through,
-        (Access::Roles(_), Some(_)) => FORBIDDEN,
+        (Access::Roles(roles) | Access::Sandbox(roles), Some(role)) if roles.contains(&role) => {
+            Through
+        }
+        (Access::Roles(_) | Access::Sandbox(_), Some(_)) => FORBIDDEN,
     }
 }
 
@@ -359,6 +368,11 @@ async fn world(app: &TestApp) -> World {
         owner: owner["access_token"].as_str().unwrap().to_string(),
         operator: staff[&Operator].1.clone(),
         auditor: staff[&Auditor].1.clone(),
+        emails: [
+            owner_email.clone(),
+            staff[&Operator].0.clone(),
+            staff[&Auditor].0.clone(),
+        ],
     };
     let listing = approved(app, &cast, &in_secs(600)).await;
     let (registered_email, registered) = app.verified_bidder().await;

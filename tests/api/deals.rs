@@ -184,7 +184,7 @@ async fn a_negotiated_deal_goes_all_the_way_to_a_certificate_issued_once() {
 #[actix_web::test]
 async fn a_deal_closes_only_after_the_announcement_period() {
     let app = spawn_app_with(|s| s.listing.announcement_min_working_days = 5).await;
-    let c = cast(&app).await;
+    let mut c = cast(&app).await;
     let (id, bidder) = in_negotiation(&app, &c).await;
     app.post(
         &format!("/api/v1/listings/{id}/quote"),
@@ -200,6 +200,7 @@ async fn a_deal_closes_only_after_the_announcement_period() {
         .await
         .assert_problem(409, "announcement_period_not_over");
     app.clock.advance(chrono::Duration::days(14));
+    c.renew(&app).await;
     assert_eq!(
         step(&app, &c, id, "close", json!({})).await.json()["status"],
         "closed"
@@ -209,7 +210,7 @@ async fn a_deal_closes_only_after_the_announcement_period() {
 #[actix_web::test]
 async fn a_missed_contract_deadline_is_flagged_once() {
     let app = spawn_app().await;
-    let c = cast(&app).await;
+    let mut c = cast(&app).await;
     let (id, bidder) = in_negotiation(&app, &c).await;
     app.post(
         &format!("/api/v1/listings/{id}/quote"),
@@ -218,6 +219,7 @@ async fn a_missed_contract_deadline_is_flagged_once() {
     )
     .await;
     app.clock.advance(chrono::Duration::days(10));
+    c.renew(&app).await;
     for _ in 0..50 {
         if app.audit_count(Some("deal.contract_overdue")).await > 0 {
             break;

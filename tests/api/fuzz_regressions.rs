@@ -85,11 +85,13 @@ async fn call_documented(
 async fn tokens(app: &TestApp) -> HashMap<&'static str, String> {
     let (_, operator) = app.staff("operator").await;
     let (_, auditor) = app.staff("auditor").await;
+    let (_, admin) = app.staff("admin").await;
     let (_, enterprise) = app.signed_in("enterprise").await;
     let (_, bidder) = app.signed_in("bidder").await;
     HashMap::from([
         ("operator", operator),
         ("auditor", auditor),
+        ("admin", admin),
         (
             "enterprise",
             enterprise["access_token"].as_str().unwrap().into(),
@@ -114,7 +116,7 @@ fn allowed_token<'a>(
     match access(method, path) {
         Access::Public => None,
         Access::SignedIn => Some(tokens["bidder"].as_str()),
-        Access::Roles(roles) => Some(tokens[roles[0]].as_str()),
+        Access::Roles(roles) | Access::Sandbox(roles) => Some(tokens[roles[0]].as_str()),
     }
 }
 
@@ -150,7 +152,7 @@ async fn guarded_operations_document_401_and_403() {
         match access(&method, &path) {
             Access::Public => {}
             Access::SignedIn => assert!(responses.get("401").is_some(), "{method} {path}"),
-            Access::Roles(_) => {
+            Access::Roles(_) | Access::Sandbox(_) => {
                 assert!(responses.get("401").is_some(), "{method} {path}");
                 assert!(responses.get("403").is_some(), "{method} {path}");
             }

@@ -306,6 +306,20 @@ impl TestApp {
 
     /// Creates a staff account directly (as `asset-exchange user create` does) and signs in.
     pub async fn staff(&self, role: &str) -> (i64, String) {
+        let (id, _, token) = self.staff_account(role).await;
+        (id, token)
+    }
+
+    /// A fresh access token for `email` (after the exchange's clock moved past the old one's
+    /// lifetime).
+    pub async fn token(&self, email: &str) -> String {
+        let r = self.login(email, PASSWORD).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        r.json()["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// [`TestApp::staff`], with the account's e-mail.
+    pub async fn staff_account(&self, role: &str) -> (i64, String, String) {
         let email = format!("{role}{}@exchange.example", next_id());
         let role = asset_exchange::domain::Role::parse(role).expect("staff role");
         let hash = self.state.passwords.hash(PASSWORD).unwrap();
@@ -331,6 +345,7 @@ impl TestApp {
         assert_eq!(l.status, 200);
         (
             user.id,
+            email,
             l.json()["access_token"].as_str().unwrap().to_string(),
         )
     }

@@ -39,7 +39,7 @@ impl Tokens {
     fn allowed(&self, access: Access) -> &str {
         match access {
             Access::Public | Access::SignedIn => &self.admin,
-            Access::Roles(roles) => match roles.first().copied() {
+            Access::Roles(roles) | Access::Sandbox(roles) => match roles.first().copied() {
                 Some("enterprise") => &self.enterprise,
                 Some("bidder") => &self.bidder,
                 Some("operator") => &self.operator,

@@ -33,17 +33,34 @@ pub struct Cast {
     pub owner: String,
     pub operator: String,
     pub auditor: String,
+    /// The e-mails of owner, operator and auditor, to sign in again.
+    pub emails: [String; 3],
+}
+
+impl Cast {
+    /// The owner (signed in with `owner_email`), a new operator and a new auditor.
+    pub async fn with_owner(app: &TestApp, owner_email: String, owner: String) -> Cast {
+        let (_, operator_email, operator) = app.staff_account("operator").await;
+        let (_, auditor_email, auditor) = app.staff_account("auditor").await;
+        Cast {
+            owner,
+            operator,
+            auditor,
+            emails: [owner_email, operator_email, auditor_email],
+        }
+    }
+
+    /// Signs everyone in again: the exchange's clock moved past their tokens' lifetime.
+    pub async fn renew(&mut self, app: &TestApp) {
+        self.owner = app.token(&self.emails[0]).await;
+        self.operator = app.token(&self.emails[1]).await;
+        self.auditor = app.token(&self.emails[2]).await;
+    }
 }
 
 pub async fn cast(app: &TestApp) -> Cast {
-    let (_, t) = app.signed_in("enterprise").await;
-    let (_, operator) = app.staff("operator").await;
-    let (_, auditor) = app.staff("auditor").await;
-    Cast {
-        owner: t["access_token"].as_str().unwrap().to_string(),
-        operator,
-        auditor,
-    }
+    let (email, t) = app.signed_in("enterprise").await;
+    Cast::with_owner(app, email, t["access_token"].as_str().unwrap().to_string()).await
 }
 
 pub async fn draft(app: &TestApp, owner: &str, overrides: Value) -> Value {
@@ -752,7 +769,7 @@ async fn registration_review_and_deposits_follow_their_rules() {
 #[actix_web::test]
 async fn a_deposit_after_its_deadline_is_refused() {
     let app = spawn_app().await;
-    let c = cast(&app).await;
+    let mut c = cast(&app).await;
     let id = approved(&app, &c, &in_secs(30 * 86400)).await;
     let (_, bidder) = app.verified_bidder().await;
     let reg = app
@@ -771,6 +788,7 @@ async fn a_deposit_after_its_deadline_is_refused() {
     )
     .await;
     app.clock.advance(chrono::Duration::days(8));
+    c.renew(&app).await;
     app.post(
         &format!("/api/v1/registrations/{reg_id}/deposit"),
         Some(&c.operator),
@@ -942,7 +960,7 @@ async fn readers_see_the_outcome_even_before_the_scheduler_runs() {
 #[actix_web::test]
 async fn relisting_after_no_sale_keeps_the_history_and_respects_the_price_floor() {
     let app = spawn_app().await;
-    let c = cast(&app).await;
+    let mut c = cast(&app).await;
     let id = approved(&app, &c, &in_secs(1)).await;
     wait_status(&app, id, "no_sale", &c.owner).await;
     let relist = format!("/api/v1/listings/{id}/relist");
@@ -988,6 +1006,7 @@ async fn relisting_after_no_sale_keeps_the_history_and_respects_the_price_floor(
     assert_eq!(rounds[1]["consent_document"], "闽国资产权〔2026〕12号");
     // Twelve months after the first disclosure, the asset must be re-appraised.
     app.clock.advance(chrono::Duration::days(366));
+    c.renew(&app).await;
     app.post(
         &relist,
         Some(&c.owner),

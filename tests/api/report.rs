@@ -62,12 +62,14 @@ async fn named_cast(app: &TestApp) -> Cast {
         "fjgz.example",
     )
     .await;
-    let (_, operator) = app.staff("operator").await;
-    let (_, auditor) = app.staff("auditor").await;
+    let (_, operator_email, operator) = app.staff_account("operator").await;
+    let (_, auditor_email, auditor) = app.staff_account("auditor").await;
     Cast {
         owner,
         operator,
         auditor,
+        // The owner's e-mail is not kept: these tests never renew it.
+        emails: [String::new(), operator_email, auditor_email],
     }
 }
 

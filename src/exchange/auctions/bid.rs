@@ -1,0 +1,293 @@
+//! Placing a bid: one short transaction that queues on the auction's row lock. A bid's time
+//! is read under that lock, so a request that arrived before the end but is serialised after
+//! it is too late; refusals that cannot change their answer are given before the queue.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+
+use super::{course_of, record, times};
+use crate::audit::{self, Actor};
+use crate::auth::extract::RequestMeta;
+use crate::domain::auction::{self, BidRefusal, Offer, Standing, Terms};
+use crate::domain::listing::ListingStatus;
+use crate::domain::money::Money;
+use crate::domain::registration::{DepositStatus, RegistrationStatus, is_eligible};
+use crate::error::AppError;
+use crate::exchange::listings::Deps;
+use crate::exchange::registrations::By;
+use crate::notify::Kind;
+use crate::store::Conn;
+use crate::store::auctions::{self as store, AuctionRow, BidRow, NewBid};
+use crate::store::listings::{self as listings_store, ListingRow};
+use crate::store::models::from_db;
+use crate::store::registrations::{self, RegistrationRow};
+
+/// The outcome of a bid request: the bid, and whether it was a replay of an earlier request.
+pub struct Placed {
+    pub bid: BidRow,
+    pub replay: bool,
+    /// The registration that led before this bid, if another one.
+    pub outbid: Option<i64>,
+}
+
+impl Placed {
+    fn replayed(bid: BidRow) -> Self {
+        Self {
+            bid,
+            replay: true,
+            outbid: None,
+        }
+    }
+}
+
+pub(super) fn refusal(r: BidRefusal) -> AppError {
+    match r {
+        BidRefusal::InvalidIncrement => AppError::rule(r.code(), r.to_string()),
+        BidRefusal::NotEligible => AppError::Forbidden {
+            code: r.code(),
+            detail: r.to_string(),
+        },
+        _ => AppError::conflict(r.code(), r.to_string()),
+    }
+}
+
+/// Places a bid. The same `key` from the same bidder on the same listing returns the
+/// original bid and places nothing.
+pub fn place_bid(
+    conn: &mut Conn,
+    deps: &Deps,
+    by: &By,
+    listing_id: i64,
+    amount: Money,
+    key: &str,
+) -> Result<Placed, AppError> {
+    if let Some(bid) = store::remembered(conn, by.user.id, listing_id, key)? {
+        return Ok(Placed::replayed(bid));
+    }
+    let seen = Seen::read(conn, listing_id, by.user.id)?;
+    seen.refuse_early(amount, deps.clock.now())?;
+    let auction = store::lock(conn, seen.auction.id)?;
+    // A concurrent retry of the same request may have won the lock first.
+    if let Some(bid) = store::remembered(conn, by.user.id, listing_id, key)? {
+        return Ok(Placed::replayed(bid));
+    }
+    let listing = listings_store::find(conn, listing_id)?
+        .ok_or_else(|| AppError::not_found("no such listing"))?;
+    // The bid's instant: now, under the lock, after the bid before it.
+    let at = auction::serialised_at(deps.clock.now(), auction.last_bid_at.map(from_db));
+    let offer = seen.offer(amount);
+    let ends_at = auction::judge(
+        &times(&auction),
+        course_of(&auction, &listing),
+        &terms(&auction),
+        &standing(&auction),
+        offer,
+        at,
+    )
+    .map_err(refusal)?;
+    let reg = seen
+        .registration
+        .ok_or_else(|| refusal(BidRefusal::NotEligible))?;
+    super::mark_started(conn, &listing, auction.id, at)?;
+    let bid = write(conn, by, &auction, &reg, amount, at, ends_at, key)?;
+    let outbid = auction
+        .leading_registration_id
+        .filter(|leader| *leader != reg.id);
+    after(conn, deps, &listing, &bid, outbid, by.meta)?;
+    Ok(Placed {
+        bid,
+        replay: false,
+        outbid,
+    })
+}
+
+/// What a bid request reads before it queues: the listing, its auction and the bidder's
+/// registration (each once).
+struct Seen {
+    listing: ListingRow,
+    auction: AuctionRow,
+    registration: Option<RegistrationRow>,
+}
+
+impl Seen {
+    fn read(conn: &mut Conn, listing_id: i64, user_id: i64) -> Result<Self, AppError> {
+        let listing = listings_store::find(conn, listing_id)?
+            .filter(|l| ListingStatus::parse(&l.status).is_some_and(ListingStatus::is_public))
+            .ok_or_else(|| AppError::not_found("no such listing"))?;
+        let auction = store::of_listing(conn, listing_id, listing.round)?
+            .ok_or_else(|| AppError::conflict("auction_not_open", "this listing has no auction"))?;
+        let registration = registrations::of_user(conn, listing_id, listing.round, user_id)?;
+        Ok(Self {
+            listing,
+            auction,
+            registration,
+        })
+    }
+
+    fn offer(&self, amount: Money) -> Offer {
+        Offer {
+            bidder: self.registration.as_ref().map_or(0, |r| r.id),
+            eligible: self.registration.as_ref().is_some_and(|r| {
+                is_eligible(
+                    RegistrationStatus::parse(&r.status).unwrap_or(RegistrationStatus::Pending),
+                    DepositStatus::parse(&r.deposit_status).unwrap_or(DepositStatus::Unpaid),
+                )
+            }),
+            amount,
+        }
+    }
+
+    /// Under contention most refusals are bids at or below a price someone already holds:
+    /// they are answered here without queueing for the lock (see `refusable_early`).
+    fn refuse_early(&self, amount: Money, now: DateTime<Utc>) -> Result<(), AppError> {
+        if auction::refusable_early(
+            &times(&self.auction),
+            course_of(&self.auction, &self.listing),
+            &terms(&self.auction),
+            &standing(&self.auction),
+            self.offer(amount),
+            now,
+        ) {
+            return Err(refusal(BidRefusal::TooLow));
+        }
+        Ok(())
+    }
+}
+
+fn terms(a: &AuctionRow) -> Terms {
+    Terms {
+        start_price: Money::from_fen(a.start_price),
+        increment: Money::from_fen(a.increment),
+        countdown: Duration::seconds(i64::from(a.countdown_seconds)),
+        allow_self_raise: a.allow_self_raise,
+    }
+}
+
+fn standing(a: &AuctionRow) -> Standing {
+    Standing {
+        current_price: a.current_price.map(Money::from_fen),
+        leader: a.leading_registration_id,
+    }
+}
+
+/// Writes the accepted bid, the auction's new standing, the remembered key and the event.
+#[expect(clippy::too_many_arguments, reason = "the parts of one accepted bid")]
+fn write(
+    conn: &mut Conn,
+    by: &By,
+    auction: &AuctionRow,
+    reg: &RegistrationRow,
+    amount: Money,
+    at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    key: &str,
+) -> Result<BidRow, AppError> {
+    let code = reg.bidder_code.clone().unwrap_or_default();
+    let ip = by.meta.ip_string();
+    let bid = store::accept(
+        conn,
+        &NewBid {
+            auction_id: auction.id,
+            listing_id: auction.listing_id,
+            seq: auction.bid_count + 1,
+            registration_id: reg.id,
+            bidder_code: &code,
+            amount: amount.fen(),
+            placed_at: at,
+            ends_at,
+            client_ip: ip.as_deref(),
+            user_agent: by.meta.user_agent.as_deref(),
+        },
+    )
+    .map_err(|e| match e {
+        AppError::Conflict {
+            code: "conflict", ..
+        } => refusal(BidRefusal::TooLow),
+        other => other,
+    })?;
+    store::remember(conn, by.user.id, auction.listing_id, key, bid.id, at)?;
+    record(
+        conn,
+        at,
+        auction.listing_id,
+        "bid.placed",
+        Actor::user(by.user.id, by.user.role),
+        json!({
+            "listing_id": auction.listing_id, "auction_id": auction.id, "seq": bid.seq, "amount": amount.to_string(),
+            "bidder_code": code, "registration_id": reg.id, "placed_at": audit::chain::format_time(at),
+            "ends_at": audit::chain::format_time(ends_at),
+        }),
+        by.meta,
+    )?;
+    Ok(bid)
+}
+
+/// What follows an accepted bid in the same transaction: the risk rules, the outbid mail and
+/// the announcement to other instances.
+fn after(
+    conn: &mut Conn,
+    deps: &Deps,
+    listing: &ListingRow,
+    bid: &BidRow,
+    outbid: Option<i64>,
+    meta: &RequestMeta,
+) -> Result<(), AppError> {
+    let at = from_db(bid.placed_at);
+    let ip = meta.ip_string();
+    crate::exchange::risk::on_bid(
+        conn,
+        deps.rules,
+        listing,
+        bid.registration_id,
+        ip.as_deref(),
+        at,
+    )?;
+    if let Some(previous) = outbid
+        .map(|id| registrations::find(conn, id))
+        .transpose()?
+        .flatten()
+    {
+        let to = crate::exchange::registrant(conn, previous.user_id)?;
+        crate::exchange::mail_all(
+            conn,
+            deps.notifier,
+            at,
+            &to,
+            Kind::Outbid,
+            listing,
+            json!({
+                "bidder_code": previous.bidder_code.unwrap_or_default(),
+                "amount": Money::from_fen(bid.amount).to_string(),
+                "ends_at": crate::exchange::beijing(from_db(bid.ends_at)),
+            }),
+        )?;
+    }
+    crate::live::notify_in_tx(conn, listing.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_answer_with_their_statuses() {
+        assert!(matches!(
+            refusal(BidRefusal::NotEligible),
+            AppError::Forbidden {
+                code: "not_eligible",
+                ..
+            }
+        ));
+        assert!(matches!(
+            refusal(BidRefusal::Paused),
+            AppError::Conflict {
+                code: "auction_not_open",
+                ..
+            }
+        ));
+        assert_eq!(
+            refusal(BidRefusal::InvalidIncrement).code(),
+            "invalid_increment"
+        );
+    }
+}

@@ -1,0 +1,245 @@
+//! Auction use cases: scheduling by an operator ([`schedule`]), bid placement (one short
+//! transaction that locks the auction row, [`bid`]), closing when the countdown runs out
+//! ([`close`]), and pausing while the listing is suspended ([`pause`]). The clock decides, not
+//! the jobs: a bid at or after the effective end is refused even if closing is late, and a
+//! paused auction neither starts, closes nor takes bids.
+
+mod bid;
+mod pause;
+mod timed;
+
+pub use bid::{Placed, place_bid};
+pub use pause::{lock_current, pause, pause_instant, resume, void};
+pub use timed::{close_if_due, start_if_due};
+pub(crate) use timed::{held_runner_up, settle_one as settle_deposit};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::listings::{Deps, load_for_write};
+use super::registrations::By;
+use crate::audit::{self, Actor, Event};
+use crate::auth::extract::RequestMeta;
+use crate::domain::auction::{self, Course, Phase, Times};
+use crate::domain::listing::{Action, ListingStatus, transition};
+use crate::domain::money::Money;
+use crate::error::AppError;
+use crate::store::auctions::{self as store, AuctionRow, BidRow, NewAuction};
+use crate::store::listings::{self as listings_store, ListingRow};
+use crate::store::models::from_db;
+use crate::store::{Conn, registrations};
+
+/// The auction as anyone may see it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuctionView {
+    pub listing_id: i64,
+    /// The listing's status.
+    pub status: ListingStatus,
+    pub phase: Phase,
+    /// While `paused`: what was left of the current period (until the start, the end of the
+    /// free period, or the end) when the listing was suspended; frozen until it resumes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remaining_seconds: Option<u64>,
+    /// While `paused`: when the suspension began.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused_at: Option<DateTime<Utc>>,
+    pub starts_at: DateTime<Utc>,
+    pub free_ends_at: DateTime<Utc>,
+    /// The current end (exclusive); each bid in the countdown moves it.
+    pub ends_at: DateTime<Utc>,
+    pub start_price: Money,
+    pub increment: Money,
+    pub countdown_seconds: u32,
+    pub current_price: Option<Money>,
+    pub leading_bidder_code: Option<String>,
+    pub bid_count: u32,
+    pub server_time: DateTime<Utc>,
+}
+
+/// An accepted bid.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BidView {
+    pub id: i64,
+    pub seq: u32,
+    pub amount: Money,
+    pub bidder_code: String,
+    pub placed_at: DateTime<Utc>,
+    /// The auction's end after this bid.
+    pub ends_at: DateTime<Utc>,
+}
+
+pub fn times(a: &AuctionRow) -> Times {
+    Times {
+        starts_at: from_db(a.starts_at),
+        free_ends_at: from_db(a.free_ends_at),
+        ends_at: from_db(a.ends_at),
+    }
+}
+
+/// Where the auction of `listing` stands apart from its times.
+pub fn course_of(a: &AuctionRow, listing: &ListingRow) -> Course {
+    auction::course(
+        ListingStatus::parse(&listing.status).unwrap_or(ListingStatus::Draft),
+        listing
+            .suspended_from
+            .as_deref()
+            .and_then(ListingStatus::parse),
+        listing.suspended_at.map(from_db),
+        a.closed_at.is_some(),
+    )
+}
+
+pub fn view(a: &AuctionRow, listing: &ListingRow, now: DateTime<Utc>) -> AuctionView {
+    let t = times(a);
+    let course = course_of(a, listing);
+    let remaining = auction::remaining_when_paused(&t, course);
+    AuctionView {
+        listing_id: a.listing_id,
+        status: ListingStatus::parse(&listing.status).unwrap_or(ListingStatus::Draft),
+        phase: auction::phase_at(&t, course, now),
+        remaining_seconds: remaining.map(|d| u64::try_from(d.num_seconds()).unwrap_or(0)),
+        paused_at: match course {
+            Course::Paused { since } => Some(since),
+            _ => None,
+        },
+        starts_at: t.starts_at,
+        free_ends_at: t.free_ends_at,
+        ends_at: t.ends_at,
+        start_price: Money::from_fen(a.start_price),
+        increment: Money::from_fen(a.increment),
+        countdown_seconds: u32::try_from(a.countdown_seconds).unwrap_or(0),
+        current_price: a.current_price.map(Money::from_fen),
+        leading_bidder_code: a.leading_bidder_code.clone(),
+        bid_count: u32::try_from(a.bid_count).unwrap_or(0),
+        server_time: now,
+    }
+}
+
+pub fn bid_view(b: &BidRow) -> BidView {
+    BidView {
+        id: b.id,
+        seq: u32::try_from(b.seq).unwrap_or(0),
+        amount: Money::from_fen(b.amount),
+        bidder_code: b.bidder_code.clone(),
+        placed_at: from_db(b.placed_at),
+        ends_at: from_db(b.ends_at),
+    }
+}
+
+fn record(
+    conn: &mut Conn,
+    now: DateTime<Utc>,
+    listing_id: i64,
+    action: &'static str,
+    actor: Actor,
+    payload: serde_json::Value,
+    meta: &RequestMeta,
+) -> Result<(), AppError> {
+    audit::record(
+        conn,
+        now,
+        Event {
+            stream: format!("listing:{listing_id}"),
+            action,
+            actor,
+            payload,
+            meta,
+        },
+    )
+}
+
+/// An operator schedules the auction of a listing whose disclosure ended with at least two
+/// eligible bidders.
+pub fn schedule(
+    conn: &mut Conn,
+    deps: &Deps,
+    by: &By,
+    listing_id: i64,
+    starts_at: DateTime<Utc>,
+) -> Result<(ListingRow, AuctionRow), AppError> {
+    let row = load_for_write(conn, deps, listing_id, by.now)?;
+    let from = ListingStatus::parse(&row.status).unwrap_or(ListingStatus::Draft);
+    let to = transition(from, Action::ScheduleAuction)?;
+    let eligible = registrations::count_eligible(conn, row.id, row.round)?;
+    if row.disclosure_decided_at.is_none() || eligible < 2 {
+        return Err(AppError::conflict(
+            "invalid_state",
+            "an auction is scheduled once disclosure has ended with at least two eligible bidders",
+        ));
+    }
+    if starts_at < by.now {
+        return Err(AppError::field("starts_at", "must not be in the past"));
+    }
+    let t = Times::schedule(
+        crate::audit::chain::truncate(starts_at),
+        u32::try_from(row.free_bidding_seconds).unwrap_or(0),
+        u32::try_from(row.countdown_seconds).unwrap_or(0),
+    );
+    let auction = store::insert(
+        conn,
+        &NewAuction {
+            listing_id,
+            round: row.round,
+            starts_at: t.starts_at,
+            free_ends_at: t.free_ends_at,
+            ends_at: t.ends_at,
+            countdown_seconds: row.countdown_seconds,
+            start_price: row.listing_price,
+            increment: row.increment,
+            allow_self_raise: row.allow_self_raise,
+            now: by.now,
+        },
+    )
+    .map_err(|e| match e {
+        AppError::Conflict {
+            code: "conflict", ..
+        } => AppError::conflict("invalid_state", "this round's auction is already scheduled"),
+        other => other,
+    })?;
+    listings_store::set_status(conn, listing_id, from.as_str(), to.as_str(), by.now)?;
+    record(
+        conn,
+        by.now,
+        listing_id,
+        "auction.scheduled",
+        Actor::user(by.user.id, by.user.role),
+        json!({
+            "listing_id": listing_id, "auction_id": auction.id, "round": row.round, "eligible_bidders": eligible,
+            "starts_at": audit::chain::format_time(t.starts_at), "free_ends_at": audit::chain::format_time(t.free_ends_at),
+            "ends_at": audit::chain::format_time(t.ends_at),
+            "start_price": Money::from_fen(row.listing_price).to_string(), "increment": Money::from_fen(row.increment).to_string(),
+        }),
+        by.meta,
+    )?;
+    let row = listings_store::find(conn, listing_id)?
+        .ok_or_else(|| AppError::not_found("no such listing"))?;
+    Ok((row, auction))
+}
+
+/// Moves a scheduled listing to `bidding` (its auction's start has come: by the scheduler or
+/// by the first bid, whichever is first), with its event. Nothing to do otherwise.
+pub(crate) fn mark_started(
+    conn: &mut Conn,
+    listing: &ListingRow,
+    auction_id: i64,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    let status = ListingStatus::parse(&listing.status).unwrap_or(ListingStatus::Draft);
+    if status != ListingStatus::AuctionScheduled {
+        return Ok(false);
+    }
+    let to = transition(status, Action::StartBidding)?;
+    listings_store::set_status(conn, listing.id, status.as_str(), to.as_str(), now)?;
+    record(
+        conn,
+        now,
+        listing.id,
+        "auction.started",
+        Actor::SYSTEM,
+        json!({"listing_id": listing.id, "auction_id": auction_id}),
+        &RequestMeta::default(),
+    )?;
+    Ok(true)
+}
