@@ -710,6 +710,39 @@ mod tests {
     }
 
     #[test]
+    fn production_refuses_the_sandbox_clock() {
+        let base = [
+            (
+                "APP__AUTH__JWT_SECRET",
+                "q8V2m1Lr0ZkT7wNc4Hs9Pa6Ye3Xd5Gb-Jf",
+            ),
+            ("APP__AUDIT__PII_SALT", "k3Jd9QmZ0pLx7TwB"),
+            (
+                "APP__AUDIT__SIGNING_KEY",
+                "Jm8b1f7ZC7cO4vQ3QmC2eI0yvW8s6qk1vR0zq2bYy0A=",
+            ),
+            ("APP__MAIL__TRANSPORT", "smtp"),
+        ];
+        let mut with = base.to_vec();
+        with.push(("APP__SANDBOX__ADJUSTABLE_CLOCK", "true"));
+        let err = Settings::load_from(&config_dir(), AppEnv::Production, vars(&with)).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("sandbox.adjustable_clock"),
+            "{err:#}"
+        );
+        let s = Settings::load_from(&config_dir(), AppEnv::Production, vars(&base)).unwrap();
+        assert!(!s.sandbox.adjustable_clock);
+        // Development may turn it on; the test profile has it on.
+        let dev = Settings::load_from(
+            &config_dir(),
+            AppEnv::Development,
+            vars(&[("APP__SANDBOX__ADJUSTABLE_CLOCK", "true")]),
+        )
+        .unwrap();
+        assert!(dev.sandbox.adjustable_clock);
+    }
+
+    #[test]
     fn production_refuses_a_non_smtp_mail_transport() {
         let err = Settings::load_from(
             &config_dir(),

@@ -1155,7 +1155,9 @@ mod tests {
             format!("listing:3:suspended:{}", t(0).timestamp())
         );
         let c = contract_overdue(3, 2, "B-1234", t(0));
-        assert_eq!(c.subject, "deal:3:round:2");
+        // Per winner: a runner-up that takes over and misses its own deadline is flagged too.
+        assert_eq!(c.subject, "deal:3:round:2:B-1234");
+        assert_ne!(contract_overdue(3, 2, "B-9999", t(0)).subject, c.subject);
         assert_eq!(c.rule, Rule::ContractOverdue);
     }
 }

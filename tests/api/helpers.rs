@@ -27,6 +27,8 @@ pub struct TestApp {
     pub clock: Arc<OffsetClock>,
     pub settings: Settings,
     state: web::Data<AppState>,
+    /// Who each access token handed out by [`TestApp::login`] belongs to.
+    signed_in: Mutex<std::collections::HashMap<String, String>>,
     _running: RunningApp,
     _db: Option<TestDb>,
 }
@@ -122,6 +124,7 @@ async fn boot(settings: Settings, db: Option<TestDb>) -> TestApp {
         clock,
         settings,
         state,
+        signed_in: Mutex::new(std::collections::HashMap::new()),
         _running: running,
         _db: db,
     }
@@ -141,6 +144,30 @@ impl TestApp {
     /// (all instances on it), `SELECT 1` left out (pool check-outs, the listener's ping).
     pub fn statements(&self) -> u64 {
         statements::on(&self.settings.database.url)
+    }
+
+    /// The exchange's time (its clock, sandbox offset included).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.state.clock.now()
+    }
+
+    /// Moves the exchange's clock forward through `POST /api/v1/sandbox/clock`, as an admin
+    /// (signed in afresh each time: a long move expires earlier tokens); returns the new time.
+    pub async fn advance(
+        &self,
+        admin_email: &str,
+        by: chrono::Duration,
+    ) -> chrono::DateTime<chrono::Utc> {
+        let token = self.token(admin_email).await;
+        let r = self
+            .post(
+                "/api/v1/sandbox/clock",
+                Some(&token),
+                &json!({"advance_seconds": by.num_seconds()}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        r.json()["now"].as_str().unwrap().parse().unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -219,12 +246,35 @@ impl TestApp {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Resp {
-        self.post(
-            "/api/v1/auth/login",
-            None,
-            &json!({"email": email, "password": password}),
-        )
-        .await
+        let r = self
+            .post(
+                "/api/v1/auth/login",
+                None,
+                &json!({"email": email, "password": password}),
+            )
+            .await;
+        if r.status == 200
+            && let Some(token) = r.json()["access_token"].as_str()
+        {
+            self.signed_in
+                .lock()
+                .unwrap()
+                .insert(token.to_string(), email.to_string());
+        }
+        r
+    }
+
+    /// A fresh access token for whoever `old` belonged to (after the exchange's clock moved
+    /// past its lifetime).
+    pub async fn token_of(&self, old: &str) -> String {
+        let email = self
+            .signed_in
+            .lock()
+            .unwrap()
+            .get(old)
+            .cloned()
+            .expect("a token this test app handed out");
+        self.token(&email).await
     }
 
     /// Registers a fresh account of `role` and signs in; returns (email, token pair).
