@@ -211,6 +211,10 @@ async fn one_feed_reads_each_bid_once_however_many_watch_and_idle_watchers_cost_
     );
     assert!(hub.looks() - looks <= 6, "{} reads", hub.looks() - looks);
     assert_eq!(hub.feeds(), 1, "one feed for the listing");
+    let metrics = String::from_utf8(app.get("/metrics", None).await.body).unwrap();
+    for line in ["ax_live_streams 20\n", "ax_live_feeds 1\n"] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
     for w in &all {
         assert_eq!(w.bid_seqs(), [1, 2, 3, 4, 5, 6], "everyone, in order");
     }
