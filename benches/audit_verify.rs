@@ -101,7 +101,7 @@ fn main() -> anyhow::Result<()> {
     for chunk in chain.chunks(5_000) {
         db.tx_blocking(|c| {
             for (body, _) in chunk {
-                asset_exchange::store::audit::append(c, body.clone())?;
+                asset_exchange::audit::append(c, body.clone())?;
             }
             Ok(())
         })

@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod live;
 pub mod metrics;
 pub mod notify;
+pub mod random;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -53,9 +53,11 @@ impl Application {
             })?;
         let port = listener.local_addr()?.port();
         let data = state.clone();
+        let routes = telemetry::RouteMethods::new(api::ROUTES.iter().map(|r| (r.method, r.path)));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(routes.clone())
                 .app_data(web::QueryConfig::default().error_handler(|e, _| {
                     crate::error::AppError::bad_request("invalid_query", e.to_string()).into()
                 }))
@@ -238,7 +240,7 @@ pub fn effective_secret(
     }
     match settings.env {
         AppEnv::Production => anyhow::bail!("production needs every secret configured"),
-        AppEnv::Test => Ok(crate::auth::tokens::random_token().into_bytes()),
+        AppEnv::Test => Ok(crate::random::token().into_bytes()),
         AppEnv::Development => load_or_create(&settings.data_dir().join(file)),
     }
 }
@@ -253,7 +255,7 @@ fn load_or_create(path: &Path) -> anyhow::Result<Vec<u8>> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let secret = crate::auth::tokens::random_token();
+    let secret = crate::random::token();
     write_private(path, &secret)?;
     tracing::warn!(file = %path.display(), "generated a development secret; set it in the environment for production");
     Ok(secret.into_bytes())

@@ -88,7 +88,7 @@ impl AppState {
             pii_salt: secrets.pii_salt,
             audit_signer: secrets.audit_signer,
             audit_keys: secrets.audit_keys,
-            notifier: Notifier::new(&settings)?,
+            notifier: Notifier::new(&settings, secrets.jwt_secret)?,
             mailer: Mailer::from_settings(&settings.mail)?,
             mail_from: settings
                 .mail
@@ -112,5 +112,29 @@ impl AppState {
             notifier: &self.notifier,
             clock: &*self.clock,
         }
+    }
+}
+
+impl crate::auth::login::Services for AppState {
+    fn db(&self) -> &Db {
+        &self.db
+    }
+    fn clock(&self) -> &dyn Clock {
+        &*self.clock
+    }
+    fn jwt(&self) -> &JwtKeys {
+        &self.jwt
+    }
+    fn passwords(&self) -> &PasswordHasher {
+        &self.passwords
+    }
+    fn auth_settings(&self) -> &crate::config::AuthSettings {
+        &self.settings.auth
+    }
+    fn pii_salt(&self) -> &[u8] {
+        &self.pii_salt
+    }
+    fn notifier(&self) -> &Notifier {
+        &self.notifier
     }
 }

@@ -145,17 +145,29 @@ fn code_for(status: StatusCode) -> &'static str {
     }
 }
 
-/// The `Allow` value of a routed path: its methods, as the route table has them.
-fn allowed_methods(pattern: &str) -> Option<HeaderValue> {
-    let methods: Vec<String> = crate::api::ROUTES
-        .iter()
-        .filter(|r| r.path == pattern)
-        .map(|r| r.method.to_ascii_uppercase())
-        .collect();
-    if methods.is_empty() {
-        return None;
+/// The routed (method, path pattern) pairs, handed in by start-up as app data so that a 405
+/// can say which methods a resource has. Telemetry knows nothing of the route table itself.
+#[derive(Debug, Clone, Default)]
+pub struct RouteMethods(std::sync::Arc<[(&'static str, &'static str)]>);
+
+impl RouteMethods {
+    pub fn new(routes: impl IntoIterator<Item = (&'static str, &'static str)>) -> Self {
+        Self(routes.into_iter().collect())
     }
-    HeaderValue::from_str(&methods.join(", ")).ok()
+
+    /// The `Allow` value of a routed path: its methods, in route-table order.
+    fn allow(&self, pattern: &str) -> Option<HeaderValue> {
+        let methods: Vec<String> = self
+            .0
+            .iter()
+            .filter(|(_, path)| *path == pattern)
+            .map(|(method, _)| method.to_ascii_uppercase())
+            .collect();
+        if methods.is_empty() {
+            return None;
+        }
+        HeaderValue::from_str(&methods.join(", ")).ok()
+    }
 }
 
 /// Middleware: every 4xx/5xx leaves as `application/problem+json`, and a 405 says which
@@ -167,10 +179,8 @@ pub async fn problem_errors<B: MessageBody + 'static>(
     let mut res = next.call(req).await?;
     if res.status() == StatusCode::METHOD_NOT_ALLOWED
         && !res.headers().contains_key(header::ALLOW)
-        && let Some(allow) = res
-            .request()
-            .match_pattern()
-            .and_then(|p| allowed_methods(&p))
+        && let Some(routes) = res.request().app_data::<RouteMethods>()
+        && let Some(allow) = res.request().match_pattern().and_then(|p| routes.allow(&p))
     {
         res.headers_mut().insert(header::ALLOW, allow);
     }
@@ -179,7 +189,12 @@ pub async fn problem_errors<B: MessageBody + 'static>(
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+    // The public pages answer their errors as pages of their own.
+    let is_page = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem || is_page {
         return Ok(res.map_into_left_body());
     }
     if status.is_server_error()

@@ -7,12 +7,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
+use super::call::Call;
+use super::extract::{Auditors, Staff};
 use super::json::ApiJson;
 use super::paging::{Page, Paging};
-use crate::auth::extract::{Auditors, RequestMeta, Staff};
 use crate::domain::risk::{Rule, Severity};
 use crate::error::{AppError, Problem};
-use crate::exchange::registrations::By;
 use crate::exchange::supervision::{self as uc, AlertView, RuleView, SummaryView};
 use crate::state::AppState;
 use crate::store::alerts::{self as store, AlertFilter};
@@ -135,26 +135,15 @@ pub struct AcknowledgeRequest {
     )
 )]
 pub async fn acknowledge(
-    state: web::Data<AppState>,
+    call: Call,
     auditor: Staff<Auditors>,
-    meta: RequestMeta,
     path: web::Path<i64>,
     body: ApiJson<AcknowledgeRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let (now, u, id) = (state.clock.now(), auditor.user.clone(), path.into_inner());
-    let row = state
-        .db
-        .tx(move |c| {
-            uc::acknowledge(
-                c,
-                &By {
-                    user: &u,
-                    meta: &meta,
-                    now,
-                },
-                id,
-                &body.comment,
-            )
+    let id = path.into_inner();
+    let row = call
+        .tx(&auditor, move |c, cx| {
+            uc::acknowledge(c, &cx.by(), id, &body.comment)
         })
         .await?;
     Ok(HttpResponse::Ok().json(uc::view(&row)))

@@ -9,13 +9,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::call::Call;
+use super::extract::{Bidders, MaybeUser, Operators, Staff};
 use super::json::ApiJson;
-use crate::auth::extract::{Bidders, MaybeUser, Operators, RequestMeta, Staff};
 use crate::domain::money::Money;
 use crate::error::{AppError, Problem};
 use crate::exchange::auctions::{self as uc, AuctionView, BidView};
 use crate::exchange::listings::Viewer;
-use crate::exchange::registrations::By;
 use crate::state::AppState;
 use crate::store::{auctions as store, listings, registrations};
 
@@ -38,36 +38,19 @@ pub struct ScheduleRequest {
     )
 )]
 pub async fn schedule(
-    state: web::Data<AppState>,
+    call: Call,
     op: Staff<Operators>,
-    meta: RequestMeta,
     path: web::Path<i64>,
     body: ApiJson<ScheduleRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let (now, st, u, id) = (
-        state.clock.now(),
-        state.clone(),
-        op.user.clone(),
-        path.into_inner(),
-    );
-    let view = state
-        .db
-        .tx(move |c| {
-            let (row, auction) = uc::schedule(
-                c,
-                &st.deps(),
-                &By {
-                    user: &u,
-                    meta: &meta,
-                    now,
-                },
-                id,
-                body.starts_at,
-            )?;
-            Ok(uc::view(&auction, &row, now))
+    let id = path.into_inner();
+    let view = call
+        .tx(&op, move |c, cx| {
+            let (row, auction) = uc::schedule(c, &cx.deps(), &cx.by(), id, body.starts_at)?;
+            Ok(uc::view(&auction, &row, cx.now))
         })
         .await?;
-    state.hub.publish(id);
+    call.state().hub.publish(id);
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -157,36 +140,17 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, AppError> {
     )
 )]
 pub async fn place(
-    state: web::Data<AppState>,
+    call: Call,
     bidder: Staff<Bidders>,
-    meta: RequestMeta,
     req: HttpRequest,
     path: web::Path<i64>,
     body: ApiJson<BidRequest>,
 ) -> Result<HttpResponse, AppError> {
     let key = idempotency_key(req.headers())?;
-    let (now, u, id, amount) = (
-        state.clock.now(),
-        bidder.user.clone(),
-        path.into_inner(),
-        body.amount,
-    );
-    let st = state.clone();
-    let placed = state
-        .db
-        .tx(move |c| {
-            uc::place_bid(
-                c,
-                &st.deps(),
-                &By {
-                    user: &u,
-                    meta: &meta,
-                    now,
-                },
-                id,
-                amount,
-                &key,
-            )
+    let (id, amount, state) = (path.into_inner(), body.amount, call.state());
+    let placed = call
+        .tx(&bidder, move |c, cx| {
+            uc::place_bid(c, &cx.deps(), &cx.by(), id, amount, &key)
         })
         .await
         .inspect_err(|e| state.metrics.count_bid(e.code()))?;

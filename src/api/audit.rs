@@ -8,11 +8,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
+use super::call::Call;
+use super::extract::{Auditors, Staff};
 use super::paging::{Page, Paging};
 use crate::audit::checkpoint::CheckpointView;
 use crate::audit::verify::Report;
-use crate::audit::{self, Actor, Event, export};
-use crate::auth::extract::{Auditors, RequestMeta, Staff};
+use crate::audit::{self, Event, export};
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 use crate::store::audit::{self as store, EventFilter, StoredEvent};
@@ -151,7 +152,7 @@ pub async fn latest_checkpoint(
 ) -> Result<HttpResponse, AppError> {
     let cp = state
         .db
-        .run(store::latest_checkpoint)
+        .run(audit::latest_checkpoint)
         .await?
         .ok_or_else(|| AppError::not_found("no checkpoint has been signed yet"))?;
     Ok(HttpResponse::Ok().json(CheckpointView::from(&cp)))
@@ -224,9 +225,8 @@ fn export_format() -> utoipa::openapi::schema::Object {
     )
 )]
 pub async fn export_trail(
-    state: web::Data<AppState>,
+    call: Call,
     auditor: Staff<Auditors>,
-    meta: RequestMeta,
     q: web::Query<ExportQuery>,
 ) -> Result<HttpResponse, AppError> {
     let csv = match q.format.as_deref().unwrap_or("jsonl") {
@@ -240,7 +240,7 @@ pub async fn export_trail(
         }
     };
     let stream = q.listing_id.map(|id| format!("listing:{id}"));
-    let s = state.clone();
+    let s = call.state().clone();
     let scope = stream.clone();
     let body = web::block(move || -> Result<String, AppError> {
         let now = s.clock.now();
@@ -256,7 +256,7 @@ pub async fn export_trail(
             audit::each_event(&s.db, scope.as_deref(), |e| {
                 out.push_str(&export::event_line(e))
             })?;
-            for cp in s.db.run_blocking(store::checkpoints)? {
+            for cp in s.db.run_blocking(audit::checkpoints)? {
                 out.push_str(&export::checkpoint_line(&cp));
             }
         }
@@ -264,25 +264,21 @@ pub async fn export_trail(
     })
     .await
     .map_err(AppError::internal)??;
-    let now = state.clock.now();
-    let user = auditor.user.clone();
     let format = if csv { "csv" } else { "jsonl" };
-    state
-        .db
-        .tx(move |c| {
-            audit::record(
-                c,
-                now,
-                Event {
-                    stream: audit::SYSTEM_STREAM.to_string(),
-                    action: "audit.exported",
-                    actor: Actor::user(user.id, user.role),
-                    payload: json!({"format": format, "stream": stream}),
-                    meta: &meta,
-                },
-            )
-        })
-        .await?;
+    call.tx(&auditor, move |c, cx| {
+        audit::record(
+            c,
+            cx.now,
+            Event {
+                stream: audit::SYSTEM_STREAM.to_string(),
+                action: "audit.exported",
+                actor: cx.actor(),
+                payload: json!({"format": format, "stream": stream}),
+                meta: &cx.meta,
+            },
+        )
+    })
+    .await?;
     let (content_type, file) = if csv {
         ("text/csv; charset=utf-8", "audit-export.csv")
     } else {

@@ -4,9 +4,10 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::call::Call;
+use super::extract::{AuthUser, RequestMeta};
 use super::json::ApiJson;
 use crate::auth::accounts::{self, RegistrationInput, UserView};
-use crate::auth::extract::{AuthUser, RequestMeta};
 use crate::auth::login::{self, TokenPair};
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
@@ -207,33 +208,26 @@ pub async fn verify_email(
         (status = 409, description = "`already_verified`", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn resend_verification(
-    state: web::Data<AppState>,
-    user: AuthUser,
-) -> Result<HttpResponse, AppError> {
-    let now = state.clock.now();
-    let st = state.clone();
-    state
-        .db
-        .tx(move |c| {
-            let (u, _) = crate::store::users::find_with_org(c, user.id)?
-                .ok_or_else(|| AppError::not_found("no such user"))?;
-            if u.email_verified_at.is_some() {
-                return Err(AppError::conflict(
-                    "already_verified",
-                    "this address is already confirmed",
-                ));
-            }
-            crate::auth::verify_email::send_link(
-                c,
-                &st.notifier,
-                &u,
-                crate::notify::Kind::VerifyEmail,
-                st.settings.mail.verification_ttl_hours,
-                serde_json::json!({}),
-                now,
-            )
-        })
-        .await?;
+pub async fn resend_verification(call: Call, user: AuthUser) -> Result<HttpResponse, AppError> {
+    call.tx(&user, move |c, cx| {
+        let (u, _) = crate::store::users::find_with_org(c, cx.user.id)?
+            .ok_or_else(|| AppError::not_found("no such user"))?;
+        if u.email_verified_at.is_some() {
+            return Err(AppError::conflict(
+                "already_verified",
+                "this address is already confirmed",
+            ));
+        }
+        crate::auth::verify_email::send_link(
+            c,
+            &cx.state().notifier,
+            &u,
+            crate::notify::Kind::VerifyEmail,
+            cx.state().settings.mail.verification_ttl_hours,
+            serde_json::json!({}),
+            cx.now,
+        )
+    })
+    .await?;
     Ok(HttpResponse::Accepted().finish())
 }

@@ -5,13 +5,13 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::call::Call;
+use super::extract::{Bidders, MaybeUser, Operators, Staff};
 use super::json::{ApiJson, OptionalJson};
-use crate::auth::extract::{Bidders, MaybeUser, Operators, RequestMeta, Staff};
 use crate::domain::money::Money;
 use crate::error::{AppError, Problem};
 use crate::exchange::deals::{self as uc, DealStep, DealView};
 use crate::exchange::listings::Viewer;
-use crate::exchange::registrations::By;
 use crate::state::AppState;
 use crate::store::{deals as store, listings, registrations};
 
@@ -35,32 +35,15 @@ pub struct QuoteRequest {
     )
 )]
 pub async fn quote(
-    state: web::Data<AppState>,
+    call: Call,
     bidder: Staff<Bidders>,
-    meta: RequestMeta,
     path: web::Path<i64>,
     body: ApiJson<QuoteRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let (now, st, u, id) = (
-        state.clock.now(),
-        state.clone(),
-        bidder.user.clone(),
-        path.into_inner(),
-    );
-    let view = state
-        .db
-        .tx(move |c| {
-            let (listing, deal) = uc::quote(
-                c,
-                &st.deps(),
-                &By {
-                    user: &u,
-                    meta: &meta,
-                    now,
-                },
-                id,
-                body.amount,
-            )?;
+    let id = path.into_inner();
+    let view = call
+        .tx(&bidder, move |c, cx| {
+            let (listing, deal) = uc::quote(c, &cx.deps(), &cx.by(), id, body.amount)?;
             Ok(uc::view(&deal, &listing))
         })
         .await?;
@@ -106,27 +89,14 @@ pub async fn get(
 }
 
 async fn advance(
-    state: web::Data<AppState>,
+    call: Call,
     op: Staff<Operators>,
-    meta: RequestMeta,
     id: i64,
     step: DealStep,
 ) -> Result<HttpResponse, AppError> {
-    let (now, st, u) = (state.clock.now(), state.clone(), op.user.clone());
-    let view = state
-        .db
-        .tx(move |c| {
-            let (listing, deal) = uc::step(
-                c,
-                &st.deps(),
-                &By {
-                    user: &u,
-                    meta: &meta,
-                    now,
-                },
-                id,
-                &step,
-            )?;
+    let view = call
+        .tx(&op, move |c, cx| {
+            let (listing, deal) = uc::step(c, &cx.deps(), &cx.by(), id, &step)?;
             Ok(uc::view(&deal, &listing))
         })
         .await?;
@@ -151,22 +121,15 @@ pub struct ContractRequest {
     )
 )]
 pub async fn contract(
-    state: web::Data<AppState>,
+    call: Call,
     op: Staff<Operators>,
-    meta: RequestMeta,
     path: web::Path<i64>,
     body: ApiJson<ContractRequest>,
 ) -> Result<HttpResponse, AppError> {
-    advance(
-        state,
-        op,
-        meta,
-        path.into_inner(),
-        DealStep::Contract {
-            signed_at: body.signed_at,
-        },
-    )
-    .await
+    let step = DealStep::Contract {
+        signed_at: body.signed_at,
+    };
+    advance(call, op, path.into_inner(), step).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -187,22 +150,15 @@ pub struct PaymentRequest {
     )
 )]
 pub async fn payment(
-    state: web::Data<AppState>,
+    call: Call,
     op: Staff<Operators>,
-    meta: RequestMeta,
     path: web::Path<i64>,
     body: ApiJson<PaymentRequest>,
 ) -> Result<HttpResponse, AppError> {
-    advance(
-        state,
-        op,
-        meta,
-        path.into_inner(),
-        DealStep::Payment {
-            reference: body.0.reference,
-        },
-    )
-    .await
+    let step = DealStep::Payment {
+        reference: body.0.reference,
+    };
+    advance(call, op, path.into_inner(), step).await
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -219,13 +175,12 @@ pub struct EmptyRequest {}
     )
 )]
 pub async fn announce(
-    state: web::Data<AppState>,
+    call: Call,
     op: Staff<Operators>,
-    meta: RequestMeta,
     path: web::Path<i64>,
     _body: OptionalJson<EmptyRequest>,
 ) -> Result<HttpResponse, AppError> {
-    advance(state, op, meta, path.into_inner(), DealStep::Announce).await
+    advance(call, op, path.into_inner(), DealStep::Announce).await
 }
 
 /// Close the deal once the announcement has been public long enough: issues the
@@ -239,11 +194,10 @@ pub async fn announce(
     )
 )]
 pub async fn close(
-    state: web::Data<AppState>,
+    call: Call,
     op: Staff<Operators>,
-    meta: RequestMeta,
     path: web::Path<i64>,
     _body: OptionalJson<EmptyRequest>,
 ) -> Result<HttpResponse, AppError> {
-    advance(state, op, meta, path.into_inner(), DealStep::Close).await
+    advance(call, op, path.into_inner(), DealStep::Close).await
 }

@@ -5,12 +5,11 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::call::Call;
+use super::extract::{Bidders, Operators, Staff};
 use super::json::ApiJson;
-use crate::auth::extract::{Bidders, Operators, RequestMeta, Staff};
 use crate::error::{AppError, Problem};
 use crate::exchange::deals::{self as uc, DealView};
-use crate::exchange::registrations::By;
-use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -36,38 +35,21 @@ pub struct DefaultRequest {
     )
 )]
 pub async fn default(
-    state: web::Data<AppState>,
+    call: Call,
     op: Staff<Operators>,
-    meta: RequestMeta,
     path: web::Path<i64>,
     body: ApiJson<DefaultRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let (now, st, u, id) = (
-        state.clock.now(),
-        state.clone(),
-        op.user.clone(),
-        path.into_inner(),
-    );
-    let view = state
-        .db
-        .tx(move |c| {
-            let by = By {
-                user: &u,
-                meta: &meta,
-                now,
-            };
-            let (listing, deal) = uc::default_winner(
-                c,
-                &st.deps(),
-                &by,
-                id,
-                &body.reason,
-                body.evidence_reference.as_deref(),
-            )?;
+    let id = path.into_inner();
+    let view = call
+        .tx(&op, move |c, cx| {
+            let evidence = body.evidence_reference.as_deref();
+            let (listing, deal) =
+                uc::default_winner(c, &cx.deps(), &cx.by(), id, &body.reason, evidence)?;
             Ok(uc::view(&deal, &listing))
         })
         .await?;
-    state.hub.publish(id);
+    call.state().hub.publish(id);
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -79,29 +61,21 @@ enum Answer {
 }
 
 async fn answer(
-    state: web::Data<AppState>,
+    call: Call,
     bidder: Staff<Bidders>,
-    meta: RequestMeta,
     id: i64,
     answer: Answer,
 ) -> Result<HttpResponse, AppError> {
-    let (now, st, u) = (state.clock.now(), state.clone(), bidder.user.clone());
-    let view = state
-        .db
-        .tx(move |c| {
-            let by = By {
-                user: &u,
-                meta: &meta,
-                now,
-            };
+    let view = call
+        .tx(&bidder, move |c, cx| {
             let (listing, deal) = match answer {
-                Answer::Accept => uc::accept_offer(c, &st.deps(), &by, id)?,
-                Answer::Decline => uc::decline_offer(c, &st.deps(), &by, id)?,
+                Answer::Accept => uc::accept_offer(c, &cx.deps(), &cx.by(), id)?,
+                Answer::Decline => uc::decline_offer(c, &cx.deps(), &cx.by(), id)?,
             };
             Ok(uc::view(&deal, &listing))
         })
         .await?;
-    state.hub.publish(id);
+    call.state().hub.publish(id);
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -118,12 +92,11 @@ async fn answer(
     )
 )]
 pub async fn accept(
-    state: web::Data<AppState>,
+    call: Call,
     bidder: Staff<Bidders>,
-    meta: RequestMeta,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    answer(state, bidder, meta, path.into_inner(), Answer::Accept).await
+    answer(call, bidder, path.into_inner(), Answer::Accept).await
 }
 
 /// The runner-up declines the deal offered to it: the listing `failed` (it may be relisted)
@@ -139,10 +112,9 @@ pub async fn accept(
     )
 )]
 pub async fn decline(
-    state: web::Data<AppState>,
+    call: Call,
     bidder: Staff<Bidders>,
-    meta: RequestMeta,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    answer(state, bidder, meta, path.into_inner(), Answer::Decline).await
+    answer(call, bidder, path.into_inner(), Answer::Decline).await
 }

@@ -6,9 +6,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::call::{Call, Ctx};
+use super::extract::{AuthUser, Enterprises, MaybeUser, Operators, RequestMeta, Staff};
 use super::json::ApiJson;
 use super::paging::{Page, Paging};
-use crate::auth::extract::{AuthUser, Enterprises, MaybeUser, Operators, RequestMeta, Staff};
 use crate::domain::listing::{ListingKind, ListingStatus, effective_status};
 use crate::domain::money::Money;
 use crate::error::{AppError, Problem};
@@ -93,17 +94,36 @@ async fn respond(
     )
 )]
 pub async fn create(
-    state: web::Data<AppState>,
+    call: Call,
     user: Staff<Enterprises>,
-    meta: RequestMeta,
     body: ApiJson<ListingInput>,
 ) -> Result<HttpResponse, AppError> {
-    let (now, st, u) = (state.clock.now(), state.clone(), user.user.clone());
-    let row = state
-        .db
-        .tx(move |c| uc::create(c, &st.deps(), &u, &body.0, &meta, now))
-        .await?;
-    respond(&state, row, Viewer::of(Some(&user.user)), Vec::new(), true).await
+    for_owner(call, user, true, move |c, cx| {
+        uc::create(c, &cx.deps(), &cx.user, &body.0, &cx.meta, cx.now)
+    })
+    .await
+}
+
+/// Runs a listing use case for the enterprise that owns the listing and answers with the
+/// listing as its owner sees it (201 when `created`).
+async fn for_owner<F>(
+    call: Call,
+    user: Staff<Enterprises>,
+    created: bool,
+    use_case: F,
+) -> Result<HttpResponse, AppError>
+where
+    F: FnOnce(&mut Conn<'_>, &Ctx) -> Result<ListingRow, AppError> + Send + 'static,
+{
+    let row = call.tx(&user, use_case).await?;
+    respond(
+        call.state(),
+        row,
+        Viewer::of(Some(&user)),
+        Vec::new(),
+        created,
+    )
+    .await
 }
 
 /// Edit a draft or returned listing (only the fields given change).
@@ -119,23 +139,16 @@ pub async fn create(
     )
 )]
 pub async fn update(
-    state: web::Data<AppState>,
+    call: Call,
     user: Staff<Enterprises>,
-    meta: RequestMeta,
     path: web::Path<i64>,
     body: ApiJson<ListingPatch>,
 ) -> Result<HttpResponse, AppError> {
-    let (now, st, u, id) = (
-        state.clock.now(),
-        state.clone(),
-        user.user.clone(),
-        path.into_inner(),
-    );
-    let row = state
-        .db
-        .tx(move |c| uc::update(c, &st.deps(), &u, id, &body.0, &meta, now))
-        .await?;
-    respond(&state, row, Viewer::of(Some(&user.user)), Vec::new(), false).await
+    let id = path.into_inner();
+    for_owner(call, user, false, move |c, cx| {
+        uc::update(c, &cx.deps(), &cx.user, id, &body.0, &cx.meta, cx.now)
+    })
+    .await
 }
 
 /// Submit a draft (or a returned listing) for review.
@@ -148,22 +161,15 @@ pub async fn update(
     )
 )]
 pub async fn submit(
-    state: web::Data<AppState>,
+    call: Call,
     user: Staff<Enterprises>,
-    meta: RequestMeta,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let (now, st, u, id) = (
-        state.clock.now(),
-        state.clone(),
-        user.user.clone(),
-        path.into_inner(),
-    );
-    let row = state
-        .db
-        .tx(move |c| uc::submit(c, &st.deps(), &u, id, &meta, now))
-        .await?;
-    respond(&state, row, Viewer::of(Some(&user.user)), Vec::new(), false).await
+    let id = path.into_inner();
+    for_owner(call, user, false, move |c, cx| {
+        uc::submit(c, &cx.deps(), &cx.user, id, &cx.meta, cx.now)
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -189,30 +195,23 @@ pub struct ReviewRequest {
     )
 )]
 pub async fn review(
-    state: web::Data<AppState>,
+    call: Call,
     op: Staff<Operators>,
-    meta: RequestMeta,
     path: web::Path<i64>,
     body: ApiJson<ReviewRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let (now, st, u, id) = (
-        state.clock.now(),
-        state.clone(),
-        op.user.clone(),
-        path.into_inner(),
-    );
-    let (row, warnings) = state
-        .db
-        .tx(move |c| {
+    let id = path.into_inner();
+    let (row, warnings) = call
+        .tx(&op, move |c, cx| {
             let r = Review {
                 decision: body.decision,
                 comment: &body.comment,
                 disclosure_end: body.disclosure_end,
             };
-            uc::review(c, &st.deps(), &u, id, &r, &meta, now)
+            uc::review(c, &cx.deps(), &cx.user, id, &r, &cx.meta, cx.now)
         })
         .await?;
-    respond(&state, row, Viewer::Staff, warnings, false).await
+    respond(call.state(), row, Viewer::Staff, warnings, false).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -237,11 +236,11 @@ macro_rules! operator_action {
                 (status = 409, description = "`invalid_state`", body = Problem, content_type = "application/problem+json"),
             )
         )]
-        pub async fn $name(state: web::Data<AppState>, op: Staff<Operators>, meta: RequestMeta, path: web::Path<i64>, body: ApiJson<ReasonRequest>) -> Result<HttpResponse, AppError> {
-            let (now, st, u, id) = (state.clock.now(), state.clone(), op.user.clone(), path.into_inner());
-            let (row, warnings) = state.db.tx(move |c| ($call)(c, &st.deps(), &u, id, &body.reason, &meta, now)).await?;
-            state.hub.publish(id);
-            respond(&state, row, Viewer::Staff, warnings, false).await
+        pub async fn $name(call: Call, op: Staff<Operators>, path: web::Path<i64>, body: ApiJson<ReasonRequest>) -> Result<HttpResponse, AppError> {
+            let id = path.into_inner();
+            let (row, warnings) = call.tx(&op, move |c, cx| ($call)(c, &cx.deps(), &cx.user, id, &body.reason, &cx.meta, cx.now)).await?;
+            call.state().hub.publish(id);
+            respond(call.state(), row, Viewer::Staff, warnings, false).await
         }
     };
 }
@@ -281,24 +280,19 @@ operator_action!(
     )
 )]
 pub async fn terminate(
-    state: web::Data<AppState>,
+    call: Call,
     op: Staff<Operators>,
-    meta: RequestMeta,
     path: web::Path<i64>,
     body: ApiJson<uc::Termination>,
 ) -> Result<HttpResponse, AppError> {
-    let (now, st, u, id) = (
-        state.clock.now(),
-        state.clone(),
-        op.user.clone(),
-        path.into_inner(),
-    );
-    let row = state
-        .db
-        .tx(move |c| uc::terminate(c, &st.deps(), &u, id, &body, &meta, now))
+    let id = path.into_inner();
+    let row = call
+        .tx(&op, move |c, cx| {
+            uc::terminate(c, &cx.deps(), &cx.user, id, &body, &cx.meta, cx.now)
+        })
         .await?;
-    state.hub.publish(id);
-    respond(&state, row, Viewer::Staff, Vec::new(), false).await
+    call.state().hub.publish(id);
+    respond(call.state(), row, Viewer::Staff, Vec::new(), false).await
 }
 
 /// Start a new round after no sale or a failed auction (status `submitted` again).
@@ -313,23 +307,16 @@ pub async fn terminate(
     )
 )]
 pub async fn relist(
-    state: web::Data<AppState>,
+    call: Call,
     user: Staff<Enterprises>,
-    meta: RequestMeta,
     path: web::Path<i64>,
     body: ApiJson<RelistInput>,
 ) -> Result<HttpResponse, AppError> {
-    let (now, st, u, id) = (
-        state.clock.now(),
-        state.clone(),
-        user.user.clone(),
-        path.into_inner(),
-    );
-    let row = state
-        .db
-        .tx(move |c| uc::relist(c, &st.deps(), &u, id, &body.0, &meta, now))
-        .await?;
-    respond(&state, row, Viewer::of(Some(&user.user)), Vec::new(), false).await
+    let id = path.into_inner();
+    for_owner(call, user, false, move |c, cx| {
+        uc::relist(c, &cx.deps(), &cx.user, id, &body.0, &cx.meta, cx.now)
+    })
+    .await
 }
 
 /// One listing: anyone for public states; the owner and staff always.

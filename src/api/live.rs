@@ -14,7 +14,7 @@ use futures_util::Stream;
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 
-use crate::auth::extract::{MaybeUser, client_ip};
+use super::extract::{MaybeUser, client_ip};
 use crate::domain::auction::{self, Course, Phase};
 use crate::error::{AppError, Problem};
 use crate::exchange::auctions::{self as uc, AuctionView};

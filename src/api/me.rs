@@ -2,8 +2,8 @@
 
 use actix_web::{HttpResponse, web};
 
+use super::extract::AuthUser;
 use crate::auth::accounts::UserView;
-use crate::auth::extract::AuthUser;
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 use crate::store::users;

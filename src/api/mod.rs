@@ -5,8 +5,10 @@ pub mod alerts;
 pub mod auctions;
 pub mod audit;
 pub mod auth;
+pub mod call;
 pub mod deals;
 pub mod defaults;
+pub mod extract;
 pub mod health;
 pub mod json;
 pub mod listings;
@@ -16,6 +18,7 @@ pub mod metrics;
 pub mod notifications;
 pub mod ocds;
 pub mod openapi;
+pub mod pages;
 pub mod paging;
 pub mod registrations;
 pub mod report;
@@ -26,8 +29,8 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{FromRequest, HttpResponse, web};
 
-use crate::auth::extract::AuthUser;
 use crate::error::AppError;
+use extract::AuthUser;
 
 /// Who may call a route, as the route table records it (used by the authorisation tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +146,11 @@ route_table! {
     get "/api/v1/audit/summary" => alerts::summary, Access::Roles(AUDITORS);
     get "/api/v1/audit/listings/{id}/report" => report::listing_report, Access::Roles(AUDITORS);
     post "/api/v1/sandbox/clock" => sandbox::advance, Access::Sandbox(ADMINS);
+    get "/" => pages::board, Access::Public;
+    get "/listings/{id}" => pages::listing, Access::Public;
+    get "/verify-email" => pages::verify_email, Access::Public;
+    get "/reset-password" => pages::reset_password, Access::Public;
+    get "/assets/{file}" => pages::asset, Access::Public;
 }
 
 const AUDITORS: &[&str] = &["auditor", "admin"];

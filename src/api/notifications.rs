@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
+use super::call::Call;
+use super::extract::{AuthUser, Operators, Staff};
 use super::paging::{Page, Paging};
-use crate::audit::{self, Actor, Event};
-use crate::auth::extract::{AuthUser, Operators, RequestMeta, Staff};
+use crate::audit::{self, Event};
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 use crate::store::models::from_db;
@@ -171,19 +172,15 @@ pub async fn deliveries(
     )
 )]
 pub async fn retry(
-    state: web::Data<AppState>,
+    call: Call,
     op: Staff<Operators>,
-    meta: RequestMeta,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let now = state.clock.now();
-    let user = op.user.clone();
-    let row = state
-        .db
-        .tx(move |c| {
+    let row = call
+        .tx(&op, move |c, cx| {
             notifications::find(c, id)?.ok_or_else(|| AppError::not_found("no such delivery"))?;
-            if !notifications::requeue(c, id, now)? {
+            if !notifications::requeue(c, id, cx.now)? {
                 return Err(AppError::conflict(
                     "invalid_state",
                     "only a failed delivery can be retried",
@@ -191,13 +188,13 @@ pub async fn retry(
             }
             audit::record(
                 c,
-                now,
+                cx.now,
                 Event {
                     stream: audit::SYSTEM_STREAM.to_string(),
                     action: "notification.requeued",
-                    actor: Actor::user(user.id, user.role),
+                    actor: cx.actor(),
                     payload: json!({"notification_id": id}),
-                    meta: &meta,
+                    meta: &cx.meta,
                 },
             )?;
             notifications::find(c, id)?.ok_or_else(|| AppError::not_found("no such delivery"))

@@ -75,6 +75,11 @@ use crate::error::{FieldProblem, PROBLEM_JSON, Problem};
         super::alerts::summary,
         super::report::listing_report,
         super::sandbox::advance,
+        super::pages::board,
+        super::pages::handlers::listing,
+        super::pages::handlers::verify_email,
+        super::pages::handlers::reset_password,
+        super::pages::handlers::asset,
         document,
     ),
     components(schemas(Problem, FieldProblem)),
@@ -91,6 +96,7 @@ use crate::error::{FieldProblem, PROBLEM_JSON, Problem};
         (name = "notifications", description = "E-mail notifications and their delivery"),
         (name = "meta", description = "This document"),
         (name = "sandbox", description = "Non-production only: move the exchange's clock forward"),
+        (name = "pages", description = "Public pages (text/html) for people: the board, each listing's page, and the pages e-mail links open"),
     )
 )]
 pub struct ApiDoc;

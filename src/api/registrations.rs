@@ -5,10 +5,11 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::call::Call;
+use super::extract::{AuthUser, Bidders, Operators, Staff};
 use super::json::{ApiJson, OptionalJson};
 use super::notifications::PageQuery;
 use super::paging::{Page, Paging};
-use crate::auth::extract::{AuthUser, Bidders, Operators, RequestMeta, Staff};
 use crate::domain::Role;
 use crate::domain::money::Money;
 use crate::domain::registration::DepositAction;
@@ -39,30 +40,16 @@ pub struct RegisterRequest {
     )
 )]
 pub async fn register(
-    state: web::Data<AppState>,
+    call: Call,
     user: Staff<Bidders>,
-    meta: RequestMeta,
     path: web::Path<i64>,
     body: OptionalJson<RegisterRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let (now, st, u, id) = (
-        state.clock.now(),
-        state.clone(),
-        user.user.clone(),
-        path.into_inner(),
-    );
-    let (reg, deposit) = state
-        .db
-        .tx(move |c| {
-            let reg = uc::register(
-                c,
-                &st.deps(),
-                &u,
-                id,
-                body.0.statement.as_deref(),
-                &meta,
-                now,
-            )?;
+    let id = path.into_inner();
+    let (reg, deposit) = call
+        .tx(&user, move |c, cx| {
+            let statement = body.0.statement.as_deref();
+            let reg = uc::register(c, &cx.deps(), &cx.user, id, statement, &cx.meta, cx.now)?;
             let deposit = listings::find(c, id)?.map(|l| l.deposit).unwrap_or(0);
             Ok((reg, deposit))
         })
@@ -167,33 +154,15 @@ pub struct ReviewRequest {
     )
 )]
 pub async fn review(
-    state: web::Data<AppState>,
+    call: Call,
     op: Staff<Operators>,
-    meta: RequestMeta,
     path: web::Path<i64>,
     body: ApiJson<ReviewRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let (now, st, u, id) = (
-        state.clock.now(),
-        state.clone(),
-        op.user.clone(),
-        path.into_inner(),
-    );
-    let view = state
-        .db
-        .tx(move |c| {
-            let r = uc::review(
-                c,
-                &st.deps(),
-                &uc::By {
-                    user: &u,
-                    meta: &meta,
-                    now,
-                },
-                id,
-                body.decision,
-                &body.comment,
-            )?;
+    let id = path.into_inner();
+    let view = call
+        .tx(&op, move |c, cx| {
+            let r = uc::review(c, &cx.deps(), &cx.by(), id, body.decision, &body.comment)?;
             staff_view(c, &r)
         })
         .await?;
@@ -238,9 +207,8 @@ fn manual_deposit_action() -> utoipa::openapi::schema::Object {
     )
 )]
 pub async fn deposit(
-    state: web::Data<AppState>,
+    call: Call,
     op: Staff<Operators>,
-    meta: RequestMeta,
     path: web::Path<i64>,
     body: ApiJson<DepositRequest>,
 ) -> Result<HttpResponse, AppError> {
@@ -250,27 +218,11 @@ pub async fn deposit(
             "deposits are converted when a deal is awarded, not by hand",
         ));
     }
-    let (now, st, u, id) = (
-        state.clock.now(),
-        state.clone(),
-        op.user.clone(),
-        path.into_inner(),
-    );
-    let view = state
-        .db
-        .tx(move |c| {
-            let r = uc::deposit(
-                c,
-                &st.deps(),
-                &uc::By {
-                    user: &u,
-                    meta: &meta,
-                    now,
-                },
-                id,
-                body.action,
-                body.reference.as_deref(),
-            )?;
+    let id = path.into_inner();
+    let view = call
+        .tx(&op, move |c, cx| {
+            let reference = body.reference.as_deref();
+            let r = uc::deposit(c, &cx.deps(), &cx.by(), id, body.action, reference)?;
             staff_view(c, &r)
         })
         .await?;

@@ -7,11 +7,11 @@ use serde::Deserialize;
 use serde_json::json;
 use utoipa::IntoParams;
 
-use crate::audit::{self, Actor, Event};
-use crate::auth::extract::{Auditors, RequestMeta, Staff};
+use super::call::Call;
+use super::extract::{Auditors, Staff};
+use crate::audit::{self, Event};
 use crate::error::{AppError, Problem};
 use crate::exchange::report::{self as uc, ListingReport, Request, html};
-use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -70,9 +70,8 @@ const PAGE_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-sr
     )
 )]
 pub async fn listing_report(
-    state: web::Data<AppState>,
+    call: Call,
     auditor: Staff<Auditors>,
-    meta: RequestMeta,
     path: web::Path<i64>,
     q: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, AppError> {
@@ -80,10 +79,11 @@ pub async fn listing_report(
     let id = path.into_inner();
     let req = Request {
         user_id: auditor.user.id,
-        now: state.clock.now(),
+        now: call.now(),
     };
-    let keys = state.audit_keys.clone();
-    let report = state
+    let keys = call.state().audit_keys.clone();
+    let report = call
+        .state()
         .db
         .run(move |c| uc::listing_report(c, &keys, id, req))
         .await?;
@@ -116,23 +116,20 @@ pub async fn listing_report(
         }
     };
 
-    let (user, now) = (auditor.user.clone(), req.now);
-    state
-        .db
-        .tx(move |c| {
-            audit::record(
-                c,
-                now,
-                Event {
-                    stream: audit::SYSTEM_STREAM.to_string(),
-                    action: "audit.report_generated",
-                    actor: Actor::user(user.id, user.role),
-                    payload,
-                    meta: &meta,
-                },
-            )
-        })
-        .await?;
+    call.tx_at(&auditor, req.now, move |c, cx| {
+        audit::record(
+            c,
+            cx.now,
+            Event {
+                stream: audit::SYSTEM_STREAM.to_string(),
+                action: "audit.report_generated",
+                actor: cx.actor(),
+                payload,
+                meta: &cx.meta,
+            },
+        )
+    })
+    .await?;
     Ok(response)
 }
 

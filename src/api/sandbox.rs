@@ -1,16 +1,15 @@
 //! The sandbox clock (non-production, `[sandbox] adjustable_clock = true`): an admin moves the
 //! exchange's clock forward. Without the setting the path answers 404 to everyone.
 
-use actix_web::{HttpResponse, web};
+use actix_web::HttpResponse;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::call::Call;
+use super::extract::{Admins, Staff};
 use super::json::ApiJson;
-use crate::audit::Actor;
-use crate::auth::extract::{Admins, RequestMeta, Staff};
 use crate::error::{AppError, Problem};
-use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -40,20 +39,19 @@ pub struct ClockView {
     )
 )]
 pub async fn advance(
-    state: web::Data<AppState>,
+    call: Call,
     admin: Staff<Admins>,
-    meta: RequestMeta,
     body: ApiJson<AdvanceRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let clock = state
+    let clock = call
+        .state()
         .sandbox
         .clone()
         .ok_or_else(|| AppError::not_found("no such resource"))?;
-    let (u, seconds, c2) = (admin.user.clone(), body.advance_seconds, clock.clone());
-    let (offset, now) = state
-        .db
-        .tx(move |c| {
-            crate::exchange::sandbox::advance(c, &c2, seconds, Actor::user(u.id, u.role), &meta)
+    let (seconds, sandbox) = (body.advance_seconds, clock.clone());
+    let (offset, now) = call
+        .tx(&admin, move |c, cx| {
+            crate::exchange::sandbox::advance(c, &sandbox, seconds, cx.actor(), &cx.meta)
         })
         .await?;
     clock.observe(offset);

@@ -14,20 +14,8 @@ use sha2::{Digest, Sha256};
 pub const ENCODING_TAG: &[u8] = b"AXAUDIT1";
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Every hashed field of an event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventBody {
-    pub stream: String,
-    pub stream_seq: i64,
-    pub occurred_at: DateTime<Utc>,
-    pub actor_id: Option<i64>,
-    pub actor_role: Option<String>,
-    pub action: String,
-    pub payload: String,
-    pub client_ip: Option<String>,
-    pub request_id: Option<String>,
-    pub prev_hash: String,
-}
+/// Every hashed field of an event (a row of the store).
+pub use crate::store::audit::EventBody;
 
 /// Timestamps are kept to the microsecond, which both databases store exactly.
 pub fn truncate(t: DateTime<Utc>) -> DateTime<Utc> {

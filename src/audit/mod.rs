@@ -8,11 +8,12 @@ pub mod export;
 pub mod merkle;
 pub mod verify;
 
+use std::net::IpAddr;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::auth::extract::RequestMeta;
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::store::{Conn, Db, audit as store};
@@ -39,6 +40,21 @@ impl Actor {
             id: Some(id),
             role: Some(role),
         }
+    }
+}
+
+/// Facts about the request that the audit trail keeps. The HTTP layer fills it from the
+/// request (`api::extract`); jobs and the CLI use the empty default.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub client_ip: Option<IpAddr>,
+    pub request_id: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl RequestMeta {
+    pub fn ip_string(&self) -> Option<String> {
+        self.client_ip.map(|ip| ip.to_string())
     }
 }
 
@@ -75,7 +91,17 @@ pub fn record(conn: &mut Conn, now: DateTime<Utc>, event: Event) -> Result<(), A
         request_id: event.meta.request_id.clone(),
         prev_hash: String::new(),
     };
-    store::append(conn, body)
+    append(conn, body)
+}
+
+/// Chains `body` onto the head of its stream and stores it, in the caller's transaction:
+/// `stream_seq` and `prev_hash` are filled in here, under the head's lock.
+pub fn append(conn: &mut Conn, mut body: chain::EventBody) -> Result<(), AppError> {
+    let (seq, prev) = store::lock_head(conn, &body.stream, chain::GENESIS_HASH)?;
+    body.stream_seq = seq + 1;
+    body.prev_hash = prev;
+    let hash = chain::hash(&body);
+    store::insert_event(conn, &body, &hash)
 }
 
 /// A salted hash of a piece of personal data, so the trail can say "the same e-mail" without
@@ -94,7 +120,7 @@ const BATCH: i64 = 2_000;
 
 /// Verifies the whole trail in the database (blocking: run it on the blocking pool).
 pub fn verify_db(db: &Db, keys: checkpoint::TrustedKeys) -> Result<verify::Report, AppError> {
-    let checkpoints = db.run_blocking(store::checkpoints)?;
+    let checkpoints = db.run_blocking(checkpoints)?;
     let mut v = verify::Verifier::new(keys, None);
     for c in &checkpoints {
         v.checkpoint(c);
@@ -144,6 +170,92 @@ pub fn checkpoint_now(
         if !force && !store::changed_since_checkpoint(c)? {
             return Ok(None);
         }
-        store::create_checkpoint(c, signer, now).map(Some)
+        create_checkpoint(c, signer, now).map(Some)
     })
+}
+
+/// Signs and stores a checkpoint of every stream head, in the caller's transaction.
+/// Concurrent creators (several instances) queue on the store's lock; ids have no gaps.
+pub fn create_checkpoint(
+    conn: &mut Conn,
+    signer: &checkpoint::AuditSigner,
+    now: DateTime<Utc>,
+) -> Result<checkpoint::CheckpointRecord, AppError> {
+    let (id, last_at) = store::lock_next_checkpoint(conn)?;
+    // The clock was read before queueing for the lock: a signer that waited behind another
+    // (another instance) must not date its checkpoint before the one it waited for.
+    let now = last_at.map_or(now, |t| now.max(t));
+    let rows = store::heads(conn)?;
+    let head = |r: &store::HeadRow| merkle::Head {
+        stream: r.stream.clone(),
+        seq: r.seq,
+        hash: r.hash.clone(),
+    };
+    let all: Vec<merkle::Head> = rows.iter().map(head).collect();
+    let delta: Vec<merkle::Head> = rows
+        .iter()
+        .filter(|r| r.seq != r.checkpoint_seq)
+        .map(head)
+        .collect();
+    let root = merkle::root_of(&all);
+    let streams = all.len() as i64;
+    let events: i64 = all.iter().map(|h| h.seq).sum();
+    let created_at = chain::truncate(now);
+    let key_id = signer.key_id().to_string();
+    let signature = signer.sign(&checkpoint::signed_message(
+        id, created_at, streams, events, &root, &key_id,
+    ));
+    let row = store::CheckpointRow {
+        id,
+        created_at: crate::store::models::to_db(created_at),
+        streams,
+        events,
+        root,
+        heads: checkpoint::heads_to_json(&delta),
+        key_id,
+        signature,
+    };
+    let covered: Vec<(String, i64)> = delta.iter().map(|h| (h.stream.clone(), h.seq)).collect();
+    store::insert_checkpoint(conn, &row, &covered)?;
+    Ok(checkpoint::CheckpointRecord {
+        id,
+        created_at,
+        streams,
+        events,
+        root: row.root,
+        heads: delta,
+        key_id: row.key_id,
+        signature: row.signature,
+    })
+}
+
+/// A stored checkpoint as the verifier reads it.
+fn checkpoint_record(row: store::CheckpointRow) -> Result<checkpoint::CheckpointRecord, AppError> {
+    Ok(checkpoint::CheckpointRecord {
+        id: row.id,
+        created_at: crate::store::models::from_db(row.created_at),
+        streams: row.streams,
+        events: row.events,
+        root: row.root,
+        heads: checkpoint::heads_from_json(&row.heads).map_err(AppError::internal)?,
+        key_id: row.key_id,
+        signature: row.signature,
+    })
+}
+
+/// Every checkpoint in id order.
+pub fn checkpoints(conn: &mut Conn) -> Result<Vec<checkpoint::CheckpointRecord>, AppError> {
+    store::checkpoints(conn)?
+        .into_iter()
+        .map(checkpoint_record)
+        .collect()
+}
+
+/// The newest checkpoint, if any.
+pub fn latest_checkpoint(
+    conn: &mut Conn,
+) -> Result<Option<checkpoint::CheckpointRecord>, AppError> {
+    store::latest_checkpoint(conn)?
+        .map(checkpoint_record)
+        .transpose()
 }

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::audit::RequestMeta;
 use crate::audit::{self, Actor, Event};
-use crate::auth::extract::RequestMeta;
 use crate::auth::verify_email;
 use crate::domain::Role;
 use crate::domain::account::{self, FieldError};

@@ -8,17 +8,21 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::audit::RequestMeta;
 use crate::audit::{self, Actor, Event};
-use crate::auth::extract::{AuthUser, RequestMeta};
-use crate::auth::tokens::{hash_token, random_token};
+use crate::auth::AuthUser;
+use crate::auth::password::PasswordHasher;
+use crate::auth::tokens::JwtKeys;
+use crate::auth::tokens::hash_token;
+use crate::config::AuthSettings;
+use crate::domain::Clock;
 use crate::domain::Role;
 use crate::domain::account::{FailedLoginOutcome, LockoutPolicy, normalize_email};
 use crate::domain::clock::format_beijing;
 use crate::error::AppError;
-use crate::notify::{Kind, Recipient};
-use crate::state::AppState;
+use crate::notify::{Kind, Notifier, Recipient};
 use crate::store::models::{NewRefreshToken, NewSession, User, from_db, to_db};
-use crate::store::{Conn, sessions, users};
+use crate::store::{Conn, Db, sessions, users};
 
 /// What login and refresh return.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -31,12 +35,24 @@ pub struct TokenPair {
     pub expires_in: i64,
 }
 
+/// What logins need of the application. The application state implements it (`state.rs`), so
+/// this layer never names the state of the layers above.
+pub trait Services: Send + Sync + 'static {
+    fn db(&self) -> &Db;
+    fn clock(&self) -> &dyn Clock;
+    fn jwt(&self) -> &JwtKeys;
+    fn passwords(&self) -> &PasswordHasher;
+    fn auth_settings(&self) -> &AuthSettings;
+    /// Salt mixed into hashes of personal data written to the audit trail.
+    fn pii_salt(&self) -> &[u8];
+    fn notifier(&self) -> &Notifier;
+}
+
 fn invalid_credentials() -> AppError {
     AppError::unauthorized("invalid_credentials", "the e-mail or password is wrong")
 }
 
-fn lockout_policy(state: &AppState) -> LockoutPolicy {
-    let auth = &state.settings.auth;
+fn lockout_policy(auth: &AuthSettings) -> LockoutPolicy {
     LockoutPolicy {
         max_failed: auth.max_failed_logins,
         duration: Duration::minutes(i64::try_from(auth.lockout_minutes).unwrap_or(15)),
@@ -50,15 +66,15 @@ fn role_of(user: &User) -> Result<Role, AppError> {
 
 /// Creates the refresh token of a session and returns the pair.
 fn issue_pair(
-    state: &AppState,
+    state: &impl Services,
     conn: &mut Conn,
     user_id: i64,
     role: Role,
     session_id: i64,
     now: DateTime<Utc>,
 ) -> Result<TokenPair, AppError> {
-    let refresh = random_token();
-    let days = i64::try_from(state.settings.auth.refresh_token_ttl_days).unwrap_or(30);
+    let refresh = crate::random::token();
+    let days = i64::try_from(state.auth_settings().refresh_token_ttl_days).unwrap_or(30);
     sessions::insert_refresh_token(
         conn,
         &NewRefreshToken {
@@ -69,14 +85,14 @@ fn issue_pair(
         },
     )?;
     let access = state
-        .jwt
+        .jwt()
         .issue(user_id, role, session_id, now)
         .map_err(AppError::internal)?;
     Ok(TokenPair {
         access_token: access,
         refresh_token: refresh,
         token_type: "Bearer",
-        expires_in: state.jwt.ttl_seconds(),
+        expires_in: state.jwt().ttl_seconds(),
     })
 }
 
@@ -87,41 +103,41 @@ enum LoginOutcome {
 
 /// Checks credentials and opens a login. Unknown, locked and wrong-password attempts all
 /// answer 401 `invalid_credentials` after one password verification each.
-pub async fn login(
-    state: actix_web::web::Data<AppState>,
+pub async fn login<S: Services>(
+    state: actix_web::web::Data<S>,
     email: String,
     password: String,
     meta: RequestMeta,
 ) -> Result<TokenPair, AppError> {
     let Ok(email) = normalize_email(&email) else {
         let s = state.clone();
-        actix_web::web::block(move || s.passwords.verify_dummy(&password))
+        actix_web::web::block(move || s.passwords().verify_dummy(&password))
             .await
             .map_err(AppError::internal)?;
         return Err(invalid_credentials());
     };
     let lookup = email.clone();
     let user = state
-        .db
+        .db()
         .run(move |c| users::find_by_email(c, &lookup))
         .await?;
     let s = state.clone();
     let (user, password_ok) = actix_web::web::block(move || match user {
         Some(u) => {
-            let ok = s.passwords.verify(&password, &u.password_hash);
+            let ok = s.passwords().verify(&password, &u.password_hash);
             (Some(u), ok)
         }
-        None => (None, s.passwords.verify_dummy(&password)),
+        None => (None, s.passwords().verify_dummy(&password)),
     })
     .await
     .map_err(AppError::internal)?;
 
-    let now = state.clock.now();
-    let policy = lockout_policy(&state);
-    let pii_salt = state.pii_salt.clone();
+    let now = state.clock().now();
+    let policy = lockout_policy(state.auth_settings());
+    let pii_salt = state.pii_salt().to_vec();
     let st = state.clone();
     let outcome = state
-        .db
+        .db()
         .tx(move |c| {
             let Some(user) = user else {
                 audit::record(c, now, Event {
@@ -158,7 +174,7 @@ pub async fn login(
                 })?;
                 if let FailedLoginOutcome::Locked { until } = policy.on_failure(so_far, now) {
                     users::lock(c, user.id, until, now)?;
-                    st.notifier.queue(c, now, &Recipient::of(&user), Kind::AccountLocked, json!({
+                    st.notifier().queue(c, now, &Recipient::of(&user), Kind::AccountLocked, json!({
                         "failures": policy.max_failed,
                         "locked_until": format_beijing(until),
                         "client_ip": meta.ip_string().unwrap_or_else(|| "-".into()),
@@ -182,9 +198,9 @@ pub async fn login(
                 client_ip: ip.as_deref(),
                 user_agent: meta.user_agent.as_deref(),
             })?;
-            let pair = issue_pair(&st, c, user.id, role, session.id, now)?;
+            let pair = issue_pair(&**st, c, user.id, role, session.id, now)?;
             if after_lockout {
-                st.notifier.queue(c, now, &Recipient::of(&user), Kind::LoginAfterLockout, json!({
+                st.notifier().queue(c, now, &Recipient::of(&user), Kind::LoginAfterLockout, json!({
                     "login_at": format_beijing(now),
                     "client_ip": meta.ip_string().unwrap_or_else(|| "-".into()),
                 }))?;
@@ -214,16 +230,16 @@ enum RefreshOutcome {
 }
 
 /// Rotates a refresh token. A token presented twice revokes its whole login.
-pub async fn refresh(
-    state: actix_web::web::Data<AppState>,
+pub async fn refresh<S: Services>(
+    state: actix_web::web::Data<S>,
     token: String,
     meta: RequestMeta,
 ) -> Result<TokenPair, AppError> {
-    let now = state.clock.now();
+    let now = state.clock().now();
     let hash = hash_token(&token);
     let st = state.clone();
     let outcome = state
-        .db
+        .db()
         .tx(move |c| {
             let Some((row, session)) = sessions::find_refresh_token(c, &hash)? else {
                 return Ok(RefreshOutcome::Unknown);
@@ -252,7 +268,7 @@ pub async fn refresh(
                 })?;
                 return Ok(RefreshOutcome::Reused);
             }
-            let pair = issue_pair(&st, c, user.id, role, session.id, now)?;
+            let pair = issue_pair(&**st, c, user.id, role, session.id, now)?;
             audit::record(c, now, Event {
                 stream: audit::user_stream(user.id),
                 action: "auth.refreshed",
@@ -285,16 +301,16 @@ pub async fn refresh(
 }
 
 /// Ends the caller's login, and the login the refresh token belongs to if it is theirs.
-pub async fn logout(
-    state: actix_web::web::Data<AppState>,
+pub async fn logout<S: Services>(
+    state: actix_web::web::Data<S>,
     user: AuthUser,
     token: String,
     meta: RequestMeta,
 ) -> Result<(), AppError> {
-    let now = state.clock.now();
+    let now = state.clock().now();
     let hash = hash_token(&token);
     state
-        .db
+        .db()
         .tx(move |c| {
             let mut ended = Vec::new();
             if sessions::revoke_session(c, user.session_id, "logout", now)? {

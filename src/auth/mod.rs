@@ -1,12 +1,13 @@
-//! Authentication: password hashing, access and refresh tokens, the extractors handlers use
-//! to require a signed-in user or a role, and per-IP rate limits.
+//! Authentication: password hashing, access and refresh tokens, accounts and logins, the
+//! signed-in caller (`AuthUser`) and per-IP rate limits. Reading these from an HTTP request
+//! is the api layer's work (`api::extract`).
 
 pub mod accounts;
-pub mod extract;
 pub mod login;
 pub mod password;
 pub mod ratelimit;
 pub mod tokens;
+pub mod user;
 pub mod verify_email;
 
-pub use extract::{AuthUser, Staff};
+pub use user::AuthUser;

@@ -27,7 +27,7 @@ impl PasswordHasher {
             params,
             dummy_hash: String::new(),
         };
-        let random = crate::auth::tokens::random_token();
+        let random = crate::random::token();
         hasher.dummy_hash = hasher.hash(&random)?;
         Ok(hasher)
     }

@@ -2,11 +2,8 @@
 //! opaque refresh tokens (random, stored only as SHA-256 hashes).
 
 use anyhow::Context;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use rand::RngCore;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -111,7 +108,7 @@ impl JwtKeys {
             sid: session_id,
             exp: iat + self.ttl_seconds,
             iat,
-            jti: random_token(),
+            jti: crate::random::token(),
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.kid.clone());
@@ -144,13 +141,6 @@ impl JwtKeys {
         }
         Ok(data.claims)
     }
-}
-
-/// 256 random bits, URL-safe base64 without padding.
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// The stored form of an opaque token: hex SHA-256.
@@ -245,8 +235,8 @@ mod tests {
 
     #[test]
     fn refresh_tokens_are_random_and_hashed() {
-        let a = random_token();
-        assert_ne!(a, random_token());
+        let a = crate::random::token();
+        assert_ne!(a, crate::random::token());
         assert_eq!(a.len(), 43);
         assert_eq!(hash_token(&a).len(), 64);
         assert_ne!(hash_token(&a), a);

@@ -4,9 +4,9 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
+use crate::audit::RequestMeta;
 use crate::audit::{self, Actor, Event};
-use crate::auth::extract::RequestMeta;
-use crate::auth::tokens::{hash_token, random_token};
+use crate::auth::tokens::hash_token;
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::notify::{Kind, Notifier, Recipient};
@@ -25,7 +25,7 @@ pub fn send_link(
     extra: Value,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    let token = random_token();
+    let token = crate::random::token();
     let ttl = Duration::hours(i64::try_from(ttl_hours).unwrap_or(24));
     verifications::create(conn, user.id, &hash_token(&token), now, now + ttl)?;
     let mut ctx = json!({

@@ -196,6 +196,10 @@ pub fn guide(base: &str, live: Option<i64>, running: bool) -> String {
     let mut g = String::new();
     let _ = writeln!(g);
     let _ = writeln!(g, "asset-exchange demo — a seeded exchange at {base}");
+    let _ = writeln!(
+        g,
+        "  Public board: {base}/  (open it in a browser; ?lang=en for English)"
+    );
     let _ = writeln!(g, "  API docs:     {base}/api-docs");
     let _ = writeln!(
         g,
@@ -236,6 +240,7 @@ pub fn guide(base: &str, live: Option<i64>, running: bool) -> String {
                  the countdown restarts with each bid in it.",
                 data::LIVE_TITLE
             );
+            let _ = writeln!(g, "  Watch it live: {base}/listings/{id}");
         }
         (Some(id), false) => {
             let _ = writeln!(

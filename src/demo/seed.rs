@@ -18,9 +18,10 @@ use super::data::{
     self, Act, BIDDERS, ENTERPRISES, LIVE_TITLE, ListingPlan, OPERATOR, PartyAccount, Periods,
     STAFF, When,
 };
+use crate::audit::RequestMeta;
+use crate::auth::AuthUser;
 use crate::auth::accounts::{self, RegisterDeps, RegistrationInput};
-use crate::auth::extract::{AuthUser, RequestMeta};
-use crate::auth::tokens::{hash_token, random_token};
+use crate::auth::tokens::hash_token;
 use crate::auth::verify_email;
 use crate::domain::Role;
 use crate::domain::calendar::Calendar;
@@ -498,7 +499,7 @@ impl<'a> Seeder<'a> {
         })?;
         // The user follows the link in the welcome mail a few minutes later.
         self.clock_to(now + Duration::minutes(4));
-        let token = random_token();
+        let token = crate::random::token();
         let now = self.clock.now();
         self.tx(a.email, |c| {
             verifications::create(

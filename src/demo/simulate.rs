@@ -10,7 +10,8 @@ use actix_web::web;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::auth::extract::{AuthUser, RequestMeta};
+use crate::audit::RequestMeta;
+use crate::auth::AuthUser;
 use crate::domain::Role;
 use crate::domain::auction::Phase;
 use crate::domain::listing::ListingStatus;
@@ -212,7 +213,7 @@ impl Simulator {
             return Ok(Tick::Waiting);
         };
         let bidder = self.bidders[who].clone();
-        let key = format!("demo-sim-{}", &crate::auth::tokens::random_token()[..20]);
+        let key = format!("demo-sim-{}", &crate::random::token()[..20]);
         let amount = Money::from_fen(amount);
         let st = state.clone();
         let (user, meta) = (bidder.user, bidder.meta);

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::{mail_all, owners};
+use crate::audit::RequestMeta;
 use crate::audit::{self, Actor, Event};
-use crate::auth::extract::RequestMeta;
 use crate::domain::listing::{Action, ListingStatus, transition};
 use crate::error::AppError;
 use crate::notify::{Kind, Notifier};

@@ -117,12 +117,20 @@ impl From<InvalidTransition> for AppError {
     }
 }
 
-/// What every listing mail needs: project number, title and link.
+/// What every listing mail needs: project number, title and link. The link opens the
+/// listing's public page; while the public may not see the listing (under review, or ended
+/// before disclosure) it carries a preview token for this round, so that its recipients (the
+/// owner, the operators) see the page the public will see.
 pub fn listing_ctx(notifier: &Notifier, row: &ListingRow, extra: Value) -> Value {
+    let mut path = format!("/listings/{}", row.id);
+    if !listings::publicly_visible(row) {
+        path.push_str("?preview=");
+        path.push_str(&notifier.preview().token(row.id, row.round));
+    }
     let mut ctx = json!({
         "project_no": row.project_no,
         "title": row.title,
-        "listing_url": notifier.link(&format!("/listings/{}", row.id)),
+        "listing_url": notifier.link(&path),
     });
     if let (Some(map), Value::Object(more)) = (ctx.as_object_mut(), extra) {
         map.extend(more);

@@ -9,8 +9,9 @@ use utoipa::ToSchema;
 
 use super::listings::{Deps, load_for_write};
 use super::{beijing, mail_all, operators, owners};
+use crate::audit::RequestMeta;
 use crate::audit::{self, Actor, Event};
-use crate::auth::extract::{AuthUser, RequestMeta};
+use crate::auth::AuthUser;
 use crate::domain::listing::ListingStatus;
 use crate::domain::money::Money;
 use crate::domain::registration::{

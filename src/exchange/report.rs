@@ -344,7 +344,7 @@ pub fn listing_report(
 ) -> Result<ListingReport, AppError> {
     let row = listings::find(conn, id)?.ok_or_else(|| AppError::not_found("no such listing"))?;
     let stream = format!("listing:{id}");
-    let checkpoints = audit_store::checkpoints(conn)?;
+    let checkpoints = crate::audit::checkpoints(conn)?;
     let events = audit_store::stream_events(conn, &stream)?;
     let verification = verify_stream(keys, &stream, &checkpoints, &events);
 

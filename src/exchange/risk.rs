@@ -10,8 +10,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
 use super::ExchangeRules;
+use crate::audit::RequestMeta;
 use crate::audit::{self, Actor, Event};
-use crate::auth::extract::RequestMeta;
 use crate::domain::calendar::Calendar;
 use crate::domain::listing::ListingKind;
 use crate::domain::money::Money;

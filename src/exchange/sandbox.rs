@@ -6,8 +6,8 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
+use crate::audit::RequestMeta;
 use crate::audit::{self, Actor, Event};
-use crate::auth::extract::RequestMeta;
 use crate::domain::Clock;
 use crate::domain::clock::SandboxClock;
 use crate::error::AppError;

@@ -27,7 +27,7 @@ fn policy(state: &AppState) -> RetryPolicy {
 
 pub async fn run(state: web::Data<AppState>, mut stop: watch::Receiver<bool>) {
     let every = Duration::from_millis(state.settings.mail.poll_interval_ms);
-    let token = crate::auth::tokens::random_token();
+    let token = crate::random::token();
     loop {
         if *stop.borrow() {
             break;

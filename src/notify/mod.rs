@@ -2,6 +2,7 @@
 //! message and writes it as an outbox row inside the caller's transaction, so a rolled-back
 //! change queues nothing; the delivery worker (`jobs::outbox`) sends it after commit.
 
+pub mod preview;
 pub mod templates;
 pub mod transport;
 
@@ -139,10 +140,12 @@ pub struct Notifier {
     templates: templates::Templates,
     from_domain: String,
     base_url: String,
+    preview: preview::PreviewKey,
 }
 
 impl Notifier {
-    pub fn new(settings: &Settings) -> anyhow::Result<Self> {
+    /// `secret` is the effective JWT secret, from which the preview-link key is derived.
+    pub fn new(settings: &Settings, secret: &[u8]) -> anyhow::Result<Self> {
         let from: Mailbox = settings
             .mail
             .from
@@ -156,7 +159,13 @@ impl Notifier {
                 .public_base_url
                 .trim_end_matches('/')
                 .to_string(),
+            preview: preview::PreviewKey::derive(secret),
         })
+    }
+
+    /// Signs and checks the preview links of listings the public may not see yet.
+    pub fn preview(&self) -> &preview::PreviewKey {
+        &self.preview
     }
 
     /// A link into the platform's web front end.
@@ -195,7 +204,7 @@ impl Notifier {
         let message_id = format!(
             "<{}.{}@{}>",
             now.timestamp_micros(),
-            crate::auth::tokens::random_token(),
+            crate::random::token(),
             self.from_domain
         );
         notifications::insert(

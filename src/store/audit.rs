@@ -1,4 +1,5 @@
-//! Appending to and reading the audit tables.
+//! Reading and writing the audit tables. What goes in them (hashes, Merkle roots,
+//! signatures) is computed by the `audit` module; this module only stores and loads rows.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -6,21 +7,33 @@ use diesel::prelude::*;
 use super::Conn;
 use super::models::{from_db, to_db};
 use super::schema::{audit_checkpoints, audit_events, audit_heads};
-use crate::audit::chain::{self, EventBody, GENESIS_HASH};
-use crate::audit::checkpoint::{self, AuditSigner, CheckpointRecord};
-use crate::audit::merkle::{self, Head};
 use crate::error::AppError;
 use crate::with_conn;
 
-/// Locks the stream's head row (creating it at the genesis if new) and returns its
+/// Every hashed field of an event: the row the audit module chains (`audit::chain`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventBody {
+    pub stream: String,
+    pub stream_seq: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub actor_id: Option<i64>,
+    pub actor_role: Option<String>,
+    pub action: String,
+    pub payload: String,
+    pub client_ip: Option<String>,
+    pub request_id: Option<String>,
+    pub prev_hash: String,
+}
+
+/// Locks the stream's head row (creating it at `genesis` if new) and returns its
 /// (seq, hash). PostgreSQL takes a row lock; SQLite's write transaction already holds the
 /// database lock.
-fn lock_head(conn: &mut Conn, stream: &str) -> Result<(i64, String), AppError> {
+pub fn lock_head(conn: &mut Conn, stream: &str, genesis: &str) -> Result<(i64, String), AppError> {
     with_conn!(conn, c => diesel::insert_into(audit_heads::table)
         .values((
             audit_heads::stream.eq(stream),
             audit_heads::seq.eq(0_i64),
-            audit_heads::hash.eq(GENESIS_HASH),
+            audit_heads::hash.eq(genesis),
         ))
         .on_conflict_do_nothing()
         .execute(c))?;
@@ -38,13 +51,9 @@ fn lock_head(conn: &mut Conn, stream: &str) -> Result<(i64, String), AppError> {
     Ok(head)
 }
 
-/// Appends one event at the head of its stream. `stream_seq` and `prev_hash` of `body` are
-/// filled in here.
-pub fn append(conn: &mut Conn, mut body: EventBody) -> Result<(), AppError> {
-    let (seq, prev) = lock_head(conn, &body.stream)?;
-    body.stream_seq = seq + 1;
-    body.prev_hash = prev;
-    let hash = chain::hash(&body);
+/// Stores one event with its hash and moves its stream's head to it. The head must be
+/// locked ([`lock_head`]) in the same transaction.
+pub fn insert_event(conn: &mut Conn, body: &EventBody, hash: &str) -> Result<(), AppError> {
     with_conn!(conn, c => diesel::insert_into(audit_events::table)
         .values((
             audit_events::stream.eq(&body.stream),
@@ -57,11 +66,11 @@ pub fn append(conn: &mut Conn, mut body: EventBody) -> Result<(), AppError> {
             audit_events::client_ip.eq(&body.client_ip),
             audit_events::request_id.eq(&body.request_id),
             audit_events::prev_hash.eq(&body.prev_hash),
-            audit_events::hash.eq(&hash),
+            audit_events::hash.eq(hash),
         ))
         .execute(c))?;
     with_conn!(conn, c => diesel::update(audit_heads::table.find(&body.stream))
-        .set((audit_heads::seq.eq(body.stream_seq), audit_heads::hash.eq(&hash)))
+        .set((audit_heads::seq.eq(body.stream_seq), audit_heads::hash.eq(hash)))
         .execute(c))?;
     Ok(())
 }
@@ -111,32 +120,18 @@ pub fn stream_events(conn: &mut Conn, stream: &str) -> Result<Vec<StoredEvent>, 
     Ok(rows)
 }
 
+/// A stored checkpoint; `heads` is the JSON the audit module wrote (`checkpoint::heads_to_json`).
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_checkpoints)]
-struct CheckpointRow {
-    id: i64,
-    created_at: chrono::NaiveDateTime,
-    streams: i64,
-    events: i64,
-    root: String,
-    heads: String,
-    key_id: String,
-    signature: String,
-}
-
-impl CheckpointRow {
-    fn record(self) -> Result<CheckpointRecord, AppError> {
-        Ok(CheckpointRecord {
-            id: self.id,
-            created_at: from_db(self.created_at),
-            streams: self.streams,
-            events: self.events,
-            root: self.root,
-            heads: checkpoint::heads_from_json(&self.heads).map_err(AppError::internal)?,
-            key_id: self.key_id,
-            signature: self.signature,
-        })
-    }
+pub struct CheckpointRow {
+    pub id: i64,
+    pub created_at: chrono::NaiveDateTime,
+    pub streams: i64,
+    pub events: i64,
+    pub root: String,
+    pub heads: String,
+    pub key_id: String,
+    pub signature: String,
 }
 
 /// Whether any stream moved since the last checkpoint.
@@ -148,13 +143,10 @@ pub fn changed_since_checkpoint(conn: &mut Conn) -> Result<bool, AppError> {
     Ok(n > 0)
 }
 
-/// Signs and stores a checkpoint of every stream head, in the caller's transaction.
-/// Concurrent creators (several instances) queue on a table lock; ids have no gaps.
-pub fn create_checkpoint(
-    conn: &mut Conn,
-    signer: &AuditSigner,
-    now: DateTime<Utc>,
-) -> Result<CheckpointRecord, AppError> {
+/// Queues for the right to write the next checkpoint (a table lock on PostgreSQL, where
+/// several instances may sign at once; SQLite's write transaction already serialises) and
+/// returns the next id and the time of the last checkpoint. Ids have no gaps.
+pub fn lock_next_checkpoint(conn: &mut Conn) -> Result<(i64, Option<DateTime<Utc>>), AppError> {
     if let Conn::Pg(c) = conn {
         diesel::sql_query("LOCK TABLE audit_checkpoints IN SHARE ROW EXCLUSIVE MODE")
             .execute(*c)?;
@@ -162,86 +154,79 @@ pub fn create_checkpoint(
     let (last, last_at): (Option<i64>, Option<NaiveDateTime>) = with_conn!(conn, c => audit_checkpoints::table
         .select((diesel::dsl::max(audit_checkpoints::id), diesel::dsl::max(audit_checkpoints::created_at)))
         .first(c))?;
-    let id = last.unwrap_or(0) + 1;
-    // The clock was read before queueing for the lock: a signer that waited behind another
-    // (another instance) must not date its checkpoint before the one it waited for.
-    let now = last_at.map_or(now, |t| now.max(super::models::from_db(t)));
+    Ok((last.unwrap_or(0) + 1, last_at.map(from_db)))
+}
+
+/// A stream head: its last event, and how far the last checkpoint covered it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadRow {
+    pub stream: String,
+    pub seq: i64,
+    pub hash: String,
+    pub checkpoint_seq: i64,
+}
+
+/// Every non-empty stream head, by stream name.
+pub fn heads(conn: &mut Conn) -> Result<Vec<HeadRow>, AppError> {
     let rows: Vec<(String, i64, String, i64)> = with_conn!(conn, c => audit_heads::table
         .filter(audit_heads::seq.gt(0))
         .select((audit_heads::stream, audit_heads::seq, audit_heads::hash, audit_heads::checkpoint_seq))
         .order(audit_heads::stream.asc())
         .load(c))?;
-    let all: Vec<Head> = rows
-        .iter()
-        .map(|(stream, seq, hash, _)| Head {
-            stream: stream.clone(),
-            seq: *seq,
-            hash: hash.clone(),
+    Ok(rows
+        .into_iter()
+        .map(|(stream, seq, hash, checkpoint_seq)| HeadRow {
+            stream,
+            seq,
+            hash,
+            checkpoint_seq,
         })
-        .collect();
-    let delta: Vec<Head> = rows
-        .iter()
-        .filter(|(_, seq, _, done)| seq != done)
-        .map(|(stream, seq, hash, _)| Head {
-            stream: stream.clone(),
-            seq: *seq,
-            hash: hash.clone(),
-        })
-        .collect();
-    let root = merkle::root_of(&all);
-    let streams = all.len() as i64;
-    let events: i64 = all.iter().map(|h| h.seq).sum();
-    let created_at = chain::truncate(now);
-    let key_id = signer.key_id().to_string();
-    let signature = signer.sign(&checkpoint::signed_message(
-        id, created_at, streams, events, &root, &key_id,
-    ));
-    let heads_json = checkpoint::heads_to_json(&delta);
+        .collect())
+}
+
+/// Stores a signed checkpoint and records, for each head it newly covers, how far it covered
+/// it. In the transaction of [`lock_next_checkpoint`].
+pub fn insert_checkpoint(
+    conn: &mut Conn,
+    row: &CheckpointRow,
+    covered: &[(String, i64)],
+) -> Result<(), AppError> {
     with_conn!(conn, c => diesel::insert_into(audit_checkpoints::table)
         .values((
-            audit_checkpoints::id.eq(id),
-            audit_checkpoints::created_at.eq(to_db(created_at)),
-            audit_checkpoints::streams.eq(streams),
-            audit_checkpoints::events.eq(events),
-            audit_checkpoints::root.eq(&root),
-            audit_checkpoints::heads.eq(&heads_json),
-            audit_checkpoints::key_id.eq(&key_id),
-            audit_checkpoints::signature.eq(&signature),
+            audit_checkpoints::id.eq(row.id),
+            audit_checkpoints::created_at.eq(row.created_at),
+            audit_checkpoints::streams.eq(row.streams),
+            audit_checkpoints::events.eq(row.events),
+            audit_checkpoints::root.eq(&row.root),
+            audit_checkpoints::heads.eq(&row.heads),
+            audit_checkpoints::key_id.eq(&row.key_id),
+            audit_checkpoints::signature.eq(&row.signature),
         ))
         .execute(c))?;
-    for h in &delta {
-        with_conn!(conn, c => diesel::update(audit_heads::table.find(&h.stream))
-            .set(audit_heads::checkpoint_seq.eq(h.seq))
+    for (stream, seq) in covered {
+        with_conn!(conn, c => diesel::update(audit_heads::table.find(stream))
+            .set(audit_heads::checkpoint_seq.eq(*seq))
             .execute(c))?;
     }
-    Ok(CheckpointRecord {
-        id,
-        created_at,
-        streams,
-        events,
-        root,
-        heads: delta,
-        key_id,
-        signature,
-    })
+    Ok(())
 }
 
 /// Every checkpoint in id order.
-pub fn checkpoints(conn: &mut Conn) -> Result<Vec<CheckpointRecord>, AppError> {
-    let rows: Vec<CheckpointRow> = with_conn!(conn, c => audit_checkpoints::table
+pub fn checkpoints(conn: &mut Conn) -> Result<Vec<CheckpointRow>, AppError> {
+    let rows = with_conn!(conn, c => audit_checkpoints::table
         .order(audit_checkpoints::id.asc())
         .select(CheckpointRow::as_select())
         .load(c))?;
-    rows.into_iter().map(CheckpointRow::record).collect()
+    Ok(rows)
 }
 
-pub fn latest_checkpoint(conn: &mut Conn) -> Result<Option<CheckpointRecord>, AppError> {
-    let row: Option<CheckpointRow> = with_conn!(conn, c => audit_checkpoints::table
+pub fn latest_checkpoint(conn: &mut Conn) -> Result<Option<CheckpointRow>, AppError> {
+    let row = with_conn!(conn, c => audit_checkpoints::table
         .order(audit_checkpoints::id.desc())
         .select(CheckpointRow::as_select())
         .first(c)
         .optional())?;
-    row.map(CheckpointRow::record).transpose()
+    Ok(row)
 }
 
 /// Events ordered by (stream, stream_seq) after the given position, at most `limit`.

@@ -196,6 +196,12 @@ const TABLE: &[Line] = &[
     l("GET",   "/api/v1/audit/listings/{id}/report",        AUDITORS,    NONE, &[]),
     // The test profile turns the sandbox clock on; a second is harmless to the world.
     l("POST",  "/api/v1/sandbox/clock",                     SANDBOX_ADMINS, Some(r#"{"advance_seconds":1}"#), &[(Admin, Status(200))]),
+    // Public pages (text/html): the same page for everyone, signed in or not.
+    l("GET",   "/",                                         PUBLIC,      NONE, &[]),
+    l("GET",   "/listings/{id}",                            PUBLIC,      NONE, &[(Anonymous, Status(200)), (Bidder, Status(200))]),
+    l("GET",   "/verify-email",                             PUBLIC,      NONE, &[]),
+    l("GET",   "/reset-password",                           PUBLIC,      NONE, &[]),
+    l("GET",   "/assets/{file}",                            PUBLIC,      NONE, &[]),
 ];
 
 /// What the role decides, before any ownership rule.
@@ -308,6 +314,7 @@ impl World {
             ("notifications", "id") => Some(self.notification.to_string()),
             ("alerts", "id") => Some(self.alert.to_string()),
             ("records", "project_no") => Some(self.project_no.clone()),
+            ("assets", "file") => Some("pages.css".to_string()),
             _ => None,
         }
     }
@@ -573,6 +580,10 @@ fn well_formed(a: &Answer) -> Result<(), String> {
     let ct = a.content_type.as_deref().unwrap_or("");
     let media = ct.split(';').next().unwrap_or("").trim();
     if a.status >= 400 {
+        // The public pages answer their errors as pages (404, a link without a token).
+        if media == "text/html" {
+            return Ok(());
+        }
         if media != "application/problem+json" || a.code().is_none() {
             return Err("an error that is not a problem document with a code".into());
         }
@@ -585,6 +596,8 @@ fn well_formed(a: &Answer) -> Result<(), String> {
         "text/event-stream" | "text/csv" | "application/x-ndjson" | "text/html" | "text/plain" => {
             Ok(())
         }
+        // The public pages' stylesheet and script.
+        "text/css" | "text/javascript" => Ok(()),
         _ => Err(format!("an undocumented or broken body type {ct:?}")),
     }
 }

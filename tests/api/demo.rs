@@ -30,13 +30,13 @@ fn seed_before_boot(settings: &Settings) -> Seeded {
     .expect("the demo data set is seeded")
 }
 
-async fn seeded_app() -> (TestApp, Seeded) {
+pub async fn seeded_app() -> (TestApp, Seeded) {
     let mut seeded = None;
     let app = spawn_app_with(|s| seeded = Some(seed_before_boot(s))).await;
     (app, seeded.expect("seeded"))
 }
 
-async fn token(app: &TestApp, email: &str, password: &str) -> String {
+pub async fn token(app: &TestApp, email: &str, password: &str) -> String {
     let r = app.login(email, password).await;
     assert_eq!(
         r.status,

@@ -23,6 +23,7 @@ mod live;
 mod mail;
 mod metrics;
 mod ocds;
+mod pages;
 mod report;
 mod sandbox;
 mod tokens;

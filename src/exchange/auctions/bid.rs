@@ -6,8 +6,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
 use super::{course_of, record, times};
+use crate::audit::RequestMeta;
 use crate::audit::{self, Actor};
-use crate::auth::extract::RequestMeta;
 use crate::domain::auction::{self, BidRefusal, Offer, Standing, Terms};
 use crate::domain::listing::ListingStatus;
 use crate::domain::money::Money;

@@ -20,8 +20,8 @@ use utoipa::ToSchema;
 
 use super::listings::{Deps, load_for_write};
 use super::registrations::By;
+use crate::audit::RequestMeta;
 use crate::audit::{self, Actor, Event};
-use crate::auth::extract::RequestMeta;
 use crate::domain::auction::{self, Course, Phase, Times};
 use crate::domain::listing::{Action, ListingStatus, transition};
 use crate::domain::money::Money;

@@ -7,8 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
 use super::{record, times};
+use crate::audit::RequestMeta;
 use crate::audit::{self, Actor};
-use crate::auth::extract::RequestMeta;
 use crate::domain::auction;
 use crate::error::AppError;
 use crate::store::Conn;
@@ -88,6 +88,7 @@ pub fn resume(
         json!({
             "listing_id": listing.id, "auction_id": a.id,
             "paused_at": audit::chain::format_time(paused_at),
+            "resumed_at": audit::chain::format_time(now),
             "remaining_seconds": before.remaining_at(paused_at).num_seconds(),
             "starts_at": audit::chain::format_time(after.starts_at),
             "free_ends_at": audit::chain::format_time(after.free_ends_at),

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{course_of, mark_started, record};
 use crate::audit::Actor;
-use crate::auth::extract::RequestMeta;
+use crate::audit::RequestMeta;
 use crate::domain::auction::{self, Course};
 use crate::domain::deal::{Role, deposit_at_close};
 use crate::domain::listing::{Action, ListingStatus, transition};

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::record;
+use crate::audit::RequestMeta;
 use crate::audit::{self, Actor};
-use crate::auth::extract::RequestMeta;
 use crate::domain::deal::{DealAction, DealStatus, deal_transition, offer_to_runner_up};
 use crate::domain::listing::{Action, ListingStatus, transition};
 use crate::domain::money::Money;

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::record;
+use crate::audit::RequestMeta;
 use crate::audit::{self, Actor};
-use crate::auth::extract::RequestMeta;
 use crate::domain::calendar::Calendar;
 use crate::domain::deal::{DealAction, DealStatus, deal_transition};
 use crate::domain::listing::{Action, ListingStatus, transition};

@@ -6,7 +6,8 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{Deps, actor, count, load_for_write, money, owned, record, status_of};
-use crate::auth::extract::{AuthUser, RequestMeta};
+use crate::audit::RequestMeta;
+use crate::auth::AuthUser;
 use crate::domain::account::FieldError;
 use crate::domain::calendar::Calendar;
 use crate::domain::listing::{Action, ListingKind, ListingStatus, Terms, check_terms, transition};

@@ -19,8 +19,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{ExchangeRules, decide, mail_all, owners};
+use crate::audit::RequestMeta;
 use crate::audit::{self, Actor, Event};
-use crate::auth::extract::{AuthUser, RequestMeta};
+use crate::auth::AuthUser;
 use crate::domain::Role;
 use crate::domain::listing::{ListingKind, ListingStatus};
 use crate::domain::money::Money;

@@ -7,7 +7,8 @@ use utoipa::ToSchema;
 
 use super::draft::{input_of, validate};
 use super::{Deps, actor, count, load_for_write, money, owned, record, status_of};
-use crate::auth::extract::{AuthUser, RequestMeta};
+use crate::audit::RequestMeta;
+use crate::auth::AuthUser;
 use crate::domain::listing::{Action, check_relist_window, transition};
 use crate::domain::money::Money;
 use crate::error::AppError;

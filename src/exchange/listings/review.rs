@@ -7,7 +7,8 @@ use utoipa::ToSchema;
 
 use super::{Deps, actor, count, load_for_write, money, record, status_of};
 use crate::audit;
-use crate::auth::extract::{AuthUser, RequestMeta};
+use crate::audit::RequestMeta;
+use crate::auth::AuthUser;
 use crate::domain::calendar::Calendar;
 use crate::domain::listing::{Action, ListingKind, check_appraisal_valid, transition};
 use crate::error::AppError;

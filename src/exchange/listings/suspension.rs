@@ -9,8 +9,9 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{Deps, actor, load_for_write, notify_parties, reason, record, status_of};
+use crate::audit::RequestMeta;
 use crate::audit::{self, Actor};
-use crate::auth::extract::{AuthUser, RequestMeta};
+use crate::auth::AuthUser;
 use crate::domain::calendar::Calendar;
 use crate::domain::listing::{Action, ListingStatus, suspension_expired, transition};
 use crate::domain::registration::{DepositAction, DepositStatus};

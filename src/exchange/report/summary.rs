@@ -178,6 +178,29 @@ pub fn summarize(action: &str, p: &Value) -> String {
             money(p, "amount"),
             text(p, "bidder_code")
         ),
+        "auction.closed" if text(p, "status") == "terminated" => {
+            format!("项目终结，竞价随之结束：{}", text(p, "reason"))
+        }
+        "auction.paused" => format!(
+            "竞价暂停（中止），当前阶段剩余 {} 秒",
+            num(p, "remaining_seconds")
+        ),
+        "auction.resumed" => format!("竞价恢复，结束时间调整为 {}", time(p, "ends_at")),
+        "deal.defaulted" => format!(
+            "受让方违约（竞买号 {}，成交价 {}）：{}",
+            text(p, "bidder_code"),
+            money(p, "price"),
+            text(p, "reason")
+        ),
+        "deal.offered" => format!(
+            "向候补竞买人（竞买号 {}）发出受让邀请，价格 {}，答复期限 {}",
+            text(p, "bidder_code"),
+            money(p, "price"),
+            time(p, "offer_due")
+        ),
+        "deal.offer_accepted" => format!("候补竞买人 {} 接受受让", text(p, "bidder_code")),
+        "deal.offer_declined" => format!("候补竞买人 {} 放弃受让", text(p, "bidder_code")),
+        "deal.offer_lapsed" => format!("候补竞买人 {} 逾期未答复", text(p, "bidder_code")),
         "auction.closed" => match p.get("price").and_then(Value::as_str) {
             Some(_) => format!(
                 "竞价结束：{} 次出价，最高价 {}，竞买号 {}",
@@ -322,6 +345,14 @@ pub fn label(code: &str) -> &str {
         "deal.paid" => "价款结清",
         "deal.announced" => "成交公告",
         "deal.closed" => "交易完结",
+        "auction.paused" => "竞价暂停",
+        "auction.resumed" => "竞价恢复",
+        "deal.defaulted" => "受让方违约",
+        "deal.offered" => "候补受让邀请",
+        "deal.offer_accepted" => "候补接受",
+        "deal.offer_declined" => "候补放弃",
+        "deal.offer_lapsed" => "候补逾期",
+        "sandbox.clock_advanced" => "沙箱时钟前移",
         "alert.raised" => "风险预警",
         "alert.acknowledged" => "预警复核",
         other => other,

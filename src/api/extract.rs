@@ -1,5 +1,7 @@
 //! Extractors a handler names to require a signed-in user (`AuthUser`) or a role
-//! (`Staff<P>`), and request facts the audit trail records (`RequestMeta`).
+//! (`Staff<P>`), and to fill the request facts the audit trail records (`RequestMeta`).
+//! The types themselves are plain data of the layers below (`auth::AuthUser`,
+//! `audit::RequestMeta`); only their reading from an HTTP request lives here.
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -10,21 +12,14 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
-use super::tokens::TokenError;
+pub use crate::audit::RequestMeta;
+pub use crate::auth::AuthUser;
+use crate::auth::tokens::TokenError;
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::sessions;
 use crate::telemetry::RequestId;
-
-/// A caller with a valid access token whose login has not been revoked.
-#[derive(Debug, Clone)]
-pub struct AuthUser {
-    pub id: i64,
-    pub role: Role,
-    pub organization_id: Option<i64>,
-    pub session_id: i64,
-}
 
 fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
     req.app_data::<web::Data<AppState>>()
@@ -145,44 +140,30 @@ impl<P: RolePolicy + 'static> FromRequest for Staff<P> {
     }
 }
 
-/// Exchange operators (and admins).
-#[derive(Debug, Clone)]
-pub struct Operators;
-impl RolePolicy for Operators {
-    const ROLES: &'static [Role] = &[Role::Operator, Role::Admin];
-    const WHAT: &'static str = "exchange operators";
+/// Declares a role policy: a marker type for `Staff<P>` and the roles it lets through.
+macro_rules! role_policy {
+    ($(#[doc = $doc:literal] $name:ident: [$($role:ident),+], $what:literal;)*) => {$(
+        #[doc = $doc]
+        #[derive(Debug, Clone)]
+        pub struct $name;
+        impl RolePolicy for $name {
+            const ROLES: &'static [Role] = &[$(Role::$role),+];
+            const WHAT: &'static str = $what;
+        }
+    )*};
 }
 
-/// Auditors and admins: read-only over everything.
-#[derive(Debug, Clone)]
-pub struct Auditors;
-impl RolePolicy for Auditors {
-    const ROLES: &'static [Role] = &[Role::Auditor, Role::Admin];
-    const WHAT: &'static str = "auditors";
-}
-
-/// Platform administrators.
-#[derive(Debug, Clone)]
-pub struct Admins;
-impl RolePolicy for Admins {
-    const ROLES: &'static [Role] = &[Role::Admin];
-    const WHAT: &'static str = "administrators";
-}
-
-/// Enterprises (sellers).
-#[derive(Debug, Clone)]
-pub struct Enterprises;
-impl RolePolicy for Enterprises {
-    const ROLES: &'static [Role] = &[Role::Enterprise];
-    const WHAT: &'static str = "enterprises";
-}
-
-/// Bidders.
-#[derive(Debug, Clone)]
-pub struct Bidders;
-impl RolePolicy for Bidders {
-    const ROLES: &'static [Role] = &[Role::Bidder];
-    const WHAT: &'static str = "bidders";
+role_policy! {
+    /// Exchange operators (and admins).
+    Operators: [Operator, Admin], "exchange operators";
+    /// Auditors and admins: read-only over everything.
+    Auditors: [Auditor, Admin], "auditors";
+    /// Platform administrators.
+    Admins: [Admin], "administrators";
+    /// Enterprises (sellers).
+    Enterprises: [Enterprise], "enterprises";
+    /// Bidders.
+    Bidders: [Bidder], "bidders";
 }
 
 /// The caller if signed in: no `Authorization` header means anonymous; a header that does
@@ -200,20 +181,6 @@ impl FromRequest for MaybeUser {
         }
         let user = AuthUser::from_request(req, payload);
         Box::pin(async move { Ok(MaybeUser(Some(user.await?))) })
-    }
-}
-
-/// Facts about the request that the audit trail keeps.
-#[derive(Debug, Clone, Default)]
-pub struct RequestMeta {
-    pub client_ip: Option<IpAddr>,
-    pub request_id: Option<String>,
-    pub user_agent: Option<String>,
-}
-
-impl RequestMeta {
-    pub fn ip_string(&self) -> Option<String> {
-        self.client_ip.map(|ip| ip.to_string())
     }
 }
 
