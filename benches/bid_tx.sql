@@ -5,7 +5,7 @@
 --       -D aid_lo=FIRST -D aid_hi=LAST -D rid=REGISTRATION -D actor=USER DATABASE_URL
 --
 -- aid_lo = aid_hi bids on one auction (the hot case); a range spreads the bids uniformly.
--- It does what `store::auctions::{lock, accept}` and `store::audit::append` do, and nothing
+-- It does what `store::auctions::{lock, accept}` and `audit::append` (over `store::audit::{lock_head, insert_event}`) do, and nothing
 -- else: no session lookup, no idempotency bookkeeping, no eligibility reads, no outbid mail,
 -- no NOTIFY. Seq and amount come from the locked auction row (bid_count + 1, current price +
 -- increment), so they are unique under the (auction_id, seq) and (auction_id, amount)
@@ -39,7 +39,7 @@ UPDATE auctions
        ends_at = :ends_at
  WHERE id = :aid;
 
--- store::audit::append: create the stream head if new, lock it, chain the event, move it.
+-- audit::append: create the stream head if new, lock it, chain the event, move it.
 INSERT INTO audit_heads (stream, seq, hash)
 VALUES ('listing:' || :listing_id, 0,
         '0000000000000000000000000000000000000000000000000000000000000000')

@@ -206,7 +206,30 @@ fn bench(ctx: &Ctx) -> anyhow::Result<()> {
         .ok()
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    print_header(ctx, &version, pgbench_version.as_deref());
 
+    let started = Instant::now();
+    let world = setup(ctx, &mut pg)?;
+    println!(
+        "setup through the API: 1 enterprise, 1 operator, {} verified bidders, {LISTINGS} listings, \
+         {} registrations (qualified, deposit paid), {LISTINGS} auctions open: {:.1} s",
+        ctx.clients,
+        LISTINGS * ctx.clients,
+        started.elapsed().as_secs_f64()
+    );
+
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(SCRIPT);
+    let mut rows = Vec::new();
+    for case in &cases(&world)? {
+        let (app, bench) = run_case(ctx, &world, case, &script, pgbench_version.is_some())?;
+        rows.push((case.name, app, bench));
+    }
+    print_summary(ctx, &rows, measure);
+    Ok(())
+}
+
+/// What the run is: command, machine, server, app and load.
+fn print_header(ctx: &Ctx, version: &str, pgbench_version: Option<&str>) {
     println!("bids benchmark");
     println!(
         "command: {}",
@@ -229,22 +252,12 @@ fn bench(ctx: &Ctx) -> anyhow::Result<()> {
         ctx.clients,
         ctx.seconds,
         WARM_UP.as_secs(),
-        pgbench_version
-            .as_deref()
-            .unwrap_or("NOT FOUND (install postgresql-client)")
+        pgbench_version.unwrap_or("NOT FOUND (install postgresql-client)")
     );
+}
 
-    let started = Instant::now();
-    let world = setup(ctx, &mut pg)?;
-    println!(
-        "setup through the API: 1 enterprise, 1 operator, {} verified bidders, {LISTINGS} listings, \
-         {} registrations (qualified, deposit paid), {LISTINGS} auctions open: {:.1} s",
-        ctx.clients,
-        LISTINGS * ctx.clients,
-        started.elapsed().as_secs_f64()
-    );
-
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(SCRIPT);
+/// The two cases: every client on one listing, and clients spread over all of them.
+fn cases(world: &World) -> anyhow::Result<[Case; 2]> {
     let hot_aid = *world
         .auctions
         .first()
@@ -269,37 +282,46 @@ fn bench(ctx: &Ctx) -> anyhow::Result<()> {
             aid_hi: hi,
         },
     ];
-    let mut rows = Vec::new();
-    for case in &cases {
-        println!();
-        println!("== {}: {} ==", case.name, case.what);
-        // Fresh tokens for each period: the access tokens live 15 minutes of app time.
-        let tokens = sign_in_bidders(ctx, &world)?;
-        let (app, queries) = load(ctx, &world, &tokens, case.hot, measure)?;
-        print_app(&app, measure);
-        print_queries(&queries, app.accepted.len(), app.posts.len());
-        let bench = match pgbench_version {
-            Some(_) => {
-                let r = pgbench(ctx, &script, case, &world)?;
-                print_pgbench(&r);
-                Some(r)
-            }
-            None => {
-                println!("pgbench: not found on the PATH; no comparison");
-                None
-            }
-        };
-        let app_rate = app.accepted.len() as f64 / measure.as_secs_f64();
-        if let Some(b) = &bench {
-            println!(
-                "ratio app/pgbench: {:.3} ({:.1}x fewer bids per second than the bare transaction)",
-                ratio(app_rate, b.tps),
-                ratio(b.tps, app_rate)
-            );
-        }
-        rows.push((case.name, app, bench));
-    }
+    Ok(cases)
+}
 
+/// One case: the app under load, then (when pgbench is there) the bare transaction.
+fn run_case(
+    ctx: &Ctx,
+    world: &World,
+    case: &Case,
+    script: &Path,
+    with_pgbench: bool,
+) -> anyhow::Result<(Stats, Option<Pgbench>)> {
+    let measure = Duration::from_secs(ctx.seconds);
+    println!();
+    println!("== {}: {} ==", case.name, case.what);
+    // Fresh tokens for each period: the access tokens live 15 minutes of app time.
+    let tokens = sign_in_bidders(ctx, world)?;
+    let (app, queries) = load(ctx, world, &tokens, case.hot, measure)?;
+    print_app(&app, measure);
+    print_queries(&queries, app.accepted.len(), app.posts.len());
+    let bench = if with_pgbench {
+        let r = pgbench(ctx, script, case, world)?;
+        print_pgbench(&r);
+        Some(r)
+    } else {
+        println!("pgbench: not found on the PATH; no comparison");
+        None
+    };
+    let app_rate = app.accepted.len() as f64 / measure.as_secs_f64();
+    if let Some(b) = &bench {
+        println!(
+            "ratio app/pgbench: {:.3} ({:.1}x fewer bids per second than the bare transaction)",
+            ratio(app_rate, b.tps),
+            ratio(b.tps, app_rate)
+        );
+    }
+    Ok((app, bench))
+}
+
+/// The summary table of every case.
+fn print_summary(ctx: &Ctx, rows: &[(&str, Stats, Option<Pgbench>)], measure: Duration) {
     println!();
     println!(
         "summary ({} clients, {} s each; latencies in ms)",
@@ -321,7 +343,7 @@ fn bench(ctx: &Ctx) -> anyhow::Result<()> {
         "p99",
         "app/pgbench"
     );
-    for (name, app, bench) in &rows {
+    for (name, app, bench) in rows {
         let rate = app.accepted.len() as f64 / measure.as_secs_f64();
         let refused: u64 = app.refusals.values().sum();
         let (tps, avg, p50, p90, p99, r) = match bench {
@@ -352,7 +374,6 @@ fn bench(ctx: &Ctx) -> anyhow::Result<()> {
             r
         );
     }
-    Ok(())
 }
 
 fn ratio(a: f64, b: f64) -> f64 {
@@ -890,14 +911,12 @@ fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-fn setup(ctx: &Ctx, pg: &mut PgConnection) -> anyhow::Result<World> {
-    let addr = ctx.addr;
+/// The seller (registered through the API) and the operator (created as
+/// `asset-exchange user create` does); returns their access tokens.
+fn setup_staff(ctx: &Ctx, http: &mut Http) -> anyhow::Result<(String, String)> {
     let state = &ctx.state;
-    let mut http = Http::new(addr);
-
-    // The seller.
     call(
-        &mut http,
+        http,
         "POST",
         "/api/v1/auth/register",
         None,
@@ -907,7 +926,7 @@ fn setup(ctx: &Ctx, pg: &mut PgConnection) -> anyhow::Result<World> {
         }),
         201,
     )?;
-    let owner = login(&mut http, OWNER_EMAIL)?;
+    let owner = login(http, OWNER_EMAIL)?;
 
     // The operator, created directly as `asset-exchange user create` does.
     let role = asset_exchange::domain::Role::parse("operator")
@@ -929,9 +948,14 @@ fn setup(ctx: &Ctx, pg: &mut PgConnection) -> anyhow::Result<World> {
             )
         })
         .map_err(|e| anyhow!("cannot create the operator: {e}"))?;
-    let operator = login(&mut http, OPERATOR_EMAIL)?;
+    let operator = login(http, OPERATOR_EMAIL)?;
 
-    // The bidders, each with a confirmed e-mail address.
+    Ok((owner, operator))
+}
+
+/// The bidders, each with a confirmed e-mail address; returns their e-mails and tokens.
+fn setup_bidders(ctx: &Ctx) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    let (addr, state) = (ctx.addr, &ctx.state);
     let emails: Vec<String> = (0..ctx.clients)
         .map(|i| format!("bidder{i}@bench.example"))
         .collect();
@@ -961,21 +985,28 @@ fn setup(ctx: &Ctx, pg: &mut PgConnection) -> anyhow::Result<World> {
         )
         .map(|_| ())
     })?;
-    let bidders: Vec<String> = par_map(addr, ctx.clients, SETUP_THREADS, |http, i| {
+    let tokens = par_map(addr, ctx.clients, SETUP_THREADS, |http, i| {
         login(http, &emails[i])
     })?;
+    Ok((emails, tokens))
+}
 
-    // The listings, in disclosure until the app's clock is moved on.
-    let disclosure_end = rfc3339(ctx.clock.now() + chrono::Duration::seconds(DISCLOSURE_SECONDS));
+/// The listings, submitted and approved, in disclosure until `disclosure_end`.
+fn open_listings(
+    ctx: &Ctx,
+    owner: &str,
+    operator: &str,
+    disclosure_end: &str,
+) -> anyhow::Result<Vec<i64>> {
     let appraisal_date = (Utc::now() - chrono::Duration::days(30))
         .date_naive()
         .to_string();
-    let listings: Vec<i64> = par_map(addr, LISTINGS, SETUP_THREADS, |http, i| {
+    par_map(ctx.addr, LISTINGS, SETUP_THREADS, |http, i| {
         let l = call(
             http,
             "POST",
             "/api/v1/listings",
-            Some(&owner),
+            Some(owner),
             &json!({
                 "kind": "equity_transfer",
                 "title": format!("基准测试第{}号国有企业100%股权转让", i + 1),
@@ -998,7 +1029,7 @@ fn setup(ctx: &Ctx, pg: &mut PgConnection) -> anyhow::Result<World> {
             http,
             "POST",
             &format!("/api/v1/listings/{id}/submit"),
-            Some(&owner),
+            Some(owner),
             &json!({}),
             200,
         )?;
@@ -1006,16 +1037,23 @@ fn setup(ctx: &Ctx, pg: &mut PgConnection) -> anyhow::Result<World> {
             http,
             "POST",
             &format!("/api/v1/listings/{id}/review"),
-            Some(&operator),
+            Some(operator),
             &json!({"decision": "approve", "disclosure_end": disclosure_end}),
             200,
         )?;
         Ok(id)
-    })?;
+    })
+}
 
-    // Every bidder registered, qualified and paid on every listing.
+/// Every bidder registered, qualified and paid on every listing: (registration, bidder code).
+fn register_everyone(
+    ctx: &Ctx,
+    listings: &[i64],
+    bidders: &[String],
+    operator: &str,
+) -> anyhow::Result<Vec<(i64, String)>> {
     let clients = ctx.clients;
-    let regs: Vec<(i64, String)> = par_map(addr, LISTINGS * clients, SETUP_THREADS, |http, i| {
+    par_map(ctx.addr, LISTINGS * clients, SETUP_THREADS, |http, i| {
         let (l, b) = (i / clients, i % clients);
         let listing = listings[l];
         let r = call(
@@ -1033,7 +1071,7 @@ fn setup(ctx: &Ctx, pg: &mut PgConnection) -> anyhow::Result<World> {
             http,
             "POST",
             &format!("/api/v1/registrations/{rid}/review"),
-            Some(&operator),
+            Some(operator),
             &json!({"decision": "qualify"}),
             200,
         )?;
@@ -1045,7 +1083,7 @@ fn setup(ctx: &Ctx, pg: &mut PgConnection) -> anyhow::Result<World> {
             http,
             "POST",
             &format!("/api/v1/registrations/{rid}/deposit"),
-            Some(&operator),
+            Some(operator),
             &json!({"action": "confirm", "reference": format!("BANK-{l}-{b}")}),
             200,
         )?;
@@ -1053,31 +1091,23 @@ fn setup(ctx: &Ctx, pg: &mut PgConnection) -> anyhow::Result<World> {
             bail!("deposit not paid: {d}");
         }
         Ok((rid, code))
-    })?;
-    let codes: Vec<Vec<String>> = regs
-        .chunks(clients)
-        .map(|c| c.iter().map(|(_, code)| code.clone()).collect())
-        .collect();
+    })
+}
 
-    // End disclosure by moving the app's clock past it, then sign in again (the tokens are
-    // checked against the app's clock).
-    let end = DateTime::parse_from_rfc3339(&disclosure_end)?.with_timezone(&Utc);
-    let ahead = end - ctx.clock.now() + chrono::Duration::seconds(1);
-    if ahead > chrono::Duration::zero() {
-        ctx.clock.advance(ahead);
-    }
-    let operator = login(&mut http, OPERATOR_EMAIL)?;
-
-    // Schedule every auction to start shortly; the scheduler decides the end of disclosure
-    // within a tick, until then scheduling is refused as `invalid_state`.
-    let starts: Vec<DateTime<Utc>> = par_map(addr, LISTINGS, SETUP_THREADS, |http, i| {
+/// Schedules every auction to start shortly; returns the start times.
+fn schedule_auctions(
+    ctx: &Ctx,
+    listings: &[i64],
+    operator: &str,
+) -> anyhow::Result<Vec<DateTime<Utc>>> {
+    par_map(ctx.addr, LISTINGS, SETUP_THREADS, |http, i| {
         let id = listings[i];
         for _ in 0..100 {
             let at = ctx.clock.now() + chrono::Duration::seconds(START_DELAY_SECONDS);
             let r = http.request(
                 "POST",
                 &format!("/api/v1/listings/{id}/auction"),
-                Some(&operator),
+                Some(operator),
                 None,
                 Some(&json!({"starts_at": at.to_rfc3339()})),
             )?;
@@ -1094,7 +1124,37 @@ fn setup(ctx: &Ctx, pg: &mut PgConnection) -> anyhow::Result<World> {
             }
         }
         bail!("listing {id} could not be scheduled within 10 s")
-    })?;
+    })
+}
+
+fn setup(ctx: &Ctx, pg: &mut PgConnection) -> anyhow::Result<World> {
+    let addr = ctx.addr;
+    let mut http = Http::new(addr);
+
+    let (owner, operator) = setup_staff(ctx, &mut http)?;
+    let (emails, bidders) = setup_bidders(ctx)?;
+    // The listings, in disclosure until the app's clock is moved on.
+    let disclosure_end = rfc3339(ctx.clock.now() + chrono::Duration::seconds(DISCLOSURE_SECONDS));
+    let listings = open_listings(ctx, &owner, &operator, &disclosure_end)?;
+    let clients = ctx.clients;
+    let regs = register_everyone(ctx, &listings, &bidders, &operator)?;
+    let codes: Vec<Vec<String>> = regs
+        .chunks(clients)
+        .map(|c| c.iter().map(|(_, code)| code.clone()).collect())
+        .collect();
+
+    // End disclosure by moving the app's clock past it, then sign in again (the tokens are
+    // checked against the app's clock).
+    let end = DateTime::parse_from_rfc3339(&disclosure_end)?.with_timezone(&Utc);
+    let ahead = end - ctx.clock.now() + chrono::Duration::seconds(1);
+    if ahead > chrono::Duration::zero() {
+        ctx.clock.advance(ahead);
+    }
+    let operator = login(&mut http, OPERATOR_EMAIL)?;
+
+    // Schedule every auction to start shortly; the scheduler decides the end of disclosure
+    // within a tick, until then scheduling is refused as `invalid_state`.
+    let starts = schedule_auctions(ctx, &listings, &operator)?;
     let last_start = starts
         .iter()
         .max()
@@ -1299,6 +1359,71 @@ fn load(
 }
 
 /// One bidder's closed loop: read the auction, bid one increment over it, repeat.
+/// Reads the auction and the amount this client would bid next (`None`: it leads).
+fn read_next_amount(http: &mut Http, listing: i64, code: &str) -> anyhow::Result<Option<i64>> {
+    http.request(
+        "GET",
+        &format!("/api/v1/listings/{listing}/auction"),
+        None,
+        None,
+        None,
+    )
+    .and_then(|r| {
+        if r.status == 200 {
+            r.json()
+        } else {
+            Err(anyhow!("{}", r.code()))
+        }
+    })
+    .and_then(|a| next_amount(&a, code))
+}
+
+/// Counts a bid's answer (when in the measured period) and moves a spread client on.
+/// `position` is `None` for the hot case, where every client stays on one listing.
+fn tally_post(
+    stats: &mut Stats,
+    posted: anyhow::Result<Resp>,
+    us: u64,
+    counted: bool,
+    position: Option<&mut usize>,
+) {
+    match posted {
+        Ok(r) if r.status == 201 => {
+            if counted {
+                stats.accepted.push(us);
+                stats.posts.push(us);
+            }
+            if let Some(position) = position {
+                *position += 1;
+            }
+        }
+        Ok(r) => {
+            let code = r.code();
+            // bid_too_low: someone was faster; read again and retry. A client that leads
+            // already (a bid of its own landed meanwhile) does what it does after a read
+            // that shows it leading. Anything else is not expected: do not spin on it.
+            match code.as_str() {
+                "bid_too_low" => {}
+                "self_raise_not_allowed" => match position {
+                    None => std::thread::sleep(LEADER_PAUSE),
+                    Some(position) => *position += 1,
+                },
+                _ => std::thread::sleep(Duration::from_millis(1)),
+            }
+            if counted {
+                stats.posts.push(us);
+                *stats.refusals.entry(code).or_insert(0) += 1;
+            }
+        }
+        Err(_) => {
+            if counted {
+                stats.errors += 1;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn client(
     addr: SocketAddr,
@@ -1333,22 +1458,7 @@ fn client(
             .and_then(|c| c.get(me))
             .map(String::as_str)
             .unwrap_or("");
-        let read = http
-            .request(
-                "GET",
-                &format!("/api/v1/listings/{listing}/auction"),
-                None,
-                None,
-                None,
-            )
-            .and_then(|r| {
-                if r.status == 200 {
-                    r.json()
-                } else {
-                    Err(anyhow!("{}", r.code()))
-                }
-            })
-            .and_then(|a| next_amount(&a, code));
+        let read = read_next_amount(&mut http, listing, code);
         if counted {
             stats.reads += 1;
         }
@@ -1384,39 +1494,8 @@ fn client(
         );
         let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         let counted = started >= from && started < until;
-        match posted {
-            Ok(r) if r.status == 201 => {
-                if counted {
-                    stats.accepted.push(us);
-                    stats.posts.push(us);
-                }
-                if !hot {
-                    position += 1;
-                }
-            }
-            Ok(r) => {
-                let code = r.code();
-                // bid_too_low: someone was faster; read again and retry. A client that leads
-                // already (a bid of its own landed meanwhile) does what it does after a read
-                // that shows it leading. Anything else is not expected: do not spin on it.
-                match code.as_str() {
-                    "bid_too_low" => {}
-                    "self_raise_not_allowed" if hot => std::thread::sleep(LEADER_PAUSE),
-                    "self_raise_not_allowed" => position += 1,
-                    _ => std::thread::sleep(Duration::from_millis(1)),
-                }
-                if counted {
-                    stats.posts.push(us);
-                    *stats.refusals.entry(code).or_insert(0) += 1;
-                }
-            }
-            Err(_) => {
-                if counted {
-                    stats.errors += 1;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
+        let hot_pos = if hot { None } else { Some(&mut position) };
+        tally_post(&mut stats, posted, us, counted, hot_pos);
     }
     stats.client_cpu = cpu_from.map_or(0, |c| thread_cpu().saturating_sub(c));
     stats

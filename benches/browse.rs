@@ -32,9 +32,9 @@ use asset_exchange::startup::Application;
 use asset_exchange::store::listings::{self as store, NewListing};
 use asset_exchange::store::models::{NewOrganization, NewUser, to_db};
 use asset_exchange::store::schema::listings as l;
-use asset_exchange::store::{Db, users};
+use asset_exchange::store::{Conn, Db, users};
 use base64::Engine;
-use chrono::{DateTime, Datelike, Duration as Span, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, Duration as Span, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 const LISTINGS: usize = 10_000;
@@ -121,35 +121,9 @@ async fn run(opts: Options) -> anyhow::Result<()> {
         ),
     };
 
-    println!("browse benchmark");
-    println!(
-        "command: {}",
-        std::env::args().collect::<Vec<_>>().join(" ")
-    );
-    println!(
-        "machine: {cores} cores ({}), {} {}",
-        cpu_model(),
-        std::env::consts::OS,
-        std::env::consts::ARCH
-    );
-    println!(
-        "setup: {LISTINGS} listings on {backend}, {workers} HTTP workers per server, \
-         {} connections, {} s per target after a {} s warm-up",
-        opts.connections,
-        opts.seconds,
-        WARM_UP.as_secs()
-    );
+    print_header(&opts, cores, workers, backend);
 
-    let config_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
-    let mut settings =
-        Settings::load_from(&config_dir, AppEnv::Test, Vec::<(String, String)>::new())?;
-    settings.database.url = url;
-    settings.auth.jwt_secret = "browse-benchmark-only-0123456789abcdef".to_string().into();
-    settings.audit.signing_key = base64::engine::general_purpose::STANDARD
-        .encode([42u8; 32])
-        .into();
-    settings.audit.checkpoint_interval_seconds = 0;
-    settings.server.workers = workers;
+    let settings = bench_settings(url, workers)?;
     let prefix = settings.listing.project_no_prefix.clone();
 
     let app = Application::build_with_clock(settings, Arc::new(SystemClock)).await?;
@@ -176,7 +150,69 @@ async fn run(opts: Options) -> anyhow::Result<()> {
     let ping_handle = ping_server.handle();
     actix_web::rt::spawn(ping_server);
 
-    let targets = vec![
+    let targets = targets(ping_port, app_port);
+    let measure = Duration::from_secs(opts.seconds);
+    let connections = opts.connections;
+    let results = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<(Target, Stats)>> {
+        let mut out = Vec::new();
+        for t in targets {
+            probe(&t)?;
+            let stats = load(&t, connections, measure)?;
+            out.push((t, stats));
+        }
+        Ok(out)
+    })
+    .await
+    .context("load task failed")??;
+
+    print_results(&results, measure);
+
+    ping_handle.stop(true).await;
+    drop(running);
+    drop(dir);
+    Ok(())
+}
+
+/// What the run is: command, machine and setup.
+fn print_header(opts: &Options, cores: usize, workers: usize, backend: &str) {
+    println!("browse benchmark");
+    println!(
+        "command: {}",
+        std::env::args().collect::<Vec<_>>().join(" ")
+    );
+    println!(
+        "machine: {cores} cores ({}), {} {}",
+        cpu_model(),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    );
+    println!(
+        "setup: {LISTINGS} listings on {backend}, {workers} HTTP workers per server, \
+         {} connections, {} s per target after a {} s warm-up",
+        opts.connections,
+        opts.seconds,
+        WARM_UP.as_secs()
+    );
+}
+
+/// The test profile, on `url`, with throw-away secrets and no checkpoint job.
+fn bench_settings(url: String, workers: usize) -> anyhow::Result<Settings> {
+    let config_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
+    let mut settings =
+        Settings::load_from(&config_dir, AppEnv::Test, Vec::<(String, String)>::new())?;
+    settings.database.url = url;
+    settings.auth.jwt_secret = "browse-benchmark-only-0123456789abcdef".to_string().into();
+    settings.audit.signing_key = base64::engine::general_purpose::STANDARD
+        .encode([42u8; 32])
+        .into();
+    settings.audit.checkpoint_interval_seconds = 0;
+    settings.server.workers = workers;
+    Ok(settings)
+}
+
+/// The bare actix-web baseline and three listing queries.
+fn targets(ping_port: u16, app_port: u16) -> Vec<Target> {
+    vec![
         Target::new("GET /ping (bare actix-web)", ping_port, "/ping".to_string()),
         Target::new(
             "kind + price range",
@@ -194,27 +230,17 @@ async fn run(opts: Options) -> anyhow::Result<()> {
             app_port,
             "/api/v1/listings?page=50&per_page=20".to_string(),
         ),
-    ];
-    let measure = Duration::from_secs(opts.seconds);
-    let connections = opts.connections;
-    let results = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<(Target, Stats)>> {
-        let mut out = Vec::new();
-        for t in targets {
-            probe(&t)?;
-            let stats = load(&t, connections, measure)?;
-            out.push((t, stats));
-        }
-        Ok(out)
-    })
-    .await
-    .context("load task failed")??;
+    ]
+}
 
+/// The table of every target, then each one against the baseline.
+fn print_results(results: &[(Target, Stats)], measure: Duration) {
     println!();
     println!(
         "{:<28} {:>10} {:>9} {:>9} {:>8}  path",
         "target", "req/s", "p50 ms", "p99 ms", "errors"
     );
-    for (t, s) in &results {
+    for (t, s) in results {
         println!(
             "{} {:>10.0} {:>9.2} {:>9.2} {:>8}  {}",
             pad(t.name),
@@ -246,11 +272,6 @@ async fn run(opts: Options) -> anyhow::Result<()> {
             );
         }
     }
-
-    ping_handle.stop(true).await;
-    drop(running);
-    drop(dir);
-    Ok(())
 }
 
 /// Display width of a label whose CJK characters take two columns, padded to 28.
@@ -335,40 +356,15 @@ fn pick_status(rng: &mut Rng) -> &'static str {
 /// One organisation, one enterprise user and the listings; returns (public, drafts).
 fn seed(db: &Db, prefix: &str, now: DateTime<Utc>) -> anyhow::Result<(usize, usize)> {
     let created = db_time(now);
-    let body = "91350100BENCH0001";
-    let check = asset_exchange::domain::credit_code::check_character(body)
-        .ok_or_else(|| anyhow!("no check character for {body}"))?;
-    let credit_code = format!("{body}{check}");
-    let (org_id, user_id) = db
-        .tx_blocking(|c| {
-            let org = users::insert_organization(
-                c,
-                &NewOrganization {
-                    name: "某市国有资产经营公司",
-                    credit_code: &credit_code,
-                    created_at: created,
-                },
-            )?;
-            let user = users::insert_user(
-                c,
-                &NewUser {
-                    email: "seller@bench.example",
-                    password_hash: "not-a-real-hash",
-                    name: "基准测试卖方",
-                    role: "enterprise",
-                    organization_id: Some(org.id),
-                    phone: None,
-                    locale: "zh-CN",
-                    created_at: created,
-                    updated_at: created,
-                },
-            )?;
-            Ok((org.id, user.id))
-        })
-        .map_err(|e| anyhow!("cannot create the seller: {e}"))?;
-
-    let year = now.year();
-    let appraisal_date = (now - Span::days(30)).date_naive();
+    let (org_id, user_id) = seed_seller(db, created)?;
+    let batch = Batch {
+        prefix,
+        org_id,
+        user_id,
+        created,
+        year: now.year(),
+        appraisal_date: (now - Span::days(30)).date_naive(),
+    };
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let (mut public, mut drafts) = (0, 0);
     let mut next = 0usize;
@@ -378,82 +374,7 @@ fn seed(db: &Db, prefix: &str, now: DateTime<Utc>) -> anyhow::Result<(usize, usi
             .tx_blocking(|c| {
                 let (mut p, mut d) = (0, 0);
                 for i in next..end {
-                    let kind = ListingKind::ALL[i % ListingKind::ALL.len()];
-                    let subject = SUBJECTS[usize::try_from(rng.below(6)).unwrap_or(0)];
-                    let seller = SELLERS[usize::try_from(rng.below(4)).unwrap_or(0)];
-                    let title = match kind {
-                        ListingKind::EquityTransfer => {
-                            format!("{seller}第{}号{subject}所属公司股权转让", i + 1)
-                        }
-                        ListingKind::CapitalIncrease => {
-                            format!("{seller}第{}号{subject}项目增资扩股", i + 1)
-                        }
-                        ListingKind::AssetTransfer => format!("{seller}第{}号{subject}转让", i + 1),
-                    };
-                    let description = format!(
-                        "{title}。标的位于某市经济技术开发区，权属清晰，详见信息披露公告及评估报告。"
-                    );
-                    // Log-uniform over 100,000 .. 100,000,000 yuan, whole thousands of yuan.
-                    let yuan = 10f64.powf(5.0 + 3.0 * rng.unit());
-                    let thousands = (yuan / 1_000.0).round().max(100.0) as i64;
-                    let price = thousands * 1_000 * 100;
-                    let appraised = price / 105 * 100;
-                    let deposit = price / 10 / 100 * 100;
-                    let increment = (price / 100 / 100_000).max(1) * 100_000;
-                    let status = pick_status(&mut rng);
-                    let age = Span::minutes(i64::try_from(LISTINGS - i).unwrap_or(0) * 7);
-                    let at = created - age;
-                    let project_no = store::next_project_no(c, prefix, kind.code(), year)?;
-                    let row = store::insert(
-                        c,
-                        &NewListing {
-                            project_no: &project_no,
-                            organization_id: org_id,
-                            created_by: user_id,
-                            kind: kind.as_str(),
-                            title: &title,
-                            description: &description,
-                            status,
-                            appraised_value: appraised,
-                            appraisal_date,
-                            listing_price: price,
-                            deposit,
-                            increment,
-                            disclosure_working_days: 20,
-                            free_bidding_seconds: 3600,
-                            countdown_seconds: 300,
-                            allow_self_raise: false,
-                            runner_up_offer: false,
-                            consent_document: None,
-                            round: 1,
-                            created_at: at,
-                            updated_at: at,
-                        },
-                    )?;
-                    // Public listings: a disclosure still running, or one already decided,
-                    // so reads never have to count eligible bidders.
-                    let disclosure = match status {
-                        "draft" => None,
-                        "disclosure" => Some((
-                            created - Span::days(5),
-                            created + Span::days(25),
-                            None,
-                        )),
-                        _ => Some((
-                            created - Span::days(60),
-                            created - Span::days(30),
-                            Some(created - Span::days(30)),
-                        )),
-                    };
-                    if let Some((start, end, decided)) = disclosure {
-                        asset_exchange::with_conn!(c, conn => diesel::update(l::table.find(row.id))
-                            .set((
-                                l::disclosure_start.eq(Some(start)),
-                                l::disclosure_end.eq(Some(end)),
-                                l::disclosure_decided_at.eq(decided),
-                                l::first_disclosure_at.eq(Some(start)),
-                            ))
-                            .execute(conn))?;
+                    if batch.listing(c, &mut rng, i)? {
                         p += 1;
                     } else {
                         d += 1;
@@ -467,6 +388,138 @@ fn seed(db: &Db, prefix: &str, now: DateTime<Utc>) -> anyhow::Result<(usize, usi
         next = end;
     }
     Ok((public, drafts))
+}
+
+/// The one seller organisation and its user.
+fn seed_seller(db: &Db, created: NaiveDateTime) -> anyhow::Result<(i64, i64)> {
+    let body = "91350100BENCH0001";
+    let check = asset_exchange::domain::credit_code::check_character(body)
+        .ok_or_else(|| anyhow!("no check character for {body}"))?;
+    let credit_code = format!("{body}{check}");
+    db.tx_blocking(|c| {
+        let org = users::insert_organization(
+            c,
+            &NewOrganization {
+                name: "某市国有资产经营公司",
+                credit_code: &credit_code,
+                created_at: created,
+            },
+        )?;
+        let user = users::insert_user(
+            c,
+            &NewUser {
+                email: "seller@bench.example",
+                password_hash: "not-a-real-hash",
+                name: "基准测试卖方",
+                role: "enterprise",
+                organization_id: Some(org.id),
+                phone: None,
+                locale: "zh-CN",
+                created_at: created,
+                updated_at: created,
+            },
+        )?;
+        Ok((org.id, user.id))
+    })
+    .map_err(|e| anyhow!("cannot create the seller: {e}"))
+}
+
+/// What every seeded listing shares.
+struct Batch<'a> {
+    prefix: &'a str,
+    org_id: i64,
+    user_id: i64,
+    created: NaiveDateTime,
+    year: i32,
+    appraisal_date: NaiveDate,
+}
+
+impl Batch<'_> {
+    /// Listing `i`, drawn from `rng`; true if it is public (in or after disclosure).
+    fn listing(&self, c: &mut Conn, rng: &mut Rng, i: usize) -> Result<bool, AppError> {
+        let Batch {
+            prefix,
+            org_id,
+            user_id,
+            created,
+            year,
+            appraisal_date,
+        } = *self;
+        let kind = ListingKind::ALL[i % ListingKind::ALL.len()];
+        let subject = SUBJECTS[usize::try_from(rng.below(6)).unwrap_or(0)];
+        let seller = SELLERS[usize::try_from(rng.below(4)).unwrap_or(0)];
+        let title = match kind {
+            ListingKind::EquityTransfer => {
+                format!("{seller}第{}号{subject}所属公司股权转让", i + 1)
+            }
+            ListingKind::CapitalIncrease => {
+                format!("{seller}第{}号{subject}项目增资扩股", i + 1)
+            }
+            ListingKind::AssetTransfer => format!("{seller}第{}号{subject}转让", i + 1),
+        };
+        let description =
+            format!("{title}。标的位于某市经济技术开发区，权属清晰，详见信息披露公告及评估报告。");
+        // Log-uniform over 100,000 .. 100,000,000 yuan, whole thousands of yuan.
+        let yuan = 10f64.powf(5.0 + 3.0 * rng.unit());
+        let thousands = (yuan / 1_000.0).round().max(100.0) as i64;
+        let price = thousands * 1_000 * 100;
+        let appraised = price / 105 * 100;
+        let deposit = price / 10 / 100 * 100;
+        let increment = (price / 100 / 100_000).max(1) * 100_000;
+        let status = pick_status(rng);
+        let age = Span::minutes(i64::try_from(LISTINGS - i).unwrap_or(0) * 7);
+        let at = created - age;
+        let project_no = store::next_project_no(c, prefix, kind.code(), year)?;
+        let row = store::insert(
+            c,
+            &NewListing {
+                project_no: &project_no,
+                organization_id: org_id,
+                created_by: user_id,
+                kind: kind.as_str(),
+                title: &title,
+                description: &description,
+                status,
+                appraised_value: appraised,
+                appraisal_date,
+                listing_price: price,
+                deposit,
+                increment,
+                disclosure_working_days: 20,
+                free_bidding_seconds: 3600,
+                countdown_seconds: 300,
+                allow_self_raise: false,
+                runner_up_offer: false,
+                consent_document: None,
+                round: 1,
+                created_at: at,
+                updated_at: at,
+            },
+        )?;
+        // Public listings: a disclosure still running, or one already decided,
+        // so reads never have to count eligible bidders.
+        let disclosure = match status {
+            "draft" => None,
+            "disclosure" => Some((created - Span::days(5), created + Span::days(25), None)),
+            _ => Some((
+                created - Span::days(60),
+                created - Span::days(30),
+                Some(created - Span::days(30)),
+            )),
+        };
+        if let Some((start, end, decided)) = disclosure {
+            asset_exchange::with_conn!(c, conn => diesel::update(l::table.find(row.id))
+                    .set((
+                        l::disclosure_start.eq(Some(start)),
+                        l::disclosure_end.eq(Some(end)),
+                        l::disclosure_decided_at.eq(decided),
+                        l::first_disclosure_at.eq(Some(start)),
+                    ))
+                    .execute(conn))?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,7 +1,11 @@
 //! asset-exchange: the backend of a provincial state-owned asset exchange.
 //!
-//! Layers (imports point downwards only): `api` (HTTP) → `auth`, `audit` (services) →
-//! `store` (diesel) → `domain` (pure rules). `config`, `startup` and `telemetry` wire them.
+//! Layers, top to bottom; a module imports only modules below it (`tests/layers.rs` checks
+//! every `use`, docs/architecture.md explains each layer):
+//!
+//! `cli`, `demo`, `startup` (wiring) → `api` (HTTP) → `jobs` → `telemetry` → `state` →
+//! `exchange` (use cases) → `auth` → `notify` → `audit` → `live` → `metrics` → `store`
+//! (diesel) → `config` → `error` → `random` → `domain` (pure rules, imports nothing).
 
 pub mod api;
 pub mod audit;

@@ -277,89 +277,102 @@ fn inline_modules(code: &str) -> Vec<(usize, usize)> {
     spans
 }
 
-/// The code with comments, string literals and character literals blanked out (same length).
+/// The code with comments, string literals and character literals blanked out (newlines
+/// kept, non-ASCII code characters blanked too, so byte offsets stay char boundaries).
 fn strip_comments_and_strings(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
-    let blank = |out: &mut String, c: char| out.push(if c == '\n' { '\n' } else { ' ' });
     while i < chars.len() {
-        let c = chars[i];
-        let next = chars.get(i + 1).copied();
-        if c == '/' && next == Some('/') {
-            while i < chars.len() && chars[i] != '\n' {
-                blank(&mut out, chars[i]);
-                i += 1;
-            }
-        } else if c == '/' && next == Some('*') {
-            let mut depth = 0;
-            while i < chars.len() {
-                if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
-                    depth += 1;
-                    out.push_str("  ");
-                    i += 2;
-                } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
-                    depth -= 1;
-                    out.push_str("  ");
-                    i += 2;
-                    if depth == 0 {
-                        break;
-                    }
-                } else {
-                    blank(&mut out, chars[i]);
-                    i += 1;
+        match skipped_span(&chars, i) {
+            Some(end) => {
+                for c in &chars[i..end] {
+                    out.push(if *c == '\n' { '\n' } else { ' ' });
                 }
+                i = end;
             }
-        } else if c == 'r'
-            && (next == Some('"') || next == Some('#'))
-            && raw_string_start(&chars, i)
-        {
-            let hashes = chars[i + 1..].iter().take_while(|c| **c == '#').count();
-            let mut j = i + 2 + hashes;
-            while j < chars.len()
-                && !(chars[j] == '"'
-                    && chars[j + 1..]
-                        .iter()
-                        .take(hashes)
-                        .filter(|c| **c == '#')
-                        .count()
-                        == hashes)
-            {
-                j += 1;
-            }
-            let end = (j + 1 + hashes).min(chars.len());
-            chars[i..end].iter().for_each(|c| blank(&mut out, *c));
-            i = end;
-        } else if c == '"' {
-            blank(&mut out, c);
-            i += 1;
-            while i < chars.len() && chars[i] != '"' {
-                let skip = if chars[i] == '\\' { 2 } else { 1 };
-                chars[i..(i + skip).min(chars.len())]
-                    .iter()
-                    .for_each(|c| blank(&mut out, *c));
-                i += skip;
-            }
-            if i < chars.len() {
-                blank(&mut out, chars[i]);
+            None => {
+                out.push(if chars[i].is_ascii() { chars[i] } else { ' ' });
                 i += 1;
             }
-        } else if c == '\'' && next == Some('\\') {
-            let end = chars[i + 3..]
-                .iter()
-                .position(|c| *c == '\'')
-                .map_or(chars.len(), |p| i + 4 + p);
-            chars[i..end].iter().for_each(|c| blank(&mut out, *c));
-            i = end;
-        } else if c == '\'' && chars.get(i + 2) == Some(&'\'') {
-            chars[i..i + 3].iter().for_each(|c| blank(&mut out, *c));
-            i += 3;
-        } else {
-            out.push(if c.is_ascii() { c } else { ' ' });
-            i += 1;
         }
     }
     out
+}
+
+/// Where the comment or literal starting at `i` ends (exclusive), if one starts there.
+fn skipped_span(chars: &[char], i: usize) -> Option<usize> {
+    let c = chars[i];
+    let next = chars.get(i + 1).copied();
+    let end = if c == '/' && next == Some('/') {
+        chars[i..]
+            .iter()
+            .position(|c| *c == '\n')
+            .map_or(chars.len(), |p| i + p)
+    } else if c == '/' && next == Some('*') {
+        block_comment_end(chars, i)
+    } else if c == 'r' && raw_string_start(chars, i) {
+        raw_string_end(chars, i)
+    } else if c == '"' {
+        string_end(chars, i)
+    } else if c == '\'' && next == Some('\\') {
+        chars[i + 3..]
+            .iter()
+            .position(|c| *c == '\'')
+            .map_or(chars.len(), |p| i + 4 + p)
+    } else if c == '\'' && chars.get(i + 2) == Some(&'\'') {
+        i + 3
+    } else {
+        return None;
+    };
+    Some(end.min(chars.len()))
+}
+
+/// The end of a (nested) block comment opening at `i`.
+fn block_comment_end(chars: &[char], mut i: usize) -> usize {
+    let mut depth = 0;
+    while i < chars.len() {
+        if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
+            depth += 1;
+            i += 2;
+        } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
+            depth -= 1;
+            i += 2;
+            if depth == 0 {
+                return i;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    i
+}
+
+/// The end of a raw string `r#"..."#` opening at `i`.
+fn raw_string_end(chars: &[char], i: usize) -> usize {
+    let hashes = chars[i + 1..].iter().take_while(|c| **c == '#').count();
+    let mut j = i + 2 + hashes;
+    while j < chars.len()
+        && !(chars[j] == '"'
+            && chars[j + 1..]
+                .iter()
+                .take(hashes)
+                .filter(|c| **c == '#')
+                .count()
+                == hashes)
+    {
+        j += 1;
+    }
+    j + 1 + hashes
+}
+
+/// The end of a string literal opening at `i`, escapes skipped.
+fn string_end(chars: &[char], i: usize) -> usize {
+    let mut j = i + 1;
+    while j < chars.len() && chars[j] != '"' {
+        j += if chars[j] == '\\' { 2 } else { 1 };
+    }
+    j + 1
 }
 
 /// Whether the `r` at `i` opens a raw string (`r"`, `r#"`), not ends an identifier.

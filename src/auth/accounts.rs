@@ -182,7 +182,27 @@ pub fn register(
     meta: &RequestMeta,
     now: DateTime<Utc>,
 ) -> Result<(User, Organization), AppError> {
-    let pii_salt = deps.pii_salt;
+    let (user, org) = insert_account(conn, reg, password_hash, now)?;
+    record_registration(conn, reg, &user, &org, deps.pii_salt, meta, now)?;
+    verify_email::send_link(
+        conn,
+        deps.notifier,
+        &user,
+        Kind::Welcome,
+        deps.verification_ttl_hours,
+        json!({"organization": org.name, "role_label": role_label(reg.role, &reg.locale)}),
+        now,
+    )?;
+    Ok((user, org))
+}
+
+/// The organisation and its first user; a taken e-mail or credit code is 409.
+fn insert_account(
+    conn: &mut Conn,
+    reg: &ValidRegistration,
+    password_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(User, Organization), AppError> {
     if users::email_taken(conn, &reg.email)? {
         return Err(AppError::conflict(
             "email_taken",
@@ -231,6 +251,19 @@ pub fn register(
             "an account with this e-mail already exists",
         )
     })?;
+    Ok((user, org))
+}
+
+/// The registration's audit events: the organisation's and the user's (personal data hashed).
+fn record_registration(
+    conn: &mut Conn,
+    reg: &ValidRegistration,
+    user: &User,
+    org: &Organization,
+    pii_salt: &[u8],
+    meta: &RequestMeta,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
     let actor = Actor::user(user.id, reg.role);
     audit::record(
         conn,
@@ -264,17 +297,7 @@ pub fn register(
             }),
             meta,
         },
-    )?;
-    verify_email::send_link(
-        conn,
-        deps.notifier,
-        &user,
-        Kind::Welcome,
-        deps.verification_ttl_hours,
-        json!({"organization": org.name, "role_label": role_label(reg.role, &reg.locale)}),
-        now,
-    )?;
-    Ok((user, org))
+    )
 }
 
 /// A racing insert that hit a unique index becomes the conflict the earlier check reports.

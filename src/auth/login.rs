@@ -101,6 +101,168 @@ enum LoginOutcome {
     Refused,
 }
 
+/// One login attempt, its password already checked, to be decided in one transaction.
+struct Attempt {
+    now: DateTime<Utc>,
+    policy: LockoutPolicy,
+    pii_salt: Vec<u8>,
+    email: String,
+    password_ok: bool,
+    meta: RequestMeta,
+}
+
+impl Attempt {
+    /// No account has this e-mail: recorded (the address only as a salted hash) and refused.
+    fn of_unknown(&self, c: &mut Conn) -> Result<LoginOutcome, AppError> {
+        let (now, meta) = (self.now, &self.meta);
+        audit::record(
+            c,
+            now,
+            Event {
+                stream: audit::SYSTEM_STREAM.to_string(),
+                action: "auth.login_failed",
+                actor: Actor::ANONYMOUS,
+                payload: json!({"reason": "unknown_account", "email_hash": audit::pii_hash(&self.pii_salt, &self.email)}),
+                meta,
+            },
+        )?;
+        Ok(LoginOutcome::Refused)
+    }
+
+    /// An existing account: locked, wrong password (counted, maybe locking it) or a login.
+    fn of_user(
+        &self,
+        c: &mut Conn,
+        st: &impl Services,
+        user: &User,
+    ) -> Result<LoginOutcome, AppError> {
+        let (now, meta, policy) = (self.now, &self.meta, &self.policy);
+        let role = role_of(user)?;
+        let actor = Actor::user(user.id, role);
+        let stream = audit::user_stream(user.id);
+        if policy.is_locked(user.locked_until.map(from_db), now) {
+            audit::record(
+                c,
+                now,
+                Event {
+                    stream,
+                    action: "auth.login_failed",
+                    actor,
+                    payload: json!({"reason": "locked", "user_id": user.id}),
+                    meta,
+                },
+            )?;
+            return Ok(LoginOutcome::Refused);
+        }
+        if !self.password_ok {
+            return self.wrong_password(c, st, user, role);
+        }
+        self.open_session(c, st, user, role)
+    }
+
+    /// A wrong password: counted, and the account locked when the policy says so.
+    fn wrong_password(
+        &self,
+        c: &mut Conn,
+        st: &impl Services,
+        user: &User,
+        role: Role,
+    ) -> Result<LoginOutcome, AppError> {
+        let (now, meta, policy) = (self.now, &self.meta, &self.policy);
+        let actor = Actor::user(user.id, role);
+        let stream = audit::user_stream(user.id);
+        let counted = users::count_failed_login(c, user.id, now)?;
+        let so_far = u32::try_from(counted - 1).unwrap_or(0);
+        audit::record(
+            c,
+            now,
+            Event {
+                stream: stream.clone(),
+                action: "auth.login_failed",
+                actor,
+                payload: json!({"reason": "wrong_password", "user_id": user.id, "failed_logins": counted}),
+                meta,
+            },
+        )?;
+        if let FailedLoginOutcome::Locked { until } = policy.on_failure(so_far, now) {
+            users::lock(c, user.id, until, now)?;
+            st.notifier().queue(
+                c,
+                now,
+                &Recipient::of(user),
+                Kind::AccountLocked,
+                json!({
+                    "failures": policy.max_failed,
+                    "locked_until": format_beijing(until),
+                    "client_ip": meta.ip_string().unwrap_or_else(|| "-".into()),
+                }),
+            )?;
+            audit::record(
+                c,
+                now,
+                Event {
+                    stream,
+                    action: "auth.locked",
+                    actor,
+                    payload: json!({"user_id": user.id, "locked_until": audit::chain::format_time(until)}),
+                    meta,
+                },
+            )?;
+        }
+        Ok(LoginOutcome::Refused)
+    }
+
+    /// The right password: failures cleared, a session and its tokens.
+    fn open_session(
+        &self,
+        c: &mut Conn,
+        st: &impl Services,
+        user: &User,
+        role: Role,
+    ) -> Result<LoginOutcome, AppError> {
+        let (now, meta) = (self.now, &self.meta);
+        let actor = Actor::user(user.id, role);
+        let stream = audit::user_stream(user.id);
+        let after_lockout = user.locked_until.is_some();
+        users::clear_failures(c, user.id, now)?;
+        let ip = meta.ip_string();
+        let session = sessions::insert_session(
+            c,
+            &NewSession {
+                user_id: user.id,
+                created_at: to_db(now),
+                client_ip: ip.as_deref(),
+                user_agent: meta.user_agent.as_deref(),
+            },
+        )?;
+        let pair = issue_pair(st, c, user.id, role, session.id, now)?;
+        if after_lockout {
+            st.notifier().queue(
+                c,
+                now,
+                &Recipient::of(user),
+                Kind::LoginAfterLockout,
+                json!({
+                    "login_at": format_beijing(now),
+                    "client_ip": meta.ip_string().unwrap_or_else(|| "-".into()),
+                }),
+            )?;
+        }
+        audit::record(
+            c,
+            now,
+            Event {
+                stream,
+                action: "auth.login",
+                actor,
+                payload: json!({"user_id": user.id, "session_id": session.id, "after_lockout": after_lockout}),
+                meta,
+            },
+        )?;
+        Ok(LoginOutcome::Success(pair))
+    }
+}
+
 /// Checks credentials and opens a login. Unknown, locked and wrong-password attempts all
 /// answer 401 `invalid_credentials` after one password verification each.
 pub async fn login<S: Services>(
@@ -132,87 +294,20 @@ pub async fn login<S: Services>(
     .await
     .map_err(AppError::internal)?;
 
-    let now = state.clock().now();
-    let policy = lockout_policy(state.auth_settings());
-    let pii_salt = state.pii_salt().to_vec();
+    let attempt = Attempt {
+        now: state.clock().now(),
+        policy: lockout_policy(state.auth_settings()),
+        pii_salt: state.pii_salt().to_vec(),
+        email,
+        password_ok,
+        meta,
+    };
     let st = state.clone();
     let outcome = state
         .db()
-        .tx(move |c| {
-            let Some(user) = user else {
-                audit::record(c, now, Event {
-                    stream: audit::SYSTEM_STREAM.to_string(),
-                    action: "auth.login_failed",
-                    actor: Actor::ANONYMOUS,
-                    payload: json!({"reason": "unknown_account", "email_hash": audit::pii_hash(&pii_salt, &email)}),
-                    meta: &meta,
-                })?;
-                return Ok(LoginOutcome::Refused);
-            };
-            let role = role_of(&user)?;
-            let actor = Actor::user(user.id, role);
-            let stream = audit::user_stream(user.id);
-            if policy.is_locked(user.locked_until.map(from_db), now) {
-                audit::record(c, now, Event {
-                    stream,
-                    action: "auth.login_failed",
-                    actor,
-                    payload: json!({"reason": "locked", "user_id": user.id}),
-                    meta: &meta,
-                })?;
-                return Ok(LoginOutcome::Refused);
-            }
-            if !password_ok {
-                let counted = users::count_failed_login(c, user.id, now)?;
-                let so_far = u32::try_from(counted - 1).unwrap_or(0);
-                audit::record(c, now, Event {
-                    stream: stream.clone(),
-                    action: "auth.login_failed",
-                    actor,
-                    payload: json!({"reason": "wrong_password", "user_id": user.id, "failed_logins": counted}),
-                    meta: &meta,
-                })?;
-                if let FailedLoginOutcome::Locked { until } = policy.on_failure(so_far, now) {
-                    users::lock(c, user.id, until, now)?;
-                    st.notifier().queue(c, now, &Recipient::of(&user), Kind::AccountLocked, json!({
-                        "failures": policy.max_failed,
-                        "locked_until": format_beijing(until),
-                        "client_ip": meta.ip_string().unwrap_or_else(|| "-".into()),
-                    }))?;
-                    audit::record(c, now, Event {
-                        stream,
-                        action: "auth.locked",
-                        actor,
-                        payload: json!({"user_id": user.id, "locked_until": audit::chain::format_time(until)}),
-                        meta: &meta,
-                    })?;
-                }
-                return Ok(LoginOutcome::Refused);
-            }
-            let after_lockout = user.locked_until.is_some();
-            users::clear_failures(c, user.id, now)?;
-            let ip = meta.ip_string();
-            let session = sessions::insert_session(c, &NewSession {
-                user_id: user.id,
-                created_at: to_db(now),
-                client_ip: ip.as_deref(),
-                user_agent: meta.user_agent.as_deref(),
-            })?;
-            let pair = issue_pair(&**st, c, user.id, role, session.id, now)?;
-            if after_lockout {
-                st.notifier().queue(c, now, &Recipient::of(&user), Kind::LoginAfterLockout, json!({
-                    "login_at": format_beijing(now),
-                    "client_ip": meta.ip_string().unwrap_or_else(|| "-".into()),
-                }))?;
-            }
-            audit::record(c, now, Event {
-                stream,
-                action: "auth.login",
-                actor,
-                payload: json!({"user_id": user.id, "session_id": session.id, "after_lockout": after_lockout}),
-                meta: &meta,
-            })?;
-            Ok(LoginOutcome::Success(pair))
+        .tx(move |c| match user {
+            Some(user) => attempt.of_user(c, &**st, &user),
+            None => attempt.of_unknown(c),
         })
         .await?;
     match outcome {

@@ -382,6 +382,38 @@ async fn world(app: &TestApp) -> World {
         ],
     };
     let listing = approved(app, &cast, &in_secs(600)).await;
+    let (registration, registered_email) = award_by_negotiation(app, &cast, listing).await;
+    let (other_email, _) = app.signed_in("enterprise").await;
+    let (bidder_email, _) = app.verified_bidder().await;
+    let (spare_email, _) = app.signed_in("bidder").await;
+    // Fresh logins, after the clock moved, so no token is near its expiry.
+    let mut sessions = HashMap::new();
+    for (caller, email) in [
+        (Owner, owner_email),
+        (OtherEnterprise, other_email),
+        (Registered, registered_email),
+        (Bidder, bidder_email),
+        (Operator, staff[&Operator].0.clone()),
+        (Auditor, staff[&Auditor].0.clone()),
+        (Admin, staff[&Admin].0.clone()),
+    ] {
+        sessions.insert(caller, session(app, &email).await);
+    }
+    // The public may log in with someone's credentials, but has no token of its own.
+    sessions.insert(
+        Anonymous,
+        Session {
+            email: spare_email,
+            access: None,
+            refresh: "not-a-refresh-token".into(),
+        },
+    );
+    world_of(app, listing, registration, sessions).await
+}
+
+/// One bidder registers, is qualified and pays; disclosure ends with it alone, and its quote
+/// awards the listing. Returns the registration and the bidder's e-mail.
+async fn award_by_negotiation(app: &TestApp, cast: &Cast, listing: i64) -> (i64, String) {
     let (registered_email, registered) = app.verified_bidder().await;
     let reg = app
         .post(
@@ -422,33 +454,16 @@ async fn world(app: &TestApp) -> World {
         .await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.json()["status"], "awarded");
+    (registration, registered_email)
+}
 
-    let (other_email, _) = app.signed_in("enterprise").await;
-    let (bidder_email, _) = app.verified_bidder().await;
-    let (spare_email, _) = app.signed_in("bidder").await;
-    // Fresh logins, after the clock moved, so no token is near its expiry.
-    let mut sessions = HashMap::new();
-    for (caller, email) in [
-        (Owner, owner_email),
-        (OtherEnterprise, other_email),
-        (Registered, registered_email),
-        (Bidder, bidder_email),
-        (Operator, staff[&Operator].0.clone()),
-        (Auditor, staff[&Auditor].0.clone()),
-        (Admin, staff[&Admin].0.clone()),
-    ] {
-        sessions.insert(caller, session(app, &email).await);
-    }
-    // The public may log in with someone's credentials, but has no token of its own.
-    sessions.insert(
-        Anonymous,
-        Session {
-            email: spare_email,
-            access: None,
-            refresh: "not-a-refresh-token".into(),
-        },
-    );
-
+/// The world's ids as the owner and the auditor see them.
+async fn world_of(
+    app: &TestApp,
+    listing: i64,
+    registration: i64,
+    sessions: HashMap<Caller, Session>,
+) -> World {
     let owner_token = sessions[&Owner].access.clone();
     let auditor_token = sessions[&Auditor].access.clone();
     let l = app

@@ -666,6 +666,18 @@ async fn schedule_now(app: &TestApp, c: &Cast, id: i64) {
 /// to an announced deal, an auction without bids (deposits forfeited), a negotiated deal;
 /// and the account mails (welcome, verification, lockout, the login after it).
 async fn walk_every_mail(app: &TestApp, c: &Cast) -> (i64, i64) {
+    let ended = terminated_under_review(app, c).await;
+    let id = returned_then_approved(app, c).await;
+    let b = rejected_then_suspended(app, c, id).await;
+    let (failed, negotiated, only, walked, wb) = more_listings(app, c).await;
+    auctions_and_negotiation(app, c, [id, failed, negotiated], &only, &b).await;
+    defaults(app, c, walked, &wb, negotiated).await;
+    account_mails(app).await;
+    (id, ended)
+}
+
+/// A listing terminated while under review.
+async fn terminated_under_review(app: &TestApp, c: &Cast) -> i64 {
     let ended = draft(app, &c.owner, json!({"title": "审核中终结的项目"})).await["id"]
         .as_i64()
         .unwrap();
@@ -678,6 +690,11 @@ async fn walk_every_mail(app: &TestApp, c: &Cast) -> (i64, i64) {
         )
         .await;
     assert_eq!(r.status, 200);
+    ended
+}
+
+/// A listing returned once, then approved; its previews open while under review.
+async fn returned_then_approved(app: &TestApp, c: &Cast) -> i64 {
     let id = draft(app, &c.owner, json!({"title": "嘉兴某国有企业30%股权转让", "free_bidding_seconds": 1, "countdown_seconds": 2})).await["id"].as_i64().unwrap();
     submit(app, c, id).await;
     // While under review the operators' link is a preview that opens; the bare page does not.
@@ -704,6 +721,11 @@ async fn walk_every_mail(app: &TestApp, c: &Cast) -> (i64, i64) {
     review(app, c, id, "return", &app_in(app, 600)).await;
     submit(app, c, id).await;
     review(app, c, id, "approve", &app_in(app, 600)).await;
+    id
+}
+
+/// A rejected registration, two eligible bidders, a suspension and its resumption.
+async fn rejected_then_suspended(app: &TestApp, c: &Cast, id: i64) -> Vec<String> {
     let (_, rejected) = app.verified_bidder().await;
     let reg = app
         .post(
@@ -732,6 +754,12 @@ async fn walk_every_mail(app: &TestApp, c: &Cast) -> (i64, i64) {
             .await;
         assert_eq!(r.status, 200, "{what}: {}", html(&r));
     }
+    b
+}
+
+/// The listings for a failed auction, a negotiated deal, a default with a runner-up, and
+/// deposits refunded and forfeited by hand.
+async fn more_listings(app: &TestApp, c: &Cast) -> (i64, i64, Vec<String>, i64, Vec<String>) {
     let (failed, _) = disclosed(
         app,
         c,
@@ -767,6 +795,18 @@ async fn walk_every_mail(app: &TestApp, c: &Cast) -> (i64, i64) {
             .await;
         assert_eq!(r.status, 200, "{action}: {}", html(&r));
     }
+    (failed, negotiated, only, walked, wb)
+}
+
+/// The negotiated quote, an auction to an announced deal and one without bids.
+async fn auctions_and_negotiation(
+    app: &TestApp,
+    c: &Cast,
+    ids: [i64; 3],
+    only: &[String],
+    b: &[String],
+) {
+    let [id, failed, negotiated] = ids;
     app.clock.advance(chrono::Duration::days(40));
     assert_eq!(
         wait_status(app, negotiated, "negotiation").await["status"],
@@ -788,6 +828,10 @@ async fn walk_every_mail(app: &TestApp, c: &Cast) -> (i64, i64) {
     assert_eq!(wait_status(app, id, "awarded").await["status"], "awarded");
     assert_eq!(wait_status(app, failed, "failed").await["status"], "failed");
     announce(app, c, id).await;
+}
+
+/// A winner who defaults and a runner-up who declines; the negotiated winner defaults too.
+async fn defaults(app: &TestApp, c: &Cast, walked: i64, wb: &[String], negotiated: i64) {
     schedule_now(app, c, walked).await;
     assert_eq!(
         wait_status(app, walked, "bidding").await["status"],
@@ -832,7 +876,10 @@ async fn walk_every_mail(app: &TestApp, c: &Cast) -> (i64, i64) {
     )
     .await;
     assert_eq!(r.status, 200, "{}", html(&r));
-    // Accounts.
+}
+
+/// The account mails: lockout, the login after it, a new verification link.
+async fn account_mails(app: &TestApp) {
     let (email, _) = app.signed_in("bidder").await;
     for _ in 0..5 {
         app.login(&email, "Wrong-Passphrase-42").await;
@@ -849,7 +896,6 @@ async fn walk_every_mail(app: &TestApp, c: &Cast) -> (i64, i64) {
             .status,
         202
     );
-    (id, ended)
 }
 
 /// Kinds with a template that no use case queues yet (`auction_scheduled`), rendered the

@@ -97,6 +97,17 @@ fn deposit(p: &Value, verb: &str) -> String {
 
 /// One line about what the event recorded, from its payload.
 pub fn summarize(action: &str, p: &Value) -> String {
+    match action.split('.').next().unwrap_or_default() {
+        "listing" => listing_summary(action, p),
+        "registration" | "deposit" => registration_summary(action, p),
+        "auction" | "bid" | "negotiation" => auction_summary(action, p),
+        "deal" | "alert" => deal_summary(action, p),
+        _ => String::new(),
+    }
+}
+
+/// What a listing event says.
+fn listing_summary(action: &str, p: &Value) -> String {
     match action {
         "listing.created" => format!(
             "创建项目 {}：评估值 {}，挂牌价 {}，保证金 {}，加价幅度 {}",
@@ -148,6 +159,13 @@ pub fn summarize(action: &str, p: &Value) -> String {
             label(text(p, "outcome"))
         ),
         "listing.suspension_overdue" => format!("中止已超过 {} 个月", num(p, "max_months")),
+        _ => String::new(),
+    }
+}
+
+/// What a registration or deposit event says.
+fn registration_summary(action: &str, p: &Value) -> String {
+    match action {
         "registration.created" => format!("意向登记 #{}", num(p, "registration_id")),
         "registration.qualified" => format!(
             "资格确认 #{}，竞买号 {}，保证金截止 {}",
@@ -164,6 +182,13 @@ pub fn summarize(action: &str, p: &Value) -> String {
         "deposit.refunded" => deposit(p, "退还"),
         "deposit.converted" => deposit(p, "转为价款"),
         "deposit.forfeited" => deposit(p, "扣除"),
+        _ => String::new(),
+    }
+}
+
+/// What an auction, bid or negotiation event says.
+fn auction_summary(action: &str, p: &Value) -> String {
+    match action {
         "auction.scheduled" => format!(
             "安排网络竞价：{} 开始，起始价 {}，加价幅度 {}，合格竞买人 {} 名",
             time(p, "starts_at"),
@@ -186,6 +211,27 @@ pub fn summarize(action: &str, p: &Value) -> String {
             num(p, "remaining_seconds")
         ),
         "auction.resumed" => format!("竞价恢复，结束时间调整为 {}", time(p, "ends_at")),
+        "auction.closed" => match p.get("price").and_then(Value::as_str) {
+            Some(_) => format!(
+                "竞价结束：{} 次出价，最高价 {}，竞买号 {}",
+                num(p, "bids"),
+                money(p, "price"),
+                text(p, "winner_bidder_code")
+            ),
+            None => "竞价结束：无人出价，流拍".into(),
+        },
+        "negotiation.quoted" => format!(
+            "协议报价 {}（登记 #{}）",
+            money(p, "amount"),
+            num(p, "registration_id")
+        ),
+        _ => String::new(),
+    }
+}
+
+/// What a deal or risk-alert event says.
+fn deal_summary(action: &str, p: &Value) -> String {
+    match action {
         "deal.defaulted" => format!(
             "受让方违约（竞买号 {}，成交价 {}）：{}",
             text(p, "bidder_code"),
@@ -201,20 +247,6 @@ pub fn summarize(action: &str, p: &Value) -> String {
         "deal.offer_accepted" => format!("候补竞买人 {} 接受受让", text(p, "bidder_code")),
         "deal.offer_declined" => format!("候补竞买人 {} 放弃受让", text(p, "bidder_code")),
         "deal.offer_lapsed" => format!("候补竞买人 {} 逾期未答复", text(p, "bidder_code")),
-        "auction.closed" => match p.get("price").and_then(Value::as_str) {
-            Some(_) => format!(
-                "竞价结束：{} 次出价，最高价 {}，竞买号 {}",
-                num(p, "bids"),
-                money(p, "price"),
-                text(p, "winner_bidder_code")
-            ),
-            None => "竞价结束：无人出价，流拍".into(),
-        },
-        "negotiation.quoted" => format!(
-            "协议报价 {}（登记 #{}）",
-            money(p, "amount"),
-            num(p, "registration_id")
-        ),
         "deal.awarded" => format!(
             "确认成交（{}）：{}，竞买号 {}，合同签署期限 {}",
             label(text(p, "method")),
@@ -258,106 +290,111 @@ pub fn summarize(action: &str, p: &Value) -> String {
 
 /// The Chinese name of a code the report shows; the code itself when it has none.
 pub fn label(code: &str) -> &str {
-    match code {
-        // listing kinds
-        "equity_transfer" => "产权转让",
-        "capital_increase" => "企业增资",
-        "asset_transfer" => "资产转让",
-        // listing statuses
-        "draft" => "草稿",
-        "submitted" => "待审核",
-        "returned" => "已退回",
-        "disclosure" => "信息披露",
-        "no_sale" => "未征集到受让方",
-        "negotiation" => "协议成交",
-        "auction_scheduled" => "待竞价",
-        "bidding" => "竞价中",
-        "awarded" => "已成交",
-        "contract_signed" => "已签约",
-        "paid" => "已付款",
-        "announced" => "已公告",
-        "closed" => "已完结",
-        "suspended" => "中止",
-        "terminated" => "终结",
-        "failed" => "流拍",
-        // registrations and deposits
-        "pending" => "待审核",
-        "qualified" => "已确认资格",
-        "rejected" => "不予确认",
-        "unpaid" => "未缴纳",
-        "refunded" => "已退还",
-        "converted" => "转为价款",
-        "forfeited" => "已扣除",
-        // deals
-        "auction" => "网络竞价",
-        // roles
-        "enterprise" => "转让方",
-        "bidder" => "竞买人",
-        "operator" => "交易机构",
-        "auditor" => "审计",
-        "admin" => "管理员",
-        // alerts
-        "high" => "高",
-        "medium" => "中",
-        "low" => "低",
-        "open" => "待复核",
-        "acknowledged" => "已复核",
-        // verification problems
-        "hash_mismatch" => "内容与哈希不符",
-        "gap" => "事件缺失",
-        "broken_link" => "链接断裂",
-        "out_of_order" => "顺序错误",
-        "bad_signature" => "签名无效",
-        "unknown_key" => "签名密钥不受信任",
-        "bad_root" => "根哈希不符",
-        "bad_counts" => "计数不符",
-        "checkpoint_missing" => "检查点缺失",
-        "stream_went_backwards" => "链头倒退",
-        "checkpoint_mismatch" => "与已签名检查点不符",
-        "truncated_after_checkpoint" => "检查点后被截断",
-        // actions
-        "listing.created" => "创建项目",
-        "listing.updated" => "修改草稿",
-        "listing.submitted" => "提交审核",
-        "listing.returned" => "退回",
-        "listing.approved" => "审核通过",
-        "listing.suspended" => "中止",
-        "listing.resumed" => "恢复",
-        "listing.terminated" => "终结",
-        "listing.relisted" => "重新挂牌",
-        "listing.disclosure_ended" => "披露期结束",
-        "listing.suspension_overdue" => "中止超期",
-        "registration.created" => "意向登记",
-        "registration.qualified" => "资格确认",
-        "registration.rejected" => "资格不予确认",
-        "deposit.confirmed" => "保证金到账",
-        "deposit.refunded" => "保证金退还",
-        "deposit.converted" => "保证金转价款",
-        "deposit.forfeited" => "保证金扣除",
-        "auction.scheduled" => "安排竞价",
-        "auction.started" => "竞价开始",
-        "bid.placed" => "出价",
-        "auction.closed" => "竞价结束",
-        "negotiation.quoted" => "协议报价",
-        "deal.awarded" => "确认成交",
-        "deal.contract_signed" => "签署合同",
-        "deal.contract_overdue" => "合同逾期",
-        "deal.paid" => "价款结清",
-        "deal.announced" => "成交公告",
-        "deal.closed" => "交易完结",
-        "auction.paused" => "竞价暂停",
-        "auction.resumed" => "竞价恢复",
-        "deal.defaulted" => "受让方违约",
-        "deal.offered" => "候补受让邀请",
-        "deal.offer_accepted" => "候补接受",
-        "deal.offer_declined" => "候补放弃",
-        "deal.offer_lapsed" => "候补逾期",
-        "sandbox.clock_advanced" => "沙箱时钟前移",
-        "alert.raised" => "风险预警",
-        "alert.acknowledged" => "预警复核",
-        other => other,
-    }
+    LABELS
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or(code, |(_, name)| *name)
 }
+
+/// Codes and their Chinese names, as [`label`] reads them.
+const LABELS: &[(&str, &str)] = &[
+    // listing kinds
+    ("equity_transfer", "产权转让"),
+    ("capital_increase", "企业增资"),
+    ("asset_transfer", "资产转让"),
+    // listing statuses
+    ("draft", "草稿"),
+    ("submitted", "待审核"),
+    ("returned", "已退回"),
+    ("disclosure", "信息披露"),
+    ("no_sale", "未征集到受让方"),
+    ("negotiation", "协议成交"),
+    ("auction_scheduled", "待竞价"),
+    ("bidding", "竞价中"),
+    ("awarded", "已成交"),
+    ("contract_signed", "已签约"),
+    ("paid", "已付款"),
+    ("announced", "已公告"),
+    ("closed", "已完结"),
+    ("suspended", "中止"),
+    ("terminated", "终结"),
+    ("failed", "流拍"),
+    // registrations and deposits
+    ("pending", "待审核"),
+    ("qualified", "已确认资格"),
+    ("rejected", "不予确认"),
+    ("unpaid", "未缴纳"),
+    ("refunded", "已退还"),
+    ("converted", "转为价款"),
+    ("forfeited", "已扣除"),
+    // deals
+    ("auction", "网络竞价"),
+    // roles
+    ("enterprise", "转让方"),
+    ("bidder", "竞买人"),
+    ("operator", "交易机构"),
+    ("auditor", "审计"),
+    ("admin", "管理员"),
+    // alerts
+    ("high", "高"),
+    ("medium", "中"),
+    ("low", "低"),
+    ("open", "待复核"),
+    ("acknowledged", "已复核"),
+    // verification problems
+    ("hash_mismatch", "内容与哈希不符"),
+    ("gap", "事件缺失"),
+    ("broken_link", "链接断裂"),
+    ("out_of_order", "顺序错误"),
+    ("bad_signature", "签名无效"),
+    ("unknown_key", "签名密钥不受信任"),
+    ("bad_root", "根哈希不符"),
+    ("bad_counts", "计数不符"),
+    ("checkpoint_missing", "检查点缺失"),
+    ("stream_went_backwards", "链头倒退"),
+    ("checkpoint_mismatch", "与已签名检查点不符"),
+    ("truncated_after_checkpoint", "检查点后被截断"),
+    // actions
+    ("listing.created", "创建项目"),
+    ("listing.updated", "修改草稿"),
+    ("listing.submitted", "提交审核"),
+    ("listing.returned", "退回"),
+    ("listing.approved", "审核通过"),
+    ("listing.suspended", "中止"),
+    ("listing.resumed", "恢复"),
+    ("listing.terminated", "终结"),
+    ("listing.relisted", "重新挂牌"),
+    ("listing.disclosure_ended", "披露期结束"),
+    ("listing.suspension_overdue", "中止超期"),
+    ("registration.created", "意向登记"),
+    ("registration.qualified", "资格确认"),
+    ("registration.rejected", "资格不予确认"),
+    ("deposit.confirmed", "保证金到账"),
+    ("deposit.refunded", "保证金退还"),
+    ("deposit.converted", "保证金转价款"),
+    ("deposit.forfeited", "保证金扣除"),
+    ("auction.scheduled", "安排竞价"),
+    ("auction.started", "竞价开始"),
+    ("bid.placed", "出价"),
+    ("auction.closed", "竞价结束"),
+    ("negotiation.quoted", "协议报价"),
+    ("deal.awarded", "确认成交"),
+    ("deal.contract_signed", "签署合同"),
+    ("deal.contract_overdue", "合同逾期"),
+    ("deal.paid", "价款结清"),
+    ("deal.announced", "成交公告"),
+    ("deal.closed", "交易完结"),
+    ("auction.paused", "竞价暂停"),
+    ("auction.resumed", "竞价恢复"),
+    ("deal.defaulted", "受让方违约"),
+    ("deal.offered", "候补受让邀请"),
+    ("deal.offer_accepted", "候补接受"),
+    ("deal.offer_declined", "候补放弃"),
+    ("deal.offer_lapsed", "候补逾期"),
+    ("sandbox.clock_advanced", "沙箱时钟前移"),
+    ("alert.raised", "风险预警"),
+    ("alert.acknowledged", "预警复核"),
+];
 
 #[cfg(test)]
 mod tests {
