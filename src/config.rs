@@ -52,6 +52,7 @@ pub struct Settings {
     pub risk: RiskSettings,
     pub mail: MailSettings,
     pub rate_limit: RateLimitSettings,
+    pub live: LiveSettings,
     pub log: LogSettings,
     pub metrics: MetricsSettings,
     pub ocds: OcdsSettings,
@@ -289,6 +290,36 @@ pub struct RateLimitSettings {
     pub register_window_seconds: u64,
 }
 
+/// Live auction streams (Server-Sent Events): caps and timings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiveSettings {
+    pub sse_max_per_address: u32,
+    pub sse_max_per_instance: u32,
+    pub retry_after_seconds: u64,
+    pub keep_alive_seconds: u64,
+    pub recheck_seconds: u64,
+    pub max_stream_seconds: u64,
+    pub max_idle_seconds: u64,
+    pub subscriber_buffer: usize,
+}
+
+impl LiveSettings {
+    fn validate(&self) -> anyhow::Result<()> {
+        let periods = [
+            self.retry_after_seconds,
+            self.keep_alive_seconds,
+            self.recheck_seconds,
+            self.max_stream_seconds,
+            self.max_idle_seconds,
+        ];
+        if periods.contains(&0) || self.subscriber_buffer == 0 {
+            bail!("every live.*_seconds and live.subscriber_buffer must be at least 1");
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsSettings {
@@ -429,6 +460,7 @@ impl Settings {
         self.listing.close_of_business()?;
         self.listing.policy()?;
         self.ocds.validate()?;
+        self.live.validate()?;
         if self.listing.scheduler_tick_ms == 0 {
             bail!("listing.scheduler_tick_ms must be at least 1");
         }

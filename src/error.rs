@@ -80,6 +80,13 @@ pub enum AppError {
     /// Too many requests from this client (429).
     #[error("too many requests")]
     RateLimited { retry_after_seconds: u64 },
+    /// Too many of something at once (429 with its own code), e.g. open streams.
+    #[error("{detail}")]
+    Throttled {
+        code: &'static str,
+        detail: String,
+        retry_after_seconds: u64,
+    },
     /// The database or another dependency is not answering (503).
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -150,7 +157,8 @@ impl AppError {
             | AppError::BadRequest { code, .. }
             | AppError::Unauthorized { code, .. }
             | AppError::Forbidden { code, .. }
-            | AppError::Conflict { code, .. } => code,
+            | AppError::Conflict { code, .. }
+            | AppError::Throttled { code, .. } => code,
             AppError::NotFound(_) => "not_found",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::UnsupportedMediaType => "unsupported_media_type",
@@ -228,7 +236,9 @@ impl ResponseError for AppError {
             AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
-            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::RateLimited { .. } | AppError::Throttled { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -254,6 +264,10 @@ impl ResponseError for AppError {
         }
         if let AppError::RateLimited {
             retry_after_seconds,
+        }
+        | AppError::Throttled {
+            retry_after_seconds,
+            ..
         } = self
             && let Ok(v) = HeaderValue::from_str(&retry_after_seconds.to_string())
         {

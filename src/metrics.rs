@@ -55,6 +55,12 @@ pub struct Gauges {
     pub pool_idle: u32,
     pub pool_max: u32,
     pub database_up: bool,
+    /// Live auction streams open on this instance.
+    pub live_streams: u32,
+    /// Listings whose live feed runs on this instance.
+    pub live_feeds: usize,
+    /// Reads done by the live feeds since start (one per change, whatever the subscribers).
+    pub live_feed_reads: u64,
 }
 
 /// Escapes a label value for the text format.
@@ -219,6 +225,23 @@ fn render_gauges(out: &mut String, g: &Gauges) {
         "ax_db_pool_max_connections",
         "The pool's size limit.",
         g.pool_max.to_string(),
+    );
+    gauge(
+        out,
+        "ax_live_streams",
+        "Live auction event streams open on this instance.",
+        g.live_streams.to_string(),
+    );
+    gauge(
+        out,
+        "ax_live_feeds",
+        "Auctions with a live feed on this instance (one database reader each).",
+        g.live_feeds.to_string(),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP ax_live_feed_reads_total Database reads by the live feeds (one per change, whatever the number of subscribers).\n# TYPE ax_live_feed_reads_total counter\nax_live_feed_reads_total {}",
+        g.live_feed_reads
     );
 }
 

@@ -99,15 +99,24 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until Ctrl-C / SIGTERM, then stops taking requests, lets requests and mail
-    /// sends in flight finish, and returns.
+    /// Serves until Ctrl-C / SIGTERM, then ends the live streams, stops taking requests, lets
+    /// requests and mail sends in flight finish, and returns.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let Self { server, jobs, .. } = self;
+        let Self {
+            server,
+            jobs,
+            state,
+            ..
+        } = self;
         let handle = server.handle();
         tokio::spawn(async move {
             shutdown_signal().await;
             tracing::info!("shutting down gracefully");
-            handle.stop(true).await;
+            let stopped = handle.stop(true);
+            // Live streams end now (their clients reconnect to another instance) instead of
+            // holding the shutdown until its timeout.
+            state.hub.close_all();
+            stopped.await;
         });
         let result = server.await;
         jobs.shutdown(std::time::Duration::from_secs(30)).await;

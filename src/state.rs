@@ -96,7 +96,7 @@ impl AppState {
                 .parse()
                 .map_err(|e| anyhow::anyhow!("mail.from: {e}"))?,
             rules: ExchangeRules::load(&settings, &settings.config_dir)?,
-            hub: crate::live::Hub::new(),
+            hub: crate::live::Hub::new(&settings.live),
             metrics: crate::metrics::Metrics::new(),
             started_unix: chrono::Utc::now().timestamp(),
             settings,

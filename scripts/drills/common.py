@@ -376,7 +376,7 @@ http {{
         add_header X-Upstream $upstream_addr always;
 
         # Live auction events: no buffering, a long read timeout (the app sends a
-        # keep-alive comment every 15 s).
+        # keep-alive comment every 30 s).
         location ~ ^/api/v1/listings/[0-9]+/auction/events$ {{
             proxy_pass http://asset_exchange;
             proxy_buffering off;

@@ -54,6 +54,9 @@ pub async fn scrape(
         pool_connections: connections,
         pool_idle: idle,
         pool_max: max,
+        live_streams: state.hub.streams(),
+        live_feeds: state.hub.feeds(),
+        live_feed_reads: state.hub.looks(),
         ..Gauges::default()
     };
     let read = state

@@ -13,6 +13,7 @@ pub mod extract;
 pub mod health;
 pub mod json;
 pub mod listings;
+pub mod live;
 pub mod me;
 pub mod metrics;
 pub mod notifications;
@@ -124,7 +125,7 @@ route_table! {
     post "/api/v1/registrations/{id}/seller-opinion" => disclosure::seller_opinion, Access::Roles(ENTERPRISES);
     post "/api/v1/listings/{id}/auction" => auctions::schedule, Access::Roles(OPERATORS);
     get "/api/v1/listings/{id}/auction" => auctions::get, Access::Public;
-    get "/api/v1/listings/{id}/auction/events" => auctions::events, Access::Public;
+    get "/api/v1/listings/{id}/auction/events" => live::events, Access::Public;
     post "/api/v1/listings/{id}/bids" => auctions::place, Access::Roles(BIDDERS);
     get "/api/v1/listings/{id}/bids" => auctions::list, Access::Public;
     post "/api/v1/listings/{id}/quote" => deals::quote, Access::Roles(BIDDERS);

@@ -49,7 +49,7 @@ use crate::error::{FieldProblem, PROBLEM_JSON, Problem};
         super::registrations::deposit,
         super::auctions::schedule,
         super::auctions::get,
-        super::auctions::events,
+        super::live::events,
         super::auctions::place,
         super::auctions::list,
         super::deals::quote,

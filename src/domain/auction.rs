@@ -321,10 +321,35 @@ pub fn next_end(times: &Times, terms: &Terms, at: DateTime<Utc>) -> DateTime<Utc
     }
 }
 
+/// When the phase a reader sees next changes by time alone: the start, the end of the free
+/// period, the end; none while paused (a resumption is announced) or once over.
+pub fn next_boundary(times: &Times, course: Course, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match phase_at(times, course, now) {
+        Phase::Scheduled => Some(times.starts_at),
+        Phase::Free => Some(times.free_ends_at),
+        Phase::Countdown => Some(times.ends_at),
+        Phase::Paused | Phase::Closed => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn the_next_boundary_is_the_end_of_the_current_phase() {
+        let t = Times::schedule(t0(), 600, 300);
+        let s = Duration::seconds;
+        let open = Course::Open;
+        assert_eq!(next_boundary(&t, open, t0() - s(1)), Some(t0()));
+        assert_eq!(next_boundary(&t, open, t0()), Some(t0() + s(600)));
+        assert_eq!(next_boundary(&t, open, t0() + s(600)), Some(t0() + s(900)));
+        assert_eq!(next_boundary(&t, open, t0() + s(900)), None);
+        let paused = Course::Paused { since: t0() };
+        assert_eq!(next_boundary(&t, paused, t0() + s(1)), None);
+        assert_eq!(next_boundary(&t, Course::Over, t0() + s(1)), None);
+    }
 
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 12, 1, 2, 0, 0).unwrap()

@@ -110,6 +110,7 @@ pub async fn spawn_sibling(other: &TestApp, adjust: impl FnOnce(&mut Settings)) 
 }
 
 async fn boot(settings: Settings, db: Option<TestDb>) -> TestApp {
+    statements::install();
     let clock = Arc::new(OffsetClock::default());
     let app = Application::build_with_clock(settings.clone(), clock.clone())
         .await
@@ -132,6 +133,17 @@ async fn boot(settings: Settings, db: Option<TestDb>) -> TestApp {
 impl TestApp {
     pub fn db(&self) -> &Db {
         &self.state.db
+    }
+
+    /// The application's shared state (its hub, clock, database, ...).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// SQL statements run so far on this app's database by every connection of this process
+    /// (all instances on it), `SELECT 1` left out (pool check-outs, the listener's ping).
+    pub fn statements(&self) -> u64 {
+        statements::on(&self.settings.database.url)
     }
 
     /// The exchange's time (its clock, sandbox offset included).
@@ -573,4 +585,60 @@ fn walk(dir: &PathBuf) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// Counts SQL statements per database through diesel's instrumentation hook, which every
+/// connection opened after [`statements::install`] reports to.
+mod statements {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex, Once};
+
+    use diesel::connection::{Instrumentation, InstrumentationEvent};
+
+    static COUNTS: Mutex<Option<HashMap<String, Arc<AtomicU64>>>> = Mutex::new(None);
+    static INSTALL: Once = Once::new();
+
+    fn counter(url: &str) -> Arc<AtomicU64> {
+        let mut map = COUNTS.lock().unwrap_or_else(|p| p.into_inner());
+        map.get_or_insert_with(HashMap::new)
+            .entry(url.to_string())
+            .or_default()
+            .clone()
+    }
+
+    struct Counter(Option<Arc<AtomicU64>>);
+
+    impl Instrumentation for Counter {
+        fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+            match event {
+                InstrumentationEvent::StartEstablishConnection { url, .. } => {
+                    self.0 = Some(counter(url));
+                }
+                InstrumentationEvent::StartQuery { query, .. } => {
+                    let sql = query.to_string();
+                    let sql = sql.split("-- binds").next().unwrap_or_default().trim();
+                    if let Some(n) = &self.0
+                        && sql != "SELECT 1"
+                    {
+                        n.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    pub fn install() {
+        INSTALL.call_once(|| {
+            diesel::connection::set_default_instrumentation(|| Some(Box::new(Counter(None))))
+                .expect("instrumentation installed");
+        });
+    }
+
+    /// Statements on the database of a configured URL so far.
+    pub fn on(database_url: &str) -> u64 {
+        let (_, url) = asset_exchange::store::Backend::from_url(database_url).expect("URL");
+        counter(&url).load(Ordering::Relaxed)
+    }
 }

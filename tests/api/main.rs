@@ -19,6 +19,7 @@ mod health;
 mod hostile;
 mod integrity;
 mod listings;
+mod live;
 mod mail;
 mod metrics;
 mod ocds;
