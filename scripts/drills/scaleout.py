@@ -377,14 +377,19 @@ def check_close(db, ex, history):
     for reg_id, action in settled:
         per_reg.setdefault(reg_id, []).append(action)
     for reg_id, dep, code in regs:
-        want = "converted" if code == last["bidder_code"] else "refunded"
-        assert dep == want, "registration %s: deposit %s, expected %s" % (reg_id, dep, want)
-        assert per_reg.get(reg_id) == ["deposit." + want], "registration %s settled %s" % (reg_id, per_reg.get(reg_id))
+        # The winner's deposit stays paid (held) until the contract decides it; the others are
+        # refunded at the close, once each.
+        if code == last["bidder_code"]:
+            assert dep == "paid", "registration %s (winner): deposit %s, expected paid (held)" % (reg_id, dep)
+            assert per_reg.get(reg_id) is None, "winner's deposit settled at the close: %s" % per_reg.get(reg_id)
+            continue
+        assert dep == "refunded", "registration %s: deposit %s, expected refunded" % (reg_id, dep)
+        assert per_reg.get(reg_id) == ["deposit.refunded"], "registration %s settled %s" % (reg_id, per_reg.get(reg_id))
     dup_alerts = db.query("SELECT rule, subject, count(*) FROM alerts GROUP BY rule, subject HAVING count(*) > 1")
     assert not dup_alerts, "risk alerts raised twice: %s" % dup_alerts
     alerts = int(db.query("SELECT count(*) FROM alerts")[0][0])
     return ("listing decided once, auction started once and closed once (1 `auction.closed`), 1 deal at %s "
-            "to %s, %d deposits settled once each (1 converted, %d refunded), %d risk alerts, none twice"
+            "to %s, %d deposits settled once each (winner's held, %d refunded), %d risk alerts, none twice"
             % (last["amount"], last["bidder_code"], len(regs), len(regs) - 1, alerts))
 
 
