@@ -86,7 +86,6 @@ pub fn suspend(
 
 /// Resumes to the interrupted state. A resumed disclosure gets what it had left, but at least
 /// the configured minimum after resumption and in all.
-#[expect(clippy::too_many_lines, reason = "split by the lead in issue 12/13")]
 pub fn resume(
     conn: &mut Conn,
     deps: &Deps,
@@ -107,61 +106,99 @@ pub fn resume(
         .unwrap_or(ListingStatus::Disclosure);
     let to = transition(from, Action::Resume { to: back })?;
     let mut warnings = Vec::new();
-    let mut new_end = None;
-    // A disclosure still running at the suspension gets its working days back (within the
-    // resumption minimums); one that had already ended (or been decided) stays ended.
-    if to == ListingStatus::Disclosure
-        && row.disclosure_decided_at.is_none()
-        && let (Some(start), Some(end), Some(paused)) =
-            (row.disclosure_start, row.disclosure_end, row.suspended_at)
-        && from_db(paused) < from_db(end)
-    {
-        let r = deps.rules;
-        let computed = disclosure::resumed_end(
-            &r.calendar,
-            from_db(start),
-            from_db(end),
-            from_db(paused),
-            now,
-            r.close_of_business,
-            r.resume_min_total_days,
-            r.resume_min_after_days,
-        );
-        warnings.extend(computed.fallback_warning());
-        store::set_disclosure_end(conn, id, computed.value)?;
-        new_end = Some(computed.value);
-    }
+    let new_end = resume_disclosure(conn, deps, &row, to, now, &mut warnings)?;
     let mut auction_end = None;
     if matches!(to, ListingStatus::AuctionScheduled | ListingStatus::Bidding)
         && let (Some(a), Some(paused)) = (open_auction(auction, &row), row.suspended_at)
     {
-        auction_end = Some(auctions::resume(
-            conn,
-            &row,
-            &a,
-            from_db(paused),
-            now,
-            meta,
-            actor(user),
-        )?);
+        let (paused, by) = (from_db(paused), actor(user));
+        auction_end = Some(auctions::resume(conn, &row, &a, paused, now, meta, by)?);
     }
     store::set_status(conn, id, from.as_str(), to.as_str(), now)?;
     store::clear_suspension(conn, id)?;
     crate::exchange::decide::refresh_decision_due(conn, deps.rules, id)?;
+    let resumed = Resumed {
+        to,
+        why,
+        new_end,
+        auction_end,
+    };
+    announce_resumption(conn, deps, user, &row, &resumed, meta, now)?;
+    let row = store::find(conn, id)?.ok_or_else(|| AppError::not_found("no such listing"))?;
+    Ok((row, warnings))
+}
+
+/// A disclosure still running at the suspension gets its working days back (within the
+/// resumption minimums); one that had already ended (or been decided) stays ended. Returns
+/// the new end, if it moved.
+fn resume_disclosure(
+    conn: &mut Conn,
+    deps: &Deps,
+    row: &ListingRow,
+    to: ListingStatus,
+    now: DateTime<Utc>,
+    warnings: &mut Vec<String>,
+) -> Result<Option<DateTime<Utc>>, AppError> {
+    if to != ListingStatus::Disclosure || row.disclosure_decided_at.is_some() {
+        return Ok(None);
+    }
+    let (Some(start), Some(end), Some(paused)) =
+        (row.disclosure_start, row.disclosure_end, row.suspended_at)
+    else {
+        return Ok(None);
+    };
+    if from_db(paused) >= from_db(end) {
+        return Ok(None);
+    }
+    let r = deps.rules;
+    let computed = disclosure::resumed_end(
+        &r.calendar,
+        from_db(start),
+        from_db(end),
+        from_db(paused),
+        now,
+        r.close_of_business,
+        r.resume_min_total_days,
+        r.resume_min_after_days,
+    );
+    warnings.extend(computed.fallback_warning());
+    store::set_disclosure_end(conn, row.id, computed.value)?;
+    Ok(Some(computed.value))
+}
+
+/// What a resumption changed.
+struct Resumed<'a> {
+    to: ListingStatus,
+    why: &'a str,
+    new_end: Option<DateTime<Utc>>,
+    auction_end: Option<DateTime<Utc>>,
+}
+
+/// The resumption's audit event, the risk check of a moved disclosure, and the mails.
+fn announce_resumption(
+    conn: &mut Conn,
+    deps: &Deps,
+    user: &AuthUser,
+    row: &ListingRow,
+    r: &Resumed,
+    meta: &RequestMeta,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let id = row.id;
     record(
         conn,
         now,
-        &row,
+        row,
         "listing.resumed",
         actor(user),
         json!({
-            "listing_id": id, "to": to.as_str(), "reason": why,
-            "disclosure_end": new_end.map(audit::chain::format_time),
-            "auction_ends_at": auction_end.map(audit::chain::format_time),
+            "listing_id": id, "to": r.to.as_str(), "reason": r.why,
+            "disclosure_end": r.new_end.map(audit::chain::format_time),
+            "auction_ends_at": r.auction_end.map(audit::chain::format_time),
         }),
         meta,
     )?;
-    if new_end.is_some() {
+    if r.new_end.is_some() {
         let resumed =
             store::find(conn, id)?.ok_or_else(|| AppError::not_found("no such listing"))?;
         crate::exchange::risk::on_disclosure(conn, deps.rules, &resumed, now)?;
@@ -169,16 +206,14 @@ pub fn resume(
     notify_parties(
         conn,
         deps,
-        &row,
+        row,
         Kind::ListingResumed,
         json!({
-            "disclosure_end": new_end.map(crate::exchange::beijing).unwrap_or_default(),
-            "auction_ends_at": auction_end.map(crate::exchange::beijing).unwrap_or_default(),
+            "disclosure_end": r.new_end.map(crate::exchange::beijing).unwrap_or_default(),
+            "auction_ends_at": r.auction_end.map(crate::exchange::beijing).unwrap_or_default(),
         }),
         now,
-    )?;
-    let row = store::find(conn, id)?.ok_or_else(|| AppError::not_found("no such listing"))?;
-    Ok((row, warnings))
+    )
 }
 
 /// An operator's termination (终结).
