@@ -109,11 +109,13 @@ pub fn opinion_allowed(
     due: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<(), OpinionRefusal> {
-    if status != RegistrationStatus::Qualified {
-        return Err(OpinionRefusal::NotQualified);
-    }
+    // An objection sends the registration back to pending: asked again, the answer is that
+    // the opinion was given, not that the bidder is unqualified.
     if given.is_some() {
         return Err(OpinionRefusal::AlreadyGiven);
+    }
+    if status != RegistrationStatus::Qualified {
+        return Err(OpinionRefusal::NotQualified);
     }
     if due.is_some_and(|d| now >= d) {
         return Err(OpinionRefusal::TooLate);
@@ -231,6 +233,11 @@ mod tests {
         assert_eq!(
             opinion_allowed(R::Pending, None, due, t(0)),
             Err(OpinionRefusal::NotQualified)
+        );
+        // After an objection the registration is pending again: the opinion was given.
+        assert_eq!(
+            opinion_allowed(R::Pending, Some(SellerOpinion::Objected), due, t(0)),
+            Err(OpinionRefusal::AlreadyGiven)
         );
         assert_eq!(OpinionRefusal::TooLate.code(), "opinion_too_late");
         for o in [SellerOpinion::Agreed, SellerOpinion::Objected] {

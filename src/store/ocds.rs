@@ -11,11 +11,12 @@ use diesel::prelude::*;
 
 use super::Conn;
 use super::auctions::AuctionRow;
-use super::deals::DealRow;
+use super::deals::{DealRow, PaymentRow};
 use super::listings::ListingRow;
 use super::models::to_db;
 use super::schema::{
-    auctions as a, bids as b, deals as d, listing_rounds as lr, listings as l, organizations,
+    auctions as a, bids as b, deal_payments as dp, deals as d, listing_rounds as lr, listings as l,
+    organizations,
 };
 use crate::domain::listing::ListingStatus;
 use crate::error::AppError;
@@ -55,6 +56,8 @@ pub struct Process {
     pub auctions: Vec<AuctionRow>,
     pub bids: Vec<ClosedBid>,
     pub deals: Vec<DealRow>,
+    /// The payments of its deals, oldest first (their bank references are never published).
+    pub payments: Vec<PaymentRow>,
 }
 
 fn public_statuses() -> Vec<&'static str> {
@@ -106,9 +109,19 @@ pub fn public_by_project_no(
 
 /// Loads rounds, auctions, closed bids, deals and seller names for `listings` at once (a few
 /// queries per page, not per listing). The order of `listings` is kept.
+/// The payments of the listings' deals, oldest first.
+fn payments_of(conn: &mut Conn, ids: &[i64]) -> Result<Vec<PaymentRow>, AppError> {
+    Ok(with_conn!(conn, c => dp::table
+        .filter(dp::listing_id.eq_any(ids))
+        .order((dp::listing_id.asc(), dp::paid_at.asc(), dp::id.asc()))
+        .select(PaymentRow::as_select())
+        .load(c))?)
+}
+
 pub fn processes(conn: &mut Conn, listings: Vec<ListingRow>) -> Result<Vec<Process>, AppError> {
     let ids: Vec<i64> = listings.iter().map(|r| r.id).collect();
     let orgs: Vec<i64> = listings.iter().map(|r| r.organization_id).collect();
+    let payments = payments_of(conn, &ids)?;
     let (names, rounds, auctions, bids, deals) = with_conn!(conn, c => {
         let names: Vec<(i64, String)> = organizations::table
             .filter(organizations::id.eq_any(&orgs))
@@ -150,6 +163,7 @@ pub fn processes(conn: &mut Conn, listings: Vec<ListingRow>) -> Result<Vec<Proce
                 auctions: Vec::new(),
                 bids: Vec::new(),
                 deals: Vec::new(),
+                payments: Vec::new(),
             },
         );
     }
@@ -171,6 +185,11 @@ pub fn processes(conn: &mut Conn, listings: Vec<ListingRow>) -> Result<Vec<Proce
     for x in deals {
         if let Some(p) = by_listing.get_mut(&x.listing_id) {
             p.deals.push(x);
+        }
+    }
+    for x in payments {
+        if let Some(p) = by_listing.get_mut(&x.listing_id) {
+            p.payments.push(x);
         }
     }
     Ok(listings

@@ -25,5 +25,6 @@ mod metrics;
 mod ocds;
 mod pages;
 mod report;
+mod road;
 mod sandbox;
 mod tokens;

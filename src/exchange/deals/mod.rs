@@ -3,7 +3,7 @@
 //! default with the offer to the runner-up ([`default`]).
 
 mod default;
-mod payment;
+pub(crate) mod payment;
 mod steps;
 
 pub use default::{

@@ -167,7 +167,7 @@ fn contract(
     )? {
         return Err(changed_meanwhile());
     }
-    settle_at_contract(conn, deps, listing, deal, by.now)?;
+    let credited = settle_at_contract(conn, deps, listing, deal, by.now)?;
     Ok(Done {
         event: "deal.contract_signed",
         payload: json!({
@@ -175,6 +175,7 @@ fn contract(
             "late": signed_at > from_db(deal.contract_due_at), "payment_plan": plan.as_str(),
             "guarantee_reference": guarantee, "first_payment_due": first_due.map(audit::chain::format_time),
             "payment_due": audit::chain::format_time(final_due),
+            "deposit_credited": Money::from_fen(credited).to_string(),
         }),
         listing_to: Some(to),
     })
@@ -281,7 +282,8 @@ fn settle_at_contract(
     listing: &ListingRow,
     deal: &DealRow,
     now: DateTime<Utc>,
-) -> Result<(), AppError> {
+) -> Result<i64, AppError> {
+    let mut credited = 0;
     for reg in registrations::of_round(conn, listing.id, listing.round)? {
         if DepositStatus::parse(&reg.deposit_status) != Some(DepositStatus::Paid) {
             continue;
@@ -291,18 +293,48 @@ fn settle_at_contract(
         } else {
             DepositAction::Refund
         };
-        crate::exchange::auctions::settle_deposit(
-            conn,
-            deps.rules,
-            listing,
-            &reg,
-            action,
-            "contract_signed",
-            now,
-        )?;
+        let rules = deps.rules;
+        let why = "contract_signed";
+        crate::exchange::auctions::settle_deposit(conn, rules, listing, &reg, action, why, now)?;
+        if action == DepositAction::Convert {
+            credited = credit_deposit(conn, listing, deal, now)?;
+        }
     }
-    Ok(())
+    Ok(credited)
 }
+
+/// The winner's converted deposit is the first part of the price paid: recorded as a payment
+/// (the exchange already holds the money), so `outstanding` is the price less the deposit.
+fn credit_deposit(
+    conn: &mut Conn,
+    listing: &ListingRow,
+    deal: &DealRow,
+    now: DateTime<Utc>,
+) -> Result<i64, AppError> {
+    let amount = listing.deposit.min(deal.price - 1);
+    if amount <= 0 {
+        return Ok(0);
+    }
+    let reference = DEPOSIT_CREDIT_REFERENCE;
+    // A deposit is at most 30 % of the listing price and a deal at least that price, so the
+    // deposit never pays the whole price: the deal stays `contract_signed`.
+    if !store::record_payment(
+        conn,
+        deal,
+        deal.paid_total,
+        amount,
+        reference,
+        false,
+        now,
+        None,
+    )? {
+        return Err(changed_meanwhile());
+    }
+    Ok(amount)
+}
+
+/// The reference of the payment that credits the winner's deposit to the price.
+pub const DEPOSIT_CREDIT_REFERENCE: &str = "保证金转价款";
 
 /// The step names the templates know.
 fn to_step_name(status: &str) -> &'static str {

@@ -2,6 +2,7 @@
 //! contract), saying only what the public may see.
 
 use super::amounts::Amount;
+use super::payments::payment_parts;
 use super::schema::{
     Award, Bid, Bids, Contract, OrgRef, Party, Period, Release, Statistic, Tender,
 };
@@ -160,7 +161,7 @@ pub(super) fn release(
 
     let (awards, contracts, winner) = match deal {
         Some(d) => {
-            let (award, contract, winner) = deal_parts(&f, d, s.stage);
+            let (award, contract, winner) = deal_parts(&f, d, s, &seller);
             if !tenderers.contains(&winner) {
                 tenderers.push(winner.clone());
             }
@@ -241,8 +242,16 @@ pub(super) fn bids_section(f: &RoundFacts, closed: DateTime<Utc>) -> Bids {
 }
 
 /// The award and contract of a public deal, and the winner.
-pub(super) fn deal_parts(f: &RoundFacts, d: &DealRow, stage: Stage) -> (Award, Contract, OrgRef) {
+pub(super) fn deal_parts(
+    f: &RoundFacts,
+    d: &DealRow,
+    s: &Snapshot,
+    seller: &OrgRef,
+) -> (Award, Contract, OrgRef) {
+    let stage = s.stage;
     let winner = bidder(&d.bidder_code);
+    let (milestones, implementation) =
+        payment_parts(f.round, d, &f.payments, s.at, &winner, seller);
     let award_id = format!("r{}-award", f.round);
     let related_bid = f
         .bids
@@ -272,6 +281,8 @@ pub(super) fn deal_parts(f: &RoundFacts, d: &DealRow, stage: Stage) -> (Award, C
         },
         date_signed: d.contract_signed_at.map(|t| ts(from_db(t))),
         value: Amount::fen(d.price),
+        milestones,
+        implementation,
     };
     (award, contract, winner)
 }

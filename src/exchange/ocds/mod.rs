@@ -17,6 +17,7 @@ use crate::store::ocds::Process;
 
 mod amounts;
 mod mapping;
+mod payments;
 mod schema;
 mod stages;
 #[cfg(test)]

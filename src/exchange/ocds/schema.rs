@@ -114,4 +114,39 @@ pub struct Contract {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub date_signed: Option<String>,
     pub value: Amount,
+    /// The payment plan: one `financing` milestone per instalment (or one for a lump sum).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub milestones: Vec<Milestone>,
+    /// The payments made so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub implementation: Option<Implementation>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Milestone {
+    pub id: String,
+    pub title: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub code: &'static str,
+    pub description: String,
+    pub due_date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date_met: Option<String>,
+    pub status: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Implementation {
+    pub transactions: Vec<Transaction>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Transaction {
+    pub id: String,
+    pub date: String,
+    pub value: Amount,
+    pub payer: OrgRef,
+    pub payee: OrgRef,
 }

@@ -6,7 +6,7 @@ use crate::domain::listing::ListingStatus;
 use crate::exchange::deals;
 use crate::exchange::listings::Viewer;
 use crate::store::auctions::AuctionRow;
-use crate::store::deals::DealRow;
+use crate::store::deals::{DealRow, PaymentRow};
 use crate::store::models::from_db;
 use crate::store::ocds::{ClosedBid, Process};
 use chrono::{DateTime, Utc};
@@ -127,6 +127,8 @@ pub(super) struct RoundFacts<'a> {
     pub(super) auction: Option<&'a AuctionRow>,
     pub(super) bids: Vec<&'a ClosedBid>,
     pub(super) deal: Option<&'a DealRow>,
+    /// The payments of that deal, oldest first.
+    pub(super) payments: Vec<&'a PaymentRow>,
 }
 
 pub(super) fn facts(p: &Process, round: i32) -> RoundFacts<'_> {
@@ -149,6 +151,12 @@ pub(super) fn facts(p: &Process, round: i32) -> RoundFacts<'_> {
         auction: p.auctions.iter().find(|a| a.round == round),
         bids: p.bids.iter().filter(|b| b.round == round).collect(),
         deal: p.deals.iter().find(|d| d.round == round),
+        payments: p
+            .deals
+            .iter()
+            .find(|d| d.round == round)
+            .map(|d| p.payments.iter().filter(|x| x.deal_id == d.id).collect())
+            .unwrap_or_default(),
     }
 }
 

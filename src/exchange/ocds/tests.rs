@@ -84,6 +84,7 @@ fn process(listing: ListingRow, rounds: Vec<RoundRow>) -> Process {
         auctions: Vec::new(),
         bids: Vec::new(),
         deals: Vec::new(),
+        payments: Vec::new(),
     }
 }
 
