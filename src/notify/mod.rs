@@ -50,10 +50,12 @@ pub enum Kind {
     SellerObjected,
     DeadlineReminder,
     ListingNotice,
+    SealedBidReceived,
+    Outmatched,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 33] = [
+    pub const ALL: [Kind; 35] = [
         Kind::Welcome,
         Kind::VerifyEmail,
         Kind::AccountLocked,
@@ -87,6 +89,8 @@ impl Kind {
         Kind::SellerObjected,
         Kind::DeadlineReminder,
         Kind::ListingNotice,
+        Kind::SealedBidReceived,
+        Kind::Outmatched,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -124,6 +128,8 @@ impl Kind {
             Kind::SellerObjected => "seller_objected",
             Kind::DeadlineReminder => "deadline_reminder",
             Kind::ListingNotice => "listing_notice",
+            Kind::SealedBidReceived => "sealed_bid_received",
+            Kind::Outmatched => "outmatched",
         }
     }
 }

@@ -24,6 +24,8 @@ mod mail;
 mod metrics;
 mod ocds;
 mod pages;
+mod preemption;
 mod report;
 mod sandbox;
+mod sealed;
 mod tokens;
