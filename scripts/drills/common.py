@@ -218,8 +218,7 @@ def credit_code(rng):
 class Exchange:
     """An operator, an enterprise, a listing in an open auction and `bidders` eligible bidders."""
 
-    def __init__(self, server, db, bidders=8, free_seconds=3600, countdown=300, increment="10000",
-                 extra=None):
+    def __init__(self, server, db, bidders=8, free_seconds=3600, countdown=300, increment="10000"):
         self.server, self.db = server, db
         self.rng = random.Random(7)
         base = server.base
@@ -246,7 +245,6 @@ class Exchange:
             "disclosure_working_days": 0,
             "free_bidding_seconds": free_seconds,
             "countdown_seconds": countdown,
-            **(extra or {}),
         }, self.owner), "create listing")
         self.listing_id = listing["id"]
         lid = self.listing_id
