@@ -434,6 +434,15 @@ struct Batch<'a> {
     appraisal_date: NaiveDate,
 }
 
+/// The title of the `n`th listing of a kind.
+fn title_of(kind: ListingKind, seller: &str, subject: &str, n: usize) -> String {
+    match kind {
+        ListingKind::EquityTransfer => format!("{seller}第{n}号{subject}所属公司股权转让"),
+        ListingKind::CapitalIncrease => format!("{seller}第{n}号{subject}项目增资扩股"),
+        ListingKind::AssetTransfer => format!("{seller}第{n}号{subject}转让"),
+    }
+}
+
 impl Batch<'_> {
     /// Listing `i`, drawn from `rng`; true if it is public (in or after disclosure).
     fn listing(&self, c: &mut Conn, rng: &mut Rng, i: usize) -> Result<bool, AppError> {
@@ -448,15 +457,7 @@ impl Batch<'_> {
         let kind = ListingKind::ALL[i % ListingKind::ALL.len()];
         let subject = SUBJECTS[usize::try_from(rng.below(6)).unwrap_or(0)];
         let seller = SELLERS[usize::try_from(rng.below(4)).unwrap_or(0)];
-        let title = match kind {
-            ListingKind::EquityTransfer => {
-                format!("{seller}第{}号{subject}所属公司股权转让", i + 1)
-            }
-            ListingKind::CapitalIncrease => {
-                format!("{seller}第{}号{subject}项目增资扩股", i + 1)
-            }
-            ListingKind::AssetTransfer => format!("{seller}第{}号{subject}转让", i + 1),
-        };
+        let title = title_of(kind, seller, subject, i + 1);
         let description =
             format!("{title}。标的位于某市经济技术开发区，权属清晰，详见信息披露公告及评估报告。");
         // Log-uniform over 100,000 .. 100,000,000 yuan, whole thousands of yuan.
@@ -490,6 +491,8 @@ impl Batch<'_> {
                 countdown_seconds: 300,
                 allow_self_raise: false,
                 runner_up_offer: false,
+                bidding_method: "english",
+                preemption: "none",
                 consent_document: None,
                 round: 1,
                 created_at: at,

@@ -14,7 +14,7 @@ use super::extract::{Bidders, MaybeUser, Operators, Staff};
 use super::json::ApiJson;
 use crate::domain::money::Money;
 use crate::error::{AppError, Problem};
-use crate::exchange::auctions::{self as uc, AuctionView, BidView};
+use crate::exchange::auctions::{self as uc, AuctionView, BidView, Placement, SealedBidView};
 use crate::exchange::listings::Viewer;
 use crate::state::AppState;
 use crate::store::{auctions as store, listings, registrations};
@@ -131,11 +131,11 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, AppError> {
     request_body = BidRequest,
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "Accepted (or the earlier answer to the same key)", body = BidView,
+        (status = 201, description = "Accepted (or the earlier answer to the same key). A sealed bid answers a `SealedBidView` with its `commitment`", body = BidView,
             headers(("idempotent-replayed" = String, description = "`true` when this is the earlier answer to the same key"))),
         (status = 400, description = "`idempotency_key_required`, `invalid_idempotency_key`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`not_eligible`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`auction_not_open`, `auction_closed`, `bid_too_low`, `self_raise_not_allowed`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`auction_not_open`, `auction_closed`, `bid_too_low`, `self_raise_not_allowed`, `already_bid` (sealed)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_increment`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -150,23 +150,28 @@ pub async fn place(
     let (id, amount, state) = (path.into_inner(), body.amount, call.state());
     let placed = call
         .tx(&bidder, move |c, cx| {
-            uc::place_bid(c, &cx.deps(), &cx.by(), id, amount, &key)
+            uc::place(c, &cx.deps(), &cx.by(), id, amount, &key)
         })
         .await
         .inspect_err(|e| state.metrics.count_bid(e.code()))?;
-    state.metrics.count_bid(if placed.replay {
-        "replayed"
-    } else {
-        "accepted"
-    });
-    if !placed.replay {
+    let replay = match &placed {
+        Placement::Open(p) => p.replay,
+        Placement::Sealed(p) => p.replay,
+    };
+    state
+        .metrics
+        .count_bid(if replay { "replayed" } else { "accepted" });
+    if !replay {
         state.hub.publish(id);
     }
     let mut resp = HttpResponse::Created();
-    if placed.replay {
+    if replay {
         resp.insert_header(("idempotent-replayed", "true"));
     }
-    Ok(resp.json(uc::bid_view(&placed.bid)))
+    Ok(match placed {
+        Placement::Open(p) => resp.json(uc::bid_view(&p.bid)),
+        Placement::Sealed(p) => resp.json(uc::sealed_bid_view(&p.bid, p.ends_at)),
+    })
 }
 
 /// A bid with who is behind it, for operators and auditors.
@@ -185,13 +190,14 @@ pub struct BidderIdentity {
     pub organization_name: String,
 }
 
-/// Accepted bids in `seq` order. The public sees bidder codes only.
+/// Accepted bids in `seq` order. The public sees bidder codes only. Before a sealed auction
+/// is opened nobody sees any bid but a bidder its own (a `SealedBidView`, with its amount).
 #[utoipa::path(get, path = "/api/v1/listings/{id}/bids", operation_id = "list_bids", tag = "auctions",
     params(("id" = i64, Path, description = "Listing id")),
     // Optional: a signed-in caller (owner, staff) may see more; a bad token is 401.
     security((), ("bearer" = [])),
     responses(
-        (status = 200, description = "The bids", body = Vec<BidHistoryItem>),
+        (status = 200, description = "The bids (a sealed auction before its opening: only the caller's own sealed bid, if any)", body = Vec<BidHistoryItem>),
         (status = 404, description = "No such listing", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -201,13 +207,21 @@ pub async fn list(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let (id, viewer) = (path.into_inner(), Viewer::of(user.0.as_ref()));
+    let caller = user.0.as_ref().map(|u| u.id);
     let items = state
         .db
         .run(move |c| {
             let row = visible_listing(c, id, viewer)?;
             let Some(auction) = store::of_listing(c, id, row.round)? else {
-                return Ok(Vec::new());
+                return Ok(Listed::Bids(Vec::new()));
             };
+            if !uc::bids_visible(&row, &auction) {
+                let own: Vec<SealedBidView> = match caller {
+                    Some(user) => uc::own_sealed_bid(c, &auction, user)?.into_iter().collect(),
+                    None => Vec::new(),
+                };
+                return Ok(Listed::Own(own));
+            }
             let who: HashMap<i64, BidderIdentity> = if matches!(viewer, Viewer::Staff) {
                 registrations::for_listing(c, id, row.round)?
                     .into_iter()
@@ -226,14 +240,23 @@ pub async fn list(
                 HashMap::new()
             };
             let bids = store::bids(c, auction.id, 0, i64::MAX)?;
-            Ok(bids
-                .iter()
-                .map(|b| BidHistoryItem {
-                    bid: uc::bid_view(b),
-                    bidder: who.get(&b.registration_id).cloned(),
-                })
-                .collect::<Vec<_>>())
+            Ok(Listed::Bids(
+                bids.iter()
+                    .map(|b| BidHistoryItem {
+                        bid: uc::bid_view(b),
+                        bidder: who.get(&b.registration_id).cloned(),
+                    })
+                    .collect(),
+            ))
         })
         .await?;
     Ok(HttpResponse::Ok().json(items))
+}
+
+/// The bid history, or a sealed auction's own bid before the opening.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Listed {
+    Bids(Vec<BidHistoryItem>),
+    Own(Vec<SealedBidView>),
 }

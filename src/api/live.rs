@@ -55,11 +55,34 @@ fn push_state(frames: &mut FramesBuilder, event: &str, view: &AuctionView) {
     frames.push(Kind::State(state_key(view)), &sse(event, None, view));
 }
 
+/// The opening of a sealed auction: every bid at once, with the outcome.
+#[derive(Serialize)]
+struct OpenedData<'a> {
+    listing_id: i64,
+    price: Option<crate::domain::money::Money>,
+    winner_bidder_code: Option<&'a str>,
+    bids: Vec<uc::BidView>,
+}
+
+fn push_opened(frames: &mut FramesBuilder, view: &AuctionView, bids: &[BidRow]) {
+    let data = OpenedData {
+        listing_id: view.listing_id,
+        price: view.current_price,
+        winner_bidder_code: view.leading_bidder_code.as_deref(),
+        bids: bids.iter().map(uc::bid_view).collect(),
+    };
+    let mut h = DefaultHasher::new();
+    ("opened", view.listing_id).hash(&mut h);
+    frames.push(Kind::State(h.finish()), &sse("opened", None, &data));
+}
+
 /// The auction of a listing as read now, with the bids after `after` (none when `None`).
 struct Read {
     auction_id: i64,
     view: AuctionView,
     bids: Vec<BidRow>,
+    /// A sealed auction once opened: every bid (bids are never sent one by one).
+    opened: Option<Vec<BidRow>>,
     /// The auction can no longer change.
     over: bool,
     /// When what a reader sees next changes by time alone.
@@ -76,7 +99,13 @@ fn read(
         return Ok(None);
     };
     let mut bids = Vec::new();
-    if let Some(mut cursor) = after {
+    let sealed = uc::is_sealed(listing);
+    let opened = if sealed && a.closed_at.is_some() {
+        Some(store::bids(c, a.id, 0, i64::MAX)?)
+    } else {
+        None
+    };
+    if let Some(mut cursor) = after.filter(|_| !sealed) {
         loop {
             let page = store::bids(c, a.id, cursor, PAGE)?;
             let full = page.len() == PAGE as usize;
@@ -92,6 +121,7 @@ fn read(
         auction_id: a.id,
         view: uc::view(&a, listing, now),
         bids,
+        opened,
         over: course == Course::Over,
         next_change: auction::next_boundary(&uc::times(&a), course, now),
     }))
@@ -154,6 +184,9 @@ impl AuctionFeed {
         let phase_changed = previous.phase != view.phase;
         let status_changed = previous.status != view.status;
         if phase_changed || (status_changed && finished) {
+            if let Some(opened) = &read.opened {
+                push_opened(&mut frames, view, opened);
+            }
             let event = if view.phase == Phase::Closed {
                 "closed"
             } else {
@@ -193,6 +226,9 @@ fn head(
     })?;
     let mut frames = Frames::builder();
     push_bids(&mut frames, &read.bids);
+    if let Some(opened) = &read.opened {
+        push_opened(&mut frames, &read.view, opened);
+    }
     let finished = read.over;
     let event = if read.view.phase == Phase::Closed {
         "closed"
@@ -222,7 +258,8 @@ fn last_event_id(headers: &HeaderMap) -> i32 {
 }
 
 /// Live auction events as Server-Sent Events: `bid` (with `id` = seq), `extended`, `phase`,
-/// `closed`. The stream opens with the bids after `Last-Event-ID` and the current state; it
+/// `closed`; a sealed auction sends no `bid` but, at its close, `opened` with every bid at
+/// once (then `closed`). The stream opens with the bids after `Last-Event-ID` and the current state; it
 /// ends when the auction is over (after `closed`), after `live.max_idle_seconds` without an
 /// event or `live.max_stream_seconds` in all, or when the client falls too far behind; the
 /// client then reconnects with `Last-Event-ID` and misses nothing.

@@ -86,7 +86,7 @@ use crate::error::{FieldProblem, PROBLEM_JSON, Problem};
         super::pages::handlers::asset,
         document,
     ),
-    components(schemas(Problem, FieldProblem)),
+    components(schemas(Problem, FieldProblem, crate::exchange::auctions::SealedBidView)),
     modifiers(&BearerAuth, &CommonResponses),
     tags(
         (name = "accounts", description = "Registration, sign-in and tokens"),

@@ -140,6 +140,11 @@ pub struct ReviewRequest {
     pub decision: ReviewDecision,
     #[serde(default)]
     pub comment: String,
+    /// With `qualify`, on a listing with `preemption: "in_auction"`: the exchange confirms
+    /// from the enterprise's shareholder documents that this bidder holds the pre-emptive
+    /// right (优先购买权).
+    #[serde(default)]
+    pub preemptive_right: bool,
 }
 
 /// Qualify (assigns an anonymous bidder code and a deposit deadline) or reject.
@@ -151,6 +156,7 @@ pub struct ReviewRequest {
         (status = 200, description = "Reviewed", body = RegistrationView),
         (status = 404, description = "No such registration", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`invalid_state`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`, `preemption_not_offered` (the listing does not honour the pre-emptive right)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn review(
@@ -162,7 +168,8 @@ pub async fn review(
     let id = path.into_inner();
     let view = call
         .tx(&op, move |c, cx| {
-            let r = uc::review(c, &cx.deps(), &cx.by(), id, body.decision, &body.comment)?;
+            let (decision, right) = (body.decision, body.preemptive_right);
+            let r = uc::review(c, &cx.deps(), &cx.by(), id, decision, &body.comment, right)?;
             staff_view(c, &r)
         })
         .await?;

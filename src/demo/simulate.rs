@@ -199,7 +199,7 @@ impl Simulator {
             _ if auction.closed_at.is_some() => return Ok(Tick::Closed),
             Phase::Closed => return Ok(Tick::Closed),
             Phase::Scheduled | Phase::Paused => return Ok(Tick::Waiting),
-            Phase::Free | Phase::Countdown => {}
+            Phase::Free | Phase::Countdown | Phase::Sealed => {}
         }
         let contenders: Vec<Contender> = self.bidders.iter().map(|b| b.contender).collect();
         let Some((who, amount)) = next_bid(

@@ -23,6 +23,8 @@ pub enum Phase {
     Scheduled,
     Free,
     Countdown,
+    /// A sealed auction's window: bids are taken, nothing about them is shown.
+    Sealed,
     /// The listing is suspended: the clock of the auction stands still.
     Paused,
     Closed,
@@ -34,6 +36,7 @@ impl Phase {
             Phase::Scheduled => "scheduled",
             Phase::Free => "free",
             Phase::Countdown => "countdown",
+            Phase::Sealed => "sealed",
             Phase::Paused => "paused",
             Phase::Closed => "closed",
         }
@@ -79,7 +82,7 @@ impl Times {
     pub fn remaining_at(&self, at: DateTime<Utc>) -> Duration {
         let until = match self.phase(at) {
             Phase::Scheduled => self.starts_at,
-            Phase::Free => self.free_ends_at,
+            Phase::Free | Phase::Sealed => self.free_ends_at,
             Phase::Countdown | Phase::Paused => self.ends_at,
             Phase::Closed => at,
         };
@@ -190,6 +193,8 @@ pub struct Standing {
     pub current_price: Option<Money>,
     /// The registration holding the leading bid.
     pub leader: Option<i64>,
+    /// Whether the leading bid is a right-holder's (see [`super::bidding::is_match`]).
+    pub leader_holds_right: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -210,6 +215,8 @@ pub enum BidRefusal {
     InvalidIncrement,
     #[error("you already hold the leading bid")]
     SelfRaise,
+    #[error("a sealed auction takes one bid per bidder, and you have placed yours")]
+    AlreadyBid,
 }
 
 impl BidRefusal {
@@ -222,6 +229,7 @@ impl BidRefusal {
             BidRefusal::TooLow => "bid_too_low",
             BidRefusal::InvalidIncrement => "invalid_increment",
             BidRefusal::SelfRaise => "self_raise_not_allowed",
+            BidRefusal::AlreadyBid => "already_bid",
         }
     }
 }
@@ -239,7 +247,7 @@ pub fn check_bid(
     match times.phase(now) {
         Phase::Scheduled | Phase::Paused => return Err(BidRefusal::NotOpen),
         Phase::Closed => return Err(BidRefusal::Closed),
-        Phase::Free | Phase::Countdown => {}
+        Phase::Free | Phase::Countdown | Phase::Sealed => {}
     }
     let (base, min_steps) = match standing.current_price {
         None => (terms.start_price, 0),
@@ -266,6 +274,8 @@ pub struct Offer {
     pub bidder: i64,
     pub eligible: bool,
     pub amount: Money,
+    /// A confirmed right-holder on a listing that honours the pre-emptive right.
+    pub holds_right: bool,
 }
 
 /// Judges a bid serialised at `now`, in the order a bidder is told: a closed or paused
@@ -287,10 +297,13 @@ pub fn judge(
     match times.phase(now) {
         Phase::Scheduled | Phase::Paused => return Err(BidRefusal::NotOpen),
         Phase::Closed => return Err(BidRefusal::Closed),
-        Phase::Free | Phase::Countdown => {}
+        Phase::Free | Phase::Countdown | Phase::Sealed => {}
     }
     if !offer.eligible {
         return Err(BidRefusal::NotEligible);
+    }
+    if super::bidding::is_match(standing, &offer) {
+        return Ok(next_end(times, terms, now));
     }
     check_bid(times, terms, standing, offer.bidder, offer.amount, now)
 }
@@ -326,7 +339,7 @@ pub fn next_end(times: &Times, terms: &Terms, at: DateTime<Utc>) -> DateTime<Utc
 pub fn next_boundary(times: &Times, course: Course, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     match phase_at(times, course, now) {
         Phase::Scheduled => Some(times.starts_at),
-        Phase::Free => Some(times.free_ends_at),
+        Phase::Free | Phase::Sealed => Some(times.free_ends_at),
         Phase::Countdown => Some(times.ends_at),
         Phase::Paused | Phase::Closed => None,
     }
@@ -374,6 +387,7 @@ mod tests {
     const NONE: Standing = Standing {
         current_price: None,
         leader: None,
+        leader_holds_right: false,
     };
 
     #[test]
@@ -410,6 +424,7 @@ mod tests {
         let s = Standing {
             current_price: Some(m("1050000")),
             leader: Some(7),
+            leader_holds_right: false,
         };
         assert_eq!(
             check_bid(&t, &terms, &s, 1, m("1050000"), now),
@@ -434,6 +449,7 @@ mod tests {
         let s = Standing {
             current_price: Some(m("1050000")),
             leader: Some(7),
+            leader_holds_right: false,
         };
         assert_eq!(
             check_bid(&t, &terms, &s, 7, m("1060000"), now),
@@ -605,6 +621,7 @@ mod tests {
             bidder: 1,
             eligible: false,
             amount: m("1"),
+            holds_right: false,
         };
         let paused = Course::Paused { since: t0() };
         assert_eq!(
@@ -643,11 +660,13 @@ mod tests {
         let led = Standing {
             current_price: Some(m("1050000")),
             leader: Some(7),
+            leader_holds_right: false,
         };
         let low = Offer {
             bidder: 1,
             eligible: true,
             amount: m("1050000"),
+            holds_right: false,
         };
         assert!(refusable_early(&t, Course::Open, &terms, &led, low, now));
         // Not eligible, paused or closed: the lock decides what the bidder is told.

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod auction;
+pub mod bidding;
 pub mod calendar;
 pub mod clock;
 pub mod credit_code;

@@ -305,6 +305,19 @@ pub fn on_auction_closed(
             eligible,
         },
     );
+    let matched: Vec<_> = bids
+        .iter()
+        .map(|b| (money(b.amount), b.kind == "match"))
+        .collect();
+    let found = found
+        .into_iter()
+        .chain(risk::preemptive_match_at_start(
+            row.id,
+            round_of(row),
+            money(auction.start_price),
+            &matched,
+        ))
+        .collect();
     let mut raised = raise(conn, now, found, Some(row.id), Some(row.organization_id))?;
     raised += on_registrations(conn, rules, row, now)?;
     Ok(raised)

@@ -50,10 +50,12 @@ pub enum Kind {
     SellerObjected,
     DeadlineReminder,
     ListingNotice,
+    SealedBidReceived,
+    Outmatched,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 33] = [
+    pub const ALL: [Kind; 35] = [
         Kind::Welcome,
         Kind::VerifyEmail,
         Kind::AccountLocked,
@@ -87,6 +89,8 @@ impl Kind {
         Kind::SellerObjected,
         Kind::DeadlineReminder,
         Kind::ListingNotice,
+        Kind::SealedBidReceived,
+        Kind::Outmatched,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -124,6 +128,8 @@ impl Kind {
             Kind::SellerObjected => "seller_objected",
             Kind::DeadlineReminder => "deadline_reminder",
             Kind::ListingNotice => "listing_notice",
+            Kind::SealedBidReceived => "sealed_bid_received",
+            Kind::Outmatched => "outmatched",
         }
     }
 }
@@ -261,7 +267,7 @@ mod tests {
             "auction_paused": true, "auction_ends_at": "2026-12-08 10:05",
             "opinion_due": "2026-12-08 17:00", "review_due": "2026-12-09 17:00", "what": "deposit",
             "due": "2026-12-04 17:00", "passed": false, "notice_kind": "supplementary",
-            "text": "补充说明资产瑕疵", "material": true,
+            "text": "补充说明资产瑕疵", "material": true, "commitment": "9f2c".repeat(16),
         });
         if let (Some(a), Value::Object(b)) = (v.as_object_mut(), more) {
             a.extend(b);

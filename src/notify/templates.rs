@@ -58,6 +58,8 @@ const FILES: &[(&str, &str)] = embed![
     "seller_objected",
     "deadline_reminder",
     "listing_notice",
+    "sealed_bid_received",
+    "outmatched",
 ];
 
 /// A rendered message.

@@ -29,6 +29,7 @@ pub struct AuctionRow {
     pub closed_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub last_bid_at: Option<NaiveDateTime>,
+    pub leading_holds_right: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -45,6 +46,8 @@ pub struct BidRow {
     pub ends_at: NaiveDateTime,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
+    /// `raise`, `match` (a right-holder's match of the current price) or `sealed`.
+    pub kind: String,
 }
 
 pub struct NewAuction {
@@ -121,6 +124,10 @@ pub struct NewBid<'a> {
     pub ends_at: DateTime<Utc>,
     pub client_ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    /// `raise` or `match`.
+    pub kind: &'a str,
+    /// The bidder holds the pre-emptive right.
+    pub holds_right: bool,
 }
 
 /// Writes an accepted bid and moves the auction's standing, price and end.
@@ -137,6 +144,7 @@ pub fn accept(conn: &mut Conn, n: &NewBid) -> Result<BidRow, AppError> {
             b::ends_at.eq(to_db(n.ends_at)),
             b::client_ip.eq(n.client_ip),
             b::user_agent.eq(n.user_agent),
+            b::kind.eq(n.kind),
         ))
         .returning(BidRow::as_returning())
         .get_result(c))?;
@@ -148,6 +156,7 @@ pub fn accept(conn: &mut Conn, n: &NewBid) -> Result<BidRow, AppError> {
             a::bid_count.eq(n.seq),
             a::ends_at.eq(to_db(n.ends_at)),
             a::last_bid_at.eq(Some(to_db(n.placed_at))),
+            a::leading_holds_right.eq(n.holds_right),
         ))
         .execute(c))?;
     Ok(bid)

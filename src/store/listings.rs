@@ -45,6 +45,8 @@ pub struct ListingRow {
     pub updated_at: NaiveDateTime,
     pub runner_up_offer: bool,
     pub decision_due_at: Option<NaiveDateTime>,
+    pub bidding_method: String,
+    pub preemption: String,
 }
 
 #[derive(Debug, Insertable)]
@@ -67,6 +69,8 @@ pub struct NewListing<'a> {
     pub countdown_seconds: i32,
     pub allow_self_raise: bool,
     pub runner_up_offer: bool,
+    pub bidding_method: &'a str,
+    pub preemption: &'a str,
     pub consent_document: Option<&'a str>,
     pub round: i32,
     pub created_at: NaiveDateTime,
@@ -89,6 +93,8 @@ pub struct ListingTerms<'a> {
     pub countdown_seconds: i32,
     pub allow_self_raise: bool,
     pub runner_up_offer: bool,
+    pub bidding_method: &'a str,
+    pub preemption: &'a str,
     pub consent_document: Option<&'a str>,
     pub updated_at: NaiveDateTime,
 }

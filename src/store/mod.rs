@@ -22,6 +22,7 @@ pub mod report;
 pub mod risk;
 pub mod sandbox;
 pub mod schema;
+pub mod sealed;
 pub mod sessions;
 pub mod users;
 pub mod verifications;

@@ -34,6 +34,7 @@ pub struct RegistrationRow {
     pub seller_opinion_comment: Option<String>,
     pub seller_opinion_at: Option<NaiveDateTime>,
     pub seller_opinion_due_at: Option<NaiveDateTime>,
+    pub preemptive_right: bool,
 }
 
 pub struct NewRegistration<'a> {
@@ -166,6 +167,8 @@ pub struct Review<'a> {
     pub deposit_due: Option<DateTime<Utc>>,
     /// When the enterprise's opinion on a newly qualified bidder is due.
     pub opinion_due: Option<DateTime<Utc>>,
+    /// A qualification confirms (or not) the bidder's pre-emptive right.
+    pub preemptive_right: bool,
 }
 
 /// Records the review; the status moves only from `pending`.
@@ -179,6 +182,7 @@ pub fn review(conn: &mut Conn, id: i64, rv: &Review, now: DateTime<Utc>) -> Resu
             r::deposit_due_at.eq(rv.deposit_due.map(to_db)),
             r::review_due_at.eq(None::<NaiveDateTime>),
             r::updated_at.eq(to_db(now)),
+            r::preemptive_right.eq(rv.preemptive_right),
         );
         match (rv.bidder_code, rv.opinion_due) {
             (Some(code), opinion_due) => q

@@ -172,6 +172,8 @@ diesel::table! {
         updated_at -> Timestamp,
         runner_up_offer -> Bool,
         decision_due_at -> Nullable<Timestamp>,
+        bidding_method -> Text,
+        preemption -> Text,
     }
 }
 
@@ -215,6 +217,7 @@ diesel::table! {
         seller_opinion_comment -> Nullable<Text>,
         seller_opinion_at -> Nullable<Timestamp>,
         seller_opinion_due_at -> Nullable<Timestamp>,
+        preemptive_right -> Bool,
     }
 }
 
@@ -241,6 +244,7 @@ diesel::table! {
         closed_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         last_bid_at -> Nullable<Timestamp>,
+        leading_holds_right -> Bool,
     }
 }
 
@@ -255,6 +259,25 @@ diesel::table! {
         amount -> BigInt,
         placed_at -> Timestamp,
         ends_at -> Timestamp,
+        client_ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        kind -> Text,
+    }
+}
+
+diesel::table! {
+    sealed_bids (id) {
+        id -> BigInt,
+        auction_id -> BigInt,
+        listing_id -> BigInt,
+        registration_id -> BigInt,
+        user_id -> BigInt,
+        bidder_code -> Text,
+        amount -> BigInt,
+        nonce -> Text,
+        commitment -> Text,
+        placed_at -> Timestamp,
+        idempotency_key -> Text,
         client_ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
     }
@@ -396,6 +419,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     auctions,
     bids,
     bid_requests,
+    sealed_bids,
     deals,
     deal_defaults,
     deal_payments,

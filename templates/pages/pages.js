@@ -61,8 +61,8 @@
     function tick() {
       var now = Date.now() + state.offset;
       var phase = localPhase(now);
-      var target = { scheduled: "start", free: "free", countdown: "end", paused: "paused" }[phase] || "closed";
-      var until = { start: state.startsAt, free: state.freeEndsAt, end: state.endsAt }[target];
+      var target = { scheduled: "start", free: "free", countdown: "end", paused: "paused", sealed: "sealed" }[phase] || "closed";
+      var until = { start: state.startsAt, free: state.freeEndsAt, end: state.endsAt, sealed: state.freeEndsAt }[target];
       els.phase.textContent = t("Phase" + cap(phase)) || phase;
       els.label.textContent = t("Remaining" + cap(target));
       if (target === "paused") {
@@ -128,6 +128,8 @@
       if (els.status && !state.closed) { els.status.textContent = t("Reconnecting"); }
     });
     source.addEventListener("bid", function (e) { onBid(JSON.parse(e.data)); });
+    // A sealed auction's opening: every bid at once.
+    source.addEventListener("opened", function (e) { JSON.parse(e.data).bids.forEach(onBid); });
     source.addEventListener("extended", function (e) { onAuction(JSON.parse(e.data), false); });
     source.addEventListener("phase", function (e) { onAuction(JSON.parse(e.data), false); });
     source.addEventListener("closed", function (e) {

@@ -51,7 +51,7 @@ fn merge_patch(target: &mut Value, patch: &Value) {
 }
 
 /// The OCDS schemas compiled with one release schema (core, or core with the bids extension).
-pub(crate) struct Ocds {
+pub struct Ocds {
     schemas: boon::Schemas,
     release: boon::SchemaIndex,
     release_package: boon::SchemaIndex,
@@ -88,7 +88,7 @@ impl Ocds {
     }
 
     /// The official release schema, and the same with the bids extension applied.
-    pub(crate) fn both() -> [Self; 2] {
+    pub fn both() -> [Self; 2] {
         let core = schema_file("release-schema.json");
         let mut with_bids = core.clone();
         merge_patch(
@@ -107,7 +107,7 @@ impl Ocds {
 }
 
 /// Validates a package and every release in it (and in its records) with both schema sets.
-pub(crate) fn validate(ocds: &[Ocds; 2], package: &Value) {
+pub fn validate(ocds: &[Ocds; 2], package: &Value) {
     for o in ocds {
         if package.get("records").is_some() {
             o.check("record package", package, o.record_package);

@@ -972,15 +972,25 @@ async fn unsent_kinds(app: &TestApp, id: i64) -> Vec<(String, String, String)> {
         .unwrap()
         .extend(common.as_object().unwrap().clone());
     let mut out = Vec::new();
-    for locale in ["zh-CN", "en"] {
-        let m = templates
-            .render(Kind::AuctionScheduled, locale, &ctx)
-            .unwrap();
-        out.push((
-            "auction_scheduled".to_string(),
-            "bidder".to_string(),
-            format!("{}\n{}", m.text, m.html),
-        ));
+    let more = json!({"bidder_code": "B-1234", "commitment": "ab".repeat(32), "amount": "10,050,000.00", "ends_at": "2026-12-24 11:00"});
+    ctx.as_object_mut()
+        .unwrap()
+        .extend(more.as_object().unwrap().clone());
+    // Kinds the walk does not reach: the sealed bid and the pre-emptive match have walks of
+    // their own (tests/api/sealed.rs, preemption.rs); their links are checked here.
+    for kind in [
+        Kind::AuctionScheduled,
+        Kind::SealedBidReceived,
+        Kind::Outmatched,
+    ] {
+        for locale in ["zh-CN", "en"] {
+            let m = templates.render(kind, locale, &ctx).unwrap();
+            out.push((
+                kind.as_str().to_string(),
+                "bidder".to_string(),
+                format!("{}\n{}", m.text, m.html),
+            ));
+        }
     }
     out
 }

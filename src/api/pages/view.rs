@@ -332,6 +332,7 @@ fn timing(auction: Option<&AuctionView>, now: DateTime<Utc>) -> (bool, &'static 
     let (target, until) = match a.phase {
         Phase::Scheduled => ("start", Some(a.starts_at)),
         Phase::Free => ("free", Some(a.free_ends_at)),
+        Phase::Sealed => ("sealed", Some(a.free_ends_at)),
         Phase::Countdown => ("end", Some(a.ends_at)),
         // Suspended: what was left when the clock of the auction stopped, frozen.
         Phase::Paused => {

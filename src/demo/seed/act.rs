@@ -195,7 +195,7 @@ impl Seeder<'_> {
                     ),
                 };
                 self.tx(what, |c| {
-                    registrations::review(c, deps, by_op, reg, decision, comment)
+                    registrations::review(c, deps, by_op, reg, decision, comment, false)
                 })?;
             }
             Act::PayDeposit(b) => {

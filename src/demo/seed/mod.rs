@@ -417,5 +417,7 @@ fn listing_input(plan: &ListingPlan, now: DateTime<Utc>) -> ListingInput {
         consent_document: None,
         allow_self_raise: false,
         runner_up_offer: false,
+        bidding_method: Default::default(),
+        preemption: Default::default(),
     }
 }

@@ -47,6 +47,32 @@ pub fn auction_rules(policy: &RiskPolicy, a: &AuctionFacts) -> Vec<Finding> {
     .collect()
 }
 
+/// A right-holder won by matching the start price and nobody else bid again: the only other
+/// bid was the one it matched. `bids` are `(amount, is_match)` in `seq` order.
+pub fn preemptive_match_at_start(
+    listing_id: i64,
+    round: u32,
+    start_price: Money,
+    bids: &[(Money, bool)],
+) -> Option<Finding> {
+    match bids {
+        [(first, false), (matched, true)] if *first == start_price && *matched == start_price => {
+            Some(
+                Finding::new(
+                    Rule::PreemptiveMatchAtStart,
+                    round_subject("auction", listing_id, round),
+                    format!(
+                        "A pre-emptive right-holder won at the start price {start_price} yuan by matching the only other bid."
+                    ),
+                )
+                .with("start_price", start_price)
+                .with("bids", bids.len()),
+            )
+        }
+        _ => None,
+    }
+}
+
 /// Won at the start price: nobody raised.
 fn no_raise(a: &AuctionFacts, subject: String) -> Option<Finding> {
     let eligible = a.eligible.len();

@@ -15,7 +15,7 @@ mod prices;
 #[cfg(test)]
 mod tests;
 
-pub use auction::{AuctionFacts, BidFact, auction_rules};
+pub use auction::{AuctionFacts, BidFact, auction_rules, preemptive_match_at_start};
 pub use parties::{Party, email_domain, related_parties, telling_ip};
 pub use periods::{
     contract_overdue, payment_overdue, repeated_forfeits, short_announcement, short_disclosure,
@@ -69,10 +69,11 @@ pub enum Rule {
     SuspensionOverdue,
     ContractOverdue,
     PaymentOverdue,
+    PreemptiveMatchAtStart,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 17] = [
+    pub const ALL: [Rule; 18] = [
         Rule::PriceBelowAppraisal,
         Rule::DealBelowFloor,
         Rule::SingleBidderDeal,
@@ -90,6 +91,7 @@ impl Rule {
         Rule::SuspensionOverdue,
         Rule::ContractOverdue,
         Rule::PaymentOverdue,
+        Rule::PreemptiveMatchAtStart,
     ];
 
     /// The stable id clients filter on.
@@ -112,6 +114,7 @@ impl Rule {
             Rule::SuspensionOverdue => "suspension_overdue",
             Rule::ContractOverdue => "contract_overdue",
             Rule::PaymentOverdue => "payment_overdue",
+            Rule::PreemptiveMatchAtStart => "preemptive_match_at_start",
         }
     }
 
@@ -138,7 +141,8 @@ impl Rule {
             | Rule::ShortAnnouncement
             | Rule::CountdownSniping
             | Rule::ContractOverdue
-            | Rule::PaymentOverdue => Severity::Medium,
+            | Rule::PaymentOverdue
+            | Rule::PreemptiveMatchAtStart => Severity::Medium,
             Rule::SilentBidders => Severity::Low,
         }
     }
@@ -184,6 +188,9 @@ impl Rule {
             Rule::ContractOverdue => "The winner did not sign the contract by its deadline.",
             Rule::PaymentOverdue => {
                 "The buyer did not pay the price (or the first instalment) by its deadline."
+            }
+            Rule::PreemptiveMatchAtStart => {
+                "A holder of the pre-emptive right won by matching the start price, with no other bid."
             }
         }
     }

@@ -391,3 +391,18 @@ fn overdue_findings_name_their_subject() {
         "each missed deadline is its own alert"
     );
 }
+
+#[test]
+fn a_right_holder_matching_the_only_bid_at_the_start_price_is_flagged() {
+    let start = Money::parse("1000000").unwrap();
+    let raised = Money::parse("1010000").unwrap();
+    let f =
+        super::preemptive_match_at_start(3, 1, start, &[(start, false), (start, true)]).unwrap();
+    assert_eq!(f.rule, Rule::PreemptiveMatchAtStart);
+    assert!(super::preemptive_match_at_start(3, 1, start, &[(start, false)]).is_none());
+    assert!(
+        super::preemptive_match_at_start(3, 1, start, &[(raised, false), (raised, true)]).is_none()
+    );
+    let more = [(start, false), (start, true), (raised, false)];
+    assert!(super::preemptive_match_at_start(3, 1, start, &more).is_none());
+}

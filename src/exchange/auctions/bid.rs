@@ -9,6 +9,7 @@ use super::{course_of, record, times};
 use crate::audit::RequestMeta;
 use crate::audit::{self, Actor};
 use crate::domain::auction::{self, BidRefusal, Offer, Standing, Terms};
+use crate::domain::bidding::Preemption;
 use crate::domain::listing::ListingStatus;
 use crate::domain::money::Money;
 use crate::domain::registration::{DepositStatus, RegistrationStatus, is_eligible};
@@ -125,7 +126,13 @@ impl Seen {
     }
 
     fn offer(&self, amount: Money) -> Offer {
+        let honoured = self.listing.preemption == Preemption::InAuction.as_str();
         Offer {
+            holds_right: honoured
+                && self
+                    .registration
+                    .as_ref()
+                    .is_some_and(|r| r.preemptive_right),
             bidder: self.registration.as_ref().map_or(0, |r| r.id),
             eligible: self.registration.as_ref().is_some_and(|r| {
                 is_eligible(
@@ -167,6 +174,7 @@ fn standing(a: &AuctionRow) -> Standing {
     Standing {
         current_price: a.current_price.map(Money::from_fen),
         leader: a.leading_registration_id,
+        leader_holds_right: a.leading_holds_right,
     }
 }
 
@@ -197,6 +205,13 @@ fn write(
             ends_at,
             client_ip: ip.as_deref(),
             user_agent: by.meta.user_agent.as_deref(),
+            // Judged already: an amount equal to the price is a right-holder's match.
+            kind: if auction.current_price == Some(amount.fen()) {
+                "match"
+            } else {
+                "raise"
+            },
+            holds_right: reg.preemptive_right,
         },
     )
     .map_err(|e| match e {
@@ -215,7 +230,7 @@ fn write(
         json!({
             "listing_id": auction.listing_id, "auction_id": auction.id, "seq": bid.seq, "amount": amount.to_string(),
             "bidder_code": code, "registration_id": reg.id, "placed_at": audit::chain::format_time(at),
-            "ends_at": audit::chain::format_time(ends_at),
+            "ends_at": audit::chain::format_time(ends_at), "preemptive_match": bid.kind == "match",
         }),
         by.meta,
     )?;
@@ -253,7 +268,11 @@ fn after(
             deps.notifier,
             at,
             &to,
-            Kind::Outbid,
+            if bid.kind == "match" {
+                Kind::Outmatched
+            } else {
+                Kind::Outbid
+            },
             listing,
             json!({
                 "bidder_code": previous.bidder_code.unwrap_or_default(),

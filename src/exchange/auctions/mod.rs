@@ -6,10 +6,15 @@
 
 mod bid;
 mod pause;
+mod sealed;
 mod timed;
 
 pub use bid::{Placed, place_bid};
 pub use pause::{lock_current, pause, pause_instant, resume, void};
+pub use sealed::{
+    SealedBidView, SealedPlaced, bids_visible, is_sealed, own as own_sealed_bid,
+    view as sealed_bid_view,
+};
 pub use timed::{close_if_due, start_if_due};
 pub(crate) use timed::{held_runner_up, settle_one as settle_deposit};
 
@@ -23,6 +28,7 @@ use super::registrations::By;
 use crate::audit::RequestMeta;
 use crate::audit::{self, Actor, Event};
 use crate::domain::auction::{self, Course, Phase, Times};
+use crate::domain::bidding::{self, BiddingMethod};
 use crate::domain::listing::{Action, ListingStatus, transition};
 use crate::domain::money::Money;
 use crate::error::AppError;
@@ -35,6 +41,9 @@ use crate::store::{Conn, registrations};
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AuctionView {
     pub listing_id: i64,
+    /// `english` or `sealed` (a sealed auction shows `phase: "sealed"` during its window,
+    /// and no price or leader before its opening).
+    pub bidding_method: BiddingMethod,
     /// The listing's status.
     pub status: ListingStatus,
     pub phase: Phase,
@@ -68,6 +77,9 @@ pub struct BidView {
     pub placed_at: DateTime<Utc>,
     /// The auction's end after this bid.
     pub ends_at: DateTime<Utc>,
+    /// A holder of the pre-emptive right matched the current price with this bid (it does
+    /// not tell which bidder holds the right otherwise).
+    pub preemptive_match: bool,
 }
 
 pub fn times(a: &AuctionRow) -> Times {
@@ -95,10 +107,16 @@ pub fn view(a: &AuctionRow, listing: &ListingRow, now: DateTime<Utc>) -> Auction
     let t = times(a);
     let course = course_of(a, listing);
     let remaining = auction::remaining_when_paused(&t, course);
+    let method = BiddingMethod::parse(&listing.bidding_method).unwrap_or_default();
+    let phase = auction::phase_at(&t, course, now);
     AuctionView {
         listing_id: a.listing_id,
+        bidding_method: method,
         status: ListingStatus::parse(&listing.status).unwrap_or(ListingStatus::Draft),
-        phase: auction::phase_at(&t, course, now),
+        phase: match method {
+            BiddingMethod::Sealed => bidding::sealed_phase(phase),
+            BiddingMethod::English => phase,
+        },
         remaining_seconds: remaining.map(|d| u64::try_from(d.num_seconds()).unwrap_or(0)),
         paused_at: match course {
             Course::Paused { since } => Some(since),
@@ -125,6 +143,7 @@ pub fn bid_view(b: &BidRow) -> BidView {
         bidder_code: b.bidder_code.clone(),
         placed_at: from_db(b.placed_at),
         ends_at: from_db(b.ends_at),
+        preemptive_match: b.kind == "match",
     }
 }
 
@@ -172,10 +191,16 @@ pub fn schedule(
     if starts_at < by.now {
         return Err(AppError::field("starts_at", "must not be in the past"));
     }
+    // A sealed auction is its window alone: no countdown follows it.
+    let countdown = if sealed::is_sealed(&row) {
+        0
+    } else {
+        u32::try_from(row.countdown_seconds).unwrap_or(0)
+    };
     let t = Times::schedule(
         crate::audit::chain::truncate(starts_at),
         u32::try_from(row.free_bidding_seconds).unwrap_or(0),
-        u32::try_from(row.countdown_seconds).unwrap_or(0),
+        countdown,
     );
     let auction = store::insert(
         conn,
@@ -210,12 +235,39 @@ pub fn schedule(
             "starts_at": audit::chain::format_time(t.starts_at), "free_ends_at": audit::chain::format_time(t.free_ends_at),
             "ends_at": audit::chain::format_time(t.ends_at),
             "start_price": Money::from_fen(row.listing_price).to_string(), "increment": Money::from_fen(row.increment).to_string(),
+            "bidding_method": row.bidding_method, "preemption": row.preemption,
         }),
         by.meta,
     )?;
     let row = listings_store::find(conn, listing_id)?
         .ok_or_else(|| AppError::not_found("no such listing"))?;
     Ok((row, auction))
+}
+
+/// The answer to a bid request: an English bid, or a sealed one.
+pub enum Placement {
+    Open(Placed),
+    Sealed(SealedPlaced),
+}
+
+/// Places a bid by the listing's bidding method (see [`place_bid`] and [`sealed`]). The
+/// method costs one read of the listing before the English path.
+pub fn place(
+    conn: &mut Conn,
+    deps: &Deps,
+    by: &By,
+    listing_id: i64,
+    amount: Money,
+    key: &str,
+) -> Result<Placement, AppError> {
+    let listing = listings_store::find(conn, listing_id)?
+        .filter(|l| ListingStatus::parse(&l.status).is_some_and(ListingStatus::is_public))
+        .ok_or_else(|| AppError::not_found("no such listing"))?;
+    if sealed::is_sealed(&listing) {
+        sealed::place(conn, deps, by, &listing, amount, key).map(Placement::Sealed)
+    } else {
+        place_bid(conn, deps, by, listing_id, amount, key).map(Placement::Open)
+    }
 }
 
 /// Moves a scheduled listing to `bidding` (its auction's start has come: by the scheduler or

@@ -68,6 +68,11 @@ pub fn close_if_due(
         return Ok(None); // paused, or the listing moved on: not the clock's to close
     }
     mark_started(conn, &listing, auction.id, now)?;
+    let auction = if super::sealed::is_sealed(&listing) {
+        super::sealed::open(conn, &listing, &auction, now)?
+    } else {
+        auction
+    };
     let bids = u32::try_from(auction.bid_count).unwrap_or(0);
     let to = transition(ListingStatus::Bidding, Action::CloseAuction { bids })?;
     store::close(conn, auction_id, now)?;

@@ -9,6 +9,7 @@ use super::{Deps, actor, count, load_for_write, money, owned, record, status_of}
 use crate::audit::RequestMeta;
 use crate::auth::AuthUser;
 use crate::domain::account::FieldError;
+use crate::domain::bidding::{BiddingMethod, Preemption, check_preemption};
 use crate::domain::calendar::Calendar;
 use crate::domain::listing::{Action, ListingKind, ListingStatus, Terms, check_terms, transition};
 use crate::domain::money::Money;
@@ -47,6 +48,14 @@ pub struct ListingInput {
     /// (default no: the listing fails and may be relisted).
     #[serde(default)]
     pub runner_up_offer: bool,
+    /// `english` (default: free period, then countdown) or `sealed` (一次报价: one sealed bid
+    /// per bidder within `free_bidding_seconds` from the start, all opened at its close).
+    #[serde(default)]
+    pub bidding_method: BiddingMethod,
+    /// `none` (default) or `in_auction`: confirmed holders of the pre-emptive right
+    /// (优先购买权) win on equal terms. Equity transfers only.
+    #[serde(default)]
+    pub preemption: Preemption,
 }
 
 /// A partial edit of a draft: only the fields given change.
@@ -66,6 +75,8 @@ pub struct ListingPatch {
     pub consent_document: Option<String>,
     pub allow_self_raise: Option<bool>,
     pub runner_up_offer: Option<bool>,
+    pub bidding_method: Option<BiddingMethod>,
+    pub preemption: Option<Preemption>,
 }
 
 /// Who is reading a listing.
@@ -116,6 +127,8 @@ pub(super) fn validate(
                 &terms_of(input, round),
                 Calendar::beijing_date(now),
             )?;
+            check_preemption(input.kind, input.preemption)
+                .map_err(|m| AppError::rule("preemption_not_allowed", m))?;
             Ok((t, d))
         }
         (t, d) => {
@@ -150,6 +163,8 @@ fn listing_terms<'a>(
         countdown_seconds: i32::try_from(input.countdown_seconds).unwrap_or(i32::MAX),
         allow_self_raise: input.allow_self_raise,
         runner_up_offer: input.runner_up_offer,
+        bidding_method: input.bidding_method.as_str(),
+        preemption: input.preemption.as_str(),
         consent_document: input
             .consent_document
             .as_deref()
@@ -199,6 +214,8 @@ pub fn create(
             countdown_seconds: t.countdown_seconds,
             allow_self_raise: t.allow_self_raise,
             runner_up_offer: t.runner_up_offer,
+            bidding_method: t.bidding_method,
+            preemption: t.preemption,
             consent_document: t.consent_document,
             round: 1,
             created_at: to_db(now),
@@ -215,6 +232,7 @@ pub fn create(
             "listing_id": row.id, "project_no": row.project_no, "kind": row.kind, "title": row.title,
             "appraised_value": money(row.appraised_value).to_string(), "listing_price": money(row.listing_price).to_string(),
             "deposit": money(row.deposit).to_string(), "increment": money(row.increment).to_string(),
+            "bidding_method": row.bidding_method, "preemption": row.preemption,
         }),
         meta,
     )?;
@@ -237,6 +255,8 @@ pub(super) fn input_of(row: &ListingRow) -> ListingInput {
         consent_document: row.consent_document.clone(),
         allow_self_raise: row.allow_self_raise,
         runner_up_offer: row.runner_up_offer,
+        bidding_method: BiddingMethod::parse(&row.bidding_method).unwrap_or_default(),
+        preemption: Preemption::parse(&row.preemption).unwrap_or_default(),
     }
 }
 
@@ -268,7 +288,9 @@ pub fn update(
         free_bidding_seconds,
         countdown_seconds,
         allow_self_raise,
-        runner_up_offer
+        runner_up_offer,
+        bidding_method,
+        preemption
     );
     if let Some(c) = &patch.consent_document {
         input.consent_document = Some(c.clone()).filter(|c| !c.trim().is_empty());
@@ -292,6 +314,8 @@ pub fn update(
         ("consent_document", patch.consent_document.is_some()),
         ("allow_self_raise", patch.allow_self_raise.is_some()),
         ("runner_up_offer", patch.runner_up_offer.is_some()),
+        ("bidding_method", patch.bidding_method.is_some()),
+        ("preemption", patch.preemption.is_some()),
     ]
     .into_iter()
     .filter(|(_, c)| *c)

@@ -16,6 +16,7 @@ pub use relist::{RelistInput, relist};
 pub use review::{Decision, Review, review};
 pub use suspension::{Termination, expire_suspensions, resume, suspend, terminate};
 
+use crate::domain::bidding::{BiddingMethod, Preemption};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -108,6 +109,10 @@ pub struct ListingView {
     pub allow_self_raise: bool,
     /// If the winner defaults, the deal is offered to the runner-up.
     pub runner_up_offer: bool,
+    /// `english` or `sealed` (一次报价).
+    pub bidding_method: BiddingMethod,
+    /// `none` or `in_auction` (the pre-emptive right, 优先购买权, is honoured in the bidding).
+    pub preemption: Preemption,
     pub consent_document: Option<String>,
     pub round: u32,
     /// While suspended: the state it will return to, and why.
@@ -187,6 +192,8 @@ pub fn view(
         countdown_seconds: count(row.countdown_seconds),
         allow_self_raise: row.allow_self_raise,
         runner_up_offer: row.runner_up_offer,
+        bidding_method: BiddingMethod::parse(&row.bidding_method).unwrap_or_default(),
+        preemption: Preemption::parse(&row.preemption).unwrap_or_default(),
         consent_document: row.consent_document.clone(),
         round: count(row.round),
         suspended_from: row.suspended_from.as_deref().and_then(ListingStatus::parse),

@@ -8,8 +8,10 @@ use super::schema::{
 };
 use super::stages::{RoundFacts, Snapshot, Stage, deal_is_public, facts};
 use super::{EXCHANGE_ID, LANGUAGE, Publication, ts};
+use crate::domain::bidding::{BiddingMethod, Preemption};
 use crate::domain::listing::ListingKind;
 use crate::store::deals::DealRow;
+use crate::store::listings::ListingRow;
 use crate::store::models::from_db;
 use crate::store::ocds::Process;
 use chrono::{DateTime, Utc};
@@ -195,6 +197,10 @@ pub(super) fn release(
             value: Amount::fen(f.price),
             procurement_method: "open",
             procurement_method_details: format!("{}，公开挂牌{method}", kind_name(&l.kind)),
+            submission_method: vec![submission_method(l)],
+            submission_method_details: submission_details(l).into(),
+            award_criteria: "priceOnly",
+            award_criteria_details: award_criteria_details(l),
             tender_period: Period {
                 start_date: f.start.map(ts),
                 end_date: f.end.map(ts),
@@ -209,6 +215,40 @@ pub(super) fn release(
         bids,
         awards,
         contracts,
+    }
+}
+
+fn sealed(l: &ListingRow) -> bool {
+    BiddingMethod::parse(&l.bidding_method) == Some(BiddingMethod::Sealed)
+}
+
+/// The bidding method as an OCDS `submissionMethod` code.
+fn submission_method(l: &ListingRow) -> &'static str {
+    if sealed(l) {
+        "electronicSubmission"
+    } else {
+        "electronicAuction"
+    }
+}
+
+fn submission_details(l: &ListingRow) -> &'static str {
+    if sealed(l) {
+        "一次报价（密封报价）：每位合格竞买人在报价期内提交一次报价，截止时统一开启"
+    } else {
+        "网络竞价：自由报价期后进入限时报价期，每次有效报价重新开始倒计时"
+    }
+}
+
+/// `awardCriteriaDetails`: price first, then the tie rule (and the pre-emptive right).
+fn award_criteria_details(l: &ListingRow) -> String {
+    let right = Preemption::parse(&l.preemption) == Some(Preemption::InAuction);
+    match (sealed(l), right) {
+        (true, true) => "价格优先；报价相同时，优先购买权人优先，其次报价在先者优先".into(),
+        (true, false) => "价格优先；报价相同时，报价在先者优先".into(),
+        (false, true) => {
+            "价格优先、时间优先；优先购买权人可按当前最高价跟价，在同等条件下优先".into()
+        }
+        (false, false) => "价格优先、时间优先".into(),
     }
 }
 

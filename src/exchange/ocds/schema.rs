@@ -48,6 +48,13 @@ pub struct Tender {
     pub value: Amount,
     pub procurement_method: &'static str,
     pub procurement_method_details: String,
+    /// `electronicAuction` (English) or `electronicSubmission` (sealed one-time bid).
+    pub submission_method: Vec<&'static str>,
+    pub submission_method_details: String,
+    /// `priceOnly`: the highest price wins.
+    pub award_criteria: &'static str,
+    /// How ties are broken, and the pre-emptive right where the listing honours it.
+    pub award_criteria_details: String,
     pub tender_period: Period,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub award_period: Option<Period>,

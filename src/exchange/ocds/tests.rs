@@ -59,6 +59,8 @@ fn listing(status: &str) -> ListingRow {
         suspension_alerted: false,
         runner_up_offer: false,
         decision_due_at: None,
+        bidding_method: "english".into(),
+        preemption: "none".into(),
         terminated_reason: None,
         created_at: to_db(t(-60)),
         updated_at: to_db(t(0)),
@@ -107,6 +109,7 @@ fn auction(closed: Option<i64>, bids: i32) -> AuctionRow {
         closed_at: closed.map(|m| to_db(t(m))),
         created_at: to_db(t(110)),
         last_bid_at: None,
+        leading_holds_right: false,
     }
 }
 

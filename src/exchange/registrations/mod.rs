@@ -57,6 +57,9 @@ pub struct RegistrationView {
     pub seller_opinion_due_at: Option<DateTime<Utc>>,
     /// After an objection: the exchange decides again by then.
     pub review_due_at: Option<DateTime<Utc>>,
+    /// The exchange confirmed the bidder's pre-emptive right (优先购买权). Shown to the
+    /// bidder itself, the enterprise, operators and auditors; never to other bidders.
+    pub preemptive_right: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -94,6 +97,7 @@ pub fn view(r: &RegistrationRow, deposit: Money, org_name: Option<String>) -> Re
         seller_opinion: r.seller_opinion.as_deref().and_then(SellerOpinion::parse),
         seller_opinion_due_at: r.seller_opinion_due_at.map(from_db),
         review_due_at: r.review_due_at.map(from_db),
+        preemptive_right: r.preemptive_right,
         created_at: from_db(r.created_at),
     }
 }

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::{By, ReviewDecision, record, registrant, undecided};
 use crate::audit::{self, Actor};
+use crate::domain::bidding::{self, Preemption};
 use crate::domain::money::Money;
 use crate::domain::qualification::{self, SellerOpinion};
 use crate::domain::registration::{DepositAction, DepositStatus, RegistrationStatus, bidder_code};
@@ -21,7 +22,9 @@ use crate::store::models::from_db;
 use crate::store::registrations::{self as store, RegistrationRow, Review};
 
 /// An operator qualifies or rejects a pending registration: during disclosure, within the
-/// qualification window after it, or (after the enterprise objected) by its own due.
+/// qualification window after it, or (after the enterprise objected) by its own due. A
+/// qualification may confirm the bidder's pre-emptive right (优先购买权) where the listing
+/// honours it.
 pub fn review(
     conn: &mut Conn,
     deps: &Deps,
@@ -29,12 +32,16 @@ pub fn review(
     reg_id: i64,
     decision: ReviewDecision,
     comment: &str,
+    preemptive_right: bool,
 ) -> Result<RegistrationRow, AppError> {
     let now = by.now;
     let reg =
         store::find(conn, reg_id)?.ok_or_else(|| AppError::not_found("no such registration"))?;
     let row = load_for_write(conn, deps, reg.listing_id, now)?;
     reviewable(deps, &row, &reg, now)?;
+    if preemptive_right {
+        confirmable_right(&row, decision)?;
+    }
     let comment = comment.trim();
     let o = outcome(conn, deps, &reg, decision, comment, now)?;
     let written = store::review(
@@ -46,6 +53,7 @@ pub fn review(
             bidder_code: o.code.as_deref(),
             deposit_due: o.deposit_due.or(reg.deposit_due_at.map(from_db)),
             opinion_due: o.opinion_due,
+            preemptive_right,
         },
         now,
     )?;
@@ -55,7 +63,7 @@ pub fn review(
             "this registration was reviewed meanwhile",
         ));
     }
-    record_review(conn, by, &reg, &o, comment)?;
+    record_review(conn, by, &reg, &o, comment, preemptive_right)?;
     if o.status == RegistrationStatus::Rejected
         && reg.deposit_status == DepositStatus::Paid.as_str()
     {
@@ -96,12 +104,31 @@ fn reviewable(
     Ok(())
 }
 
+/// The pre-emptive right is confirmed with a qualification, on a listing that honours it.
+fn confirmable_right(row: &ListingRow, decision: ReviewDecision) -> Result<(), AppError> {
+    if decision != ReviewDecision::Qualify {
+        return Err(AppError::field(
+            "preemptive_right",
+            "the pre-emptive right is confirmed with a qualification only",
+        ));
+    }
+    let honoured = Preemption::parse(&row.preemption).is_some_and(bidding::may_hold_right);
+    if !honoured {
+        return Err(AppError::rule(
+            "preemption_not_offered",
+            "this listing does not honour the pre-emptive right in its bidding",
+        ));
+    }
+    Ok(())
+}
+
 fn record_review(
     conn: &mut Conn,
     by: &By,
     reg: &RegistrationRow,
     o: &Outcome,
     comment: &str,
+    preemptive_right: bool,
 ) -> Result<(), AppError> {
     let action = if o.status == RegistrationStatus::Qualified {
         "registration.qualified"
@@ -118,7 +145,7 @@ fn record_review(
             "listing_id": reg.listing_id, "registration_id": reg.id, "bidder_code": o.code, "comment": comment,
             "deposit_due_at": o.deposit_due.map(audit::chain::format_time),
             "seller_opinion_due_at": o.opinion_due.map(audit::chain::format_time),
-            "after_objection": reg.qualified_at.is_some(),
+            "after_objection": reg.qualified_at.is_some(), "preemptive_right": preemptive_right,
         }),
         by.meta,
     )

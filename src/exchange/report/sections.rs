@@ -41,6 +41,8 @@ pub(super) fn listing_view(row: &ListingRow, seller: OrganizationView) -> Report
         free_bidding_seconds: row.free_bidding_seconds,
         countdown_seconds: row.countdown_seconds,
         allow_self_raise: row.allow_self_raise,
+        bidding_method: row.bidding_method.clone(),
+        preemption: row.preemption.clone(),
         consent_document: row.consent_document.clone(),
         round: row.round,
         review_comment: row.review_comment.clone(),
@@ -174,6 +176,7 @@ pub(super) fn auction_view(
                 ends_at: from_db(b.ends_at),
                 client_ip: b.client_ip.clone(),
                 user_agent: b.user_agent.clone(),
+                kind: b.kind.clone(),
             })
             .collect(),
     }

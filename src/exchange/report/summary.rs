@@ -197,6 +197,17 @@ fn auction_summary(action: &str, p: &Value) -> String {
             num(p, "eligible_bidders")
         ),
         "auction.started" => "竞价开始（自由报价期）".into(),
+        "bid.sealed" => format!(
+            "一次报价已提交（金额密封），竞买号 {}，承诺值 {}",
+            text(p, "bidder_code"),
+            text(p, "commitment")
+        ),
+        "auction.opened" => format!(
+            "一次报价开标：{} 份报价，最高价 {}，竞买号 {}",
+            p.get("bids").and_then(Value::as_array).map_or(0, Vec::len),
+            money(p, "price"),
+            text(p, "winner_bidder_code")
+        ),
         "bid.placed" => format!(
             "第 {} 次出价 {}，竞买号 {}",
             num(p, "seq"),
@@ -376,6 +387,8 @@ const LABELS: &[(&str, &str)] = &[
     ("auction.scheduled", "安排竞价"),
     ("auction.started", "竞价开始"),
     ("bid.placed", "出价"),
+    ("bid.sealed", "一次报价提交"),
+    ("auction.opened", "一次报价开标"),
     ("auction.closed", "竞价结束"),
     ("negotiation.quoted", "协议报价"),
     ("deal.awarded", "确认成交"),

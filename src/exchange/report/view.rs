@@ -70,6 +70,10 @@ pub struct ReportListing {
     pub free_bidding_seconds: i32,
     pub countdown_seconds: i32,
     pub allow_self_raise: bool,
+    /// `english` or `sealed`.
+    pub bidding_method: String,
+    /// `none` or `in_auction`.
+    pub preemption: String,
     pub consent_document: Option<String>,
     pub round: i32,
     pub review_comment: Option<String>,
@@ -168,6 +172,8 @@ pub struct ReportBid {
     pub ends_at: DateTime<Utc>,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
+    /// `raise`, `match` (a right-holder's match of the price) or `sealed` (opened at the close).
+    pub kind: String,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

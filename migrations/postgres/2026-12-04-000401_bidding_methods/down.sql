@@ -1,0 +1,10 @@
+DROP TABLE sealed_bids;
+DROP INDEX bids_raise_amount;
+DELETE FROM bid_requests WHERE bid_id IN (SELECT id FROM bids WHERE kind <> 'raise');
+DELETE FROM bids WHERE kind <> 'raise';
+ALTER TABLE bids ADD CONSTRAINT bids_auction_id_amount_key UNIQUE (auction_id, amount);
+ALTER TABLE bids DROP COLUMN kind;
+ALTER TABLE auctions DROP COLUMN leading_holds_right;
+ALTER TABLE registrations DROP COLUMN preemptive_right;
+ALTER TABLE listings DROP COLUMN preemption;
+ALTER TABLE listings DROP COLUMN bidding_method;
