@@ -155,10 +155,10 @@ async fn run(opts: Options) -> anyhow::Result<()> {
             .app_data(page.clone())
             .route("/page", web::get().to(bare_page))
     })
-        .workers(workers)
-        .disable_signals()
-        .listen(listener)?
-        .run();
+    .workers(workers)
+    .disable_signals()
+    .listen(listener)?
+    .run();
     let ping_handle = ping_server.handle();
     actix_web::rt::spawn(ping_server);
 
@@ -688,7 +688,10 @@ fn fetch(t: &Target) -> anyhow::Result<serde_json::Value> {
         bail!("{} answered {status}", t.path);
     }
     let v: serde_json::Value = serde_json::from_slice(&http.body)?;
-    let items = v.get("items").and_then(|i| i.as_array()).map_or(0, Vec::len);
+    let items = v
+        .get("items")
+        .and_then(|i| i.as_array())
+        .map_or(0, Vec::len);
     if items != 20 {
         bail!("{} gave {items} items, not 20", t.path);
     }
