@@ -1,5 +1,6 @@
 //! Public browse throughput of `GET /api/v1/listings` over 10,000 listings, next to a
-//! minimal actix-web JSON endpoint on the same machine, as a ratio.
+//! bare actix-web endpoint on the same machine that serves the same 20-item page from
+//! memory, as a ratio.
 //!
 //! `cargo bench --bench browse` (optionally `-- SECONDS CONNECTIONS`, default 10 and 32).
 //!
@@ -7,14 +8,16 @@
 //! checkpoints) on a fresh SQLite file in a temporary folder, or on PostgreSQL when
 //! BENCH_DATABASE_URL is set; that URL must name an EMPTY database (it is migrated and
 //! seeded, and nothing is removed afterwards). It seeds the listings through the store layer
-//! in a few big transactions, starts a bare `GET /ping` server with the same worker count in
-//! the same process, and then drives each target with a closed loop of keep-alive HTTP/1.1
+//! in a few big transactions, fetches the first public page (`?per_page=20`) once, starts a
+//! bare `GET /page` server with the same worker count in the same process that serialises
+//! that page (parsed into memory) into each answer, so the baseline does the JSON work of a
+//! page without any database, and then drives each target with a closed loop of keep-alive HTTP/1.1
 //! connections to 127.0.0.1 (one client thread per connection): a warm-up of 2 s whose
 //! results are dropped, then the measured period. Only responses started inside the measured
 //! period count; any status but 200, and any I/O failure, counts as an error.
 //!
 //! Client, servers and database share the machine's cores, so the absolute numbers are a
-//! floor; the ratio to `/ping` is the figure to compare between runs.
+//! floor; the ratio to `/page` is the figure to compare between runs.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
@@ -140,13 +143,22 @@ async fn run(opts: Options) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
 
+    let first_page = Target::new("first page", app_port, FIRST_PAGE.to_string());
+    let page = tokio::task::spawn_blocking(move || fetch(&first_page))
+        .await
+        .context("fetching the first page failed")??;
+    let page = web::Data::new(page);
     let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     let ping_port = listener.local_addr()?.port();
-    let ping_server = HttpServer::new(|| App::new().route("/ping", web::get().to(ping)))
-        .workers(workers)
-        .disable_signals()
-        .listen(listener)?
-        .run();
+    let ping_server = HttpServer::new(move || {
+        App::new()
+            .app_data(page.clone())
+            .route("/page", web::get().to(bare_page))
+    })
+    .workers(workers)
+    .disable_signals()
+    .listen(listener)?
+    .run();
     let ping_handle = ping_server.handle();
     actix_web::rt::spawn(ping_server);
 
@@ -210,10 +222,13 @@ fn bench_settings(url: String, workers: usize) -> anyhow::Result<Settings> {
     Ok(settings)
 }
 
+/// The page the bare endpoint serves.
+const FIRST_PAGE: &str = "/api/v1/listings?per_page=20";
+
 /// The bare actix-web baseline and three listing queries.
 fn targets(ping_port: u16, app_port: u16) -> Vec<Target> {
     vec![
-        Target::new("GET /ping (bare actix-web)", ping_port, "/ping".to_string()),
+        Target::new("GET /page (bare, in memory)", ping_port, "/page".to_string()),
         Target::new(
             "kind + price range",
             app_port,
@@ -261,7 +276,7 @@ fn print_results(results: &[(Target, Stats)], measure: Duration) {
                 0.0
             };
             println!(
-                "{} {:.3} of /ping's throughput ({:.1}x slower)",
+                "{} {:.3} of /page's throughput ({:.1}x slower)",
                 pad(t.name),
                 ratio,
                 if ratio > 0.0 {
@@ -283,8 +298,9 @@ fn pad(label: &str) -> String {
     format!("{label}{}", " ".repeat(28usize.saturating_sub(width)))
 }
 
-async fn ping() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({"status": "ok", "service": "ping"}))
+/// The first page of the browse, serialised from memory on every request.
+async fn bare_page(page: web::Data<serde_json::Value>) -> HttpResponse {
+    HttpResponse::Ok().json(&**page)
 }
 
 fn cpu_model() -> String {
@@ -665,6 +681,24 @@ impl Http {
             self.read_line()?;
         }
     }
+}
+
+/// The JSON answer of `t`, which must be a page of 20 items.
+fn fetch(t: &Target) -> anyhow::Result<serde_json::Value> {
+    let mut http = Http::connect(t.addr, &t.path)?;
+    let (status, _) = http.get()?;
+    if status != 200 {
+        bail!("{} answered {status}", t.path);
+    }
+    let v: serde_json::Value = serde_json::from_slice(&http.body)?;
+    let items = v
+        .get("items")
+        .and_then(|i| i.as_array())
+        .map_or(0, Vec::len);
+    if items != 20 {
+        bail!("{} gave {items} items, not 20", t.path);
+    }
+    Ok(v)
 }
 
 /// One request outside the measurement, to show what the target answers.

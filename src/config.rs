@@ -53,6 +53,7 @@ pub struct Settings {
     pub mail: MailSettings,
     pub rate_limit: RateLimitSettings,
     pub live: LiveSettings,
+    pub browse: BrowseSettings,
     pub log: LogSettings,
     pub metrics: MetricsSettings,
     pub ocds: OcdsSettings,
@@ -318,6 +319,15 @@ impl LiveSettings {
         }
         Ok(())
     }
+}
+
+/// The listing browse (`GET /api/v1/listings`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrowseSettings {
+    /// Seconds an instance reuses the count of matches of one filter for `total` on pages
+    /// that are not the last (0: count on every such page).
+    pub count_cache_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

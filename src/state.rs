@@ -43,6 +43,8 @@ pub struct AppState {
     pub hub: crate::live::Hub,
     /// Counters and histograms for `/metrics`.
     pub metrics: crate::metrics::Metrics,
+    /// Recent counts of the listing browse's matches, per filter.
+    pub browse_counts: Arc<crate::store::browse::CountCache>,
     /// When this process started (Unix seconds).
     pub started_unix: i64,
 }
@@ -98,6 +100,9 @@ impl AppState {
             rules: ExchangeRules::load(&settings, &settings.config_dir)?,
             hub: crate::live::Hub::new(&settings.live),
             metrics: crate::metrics::Metrics::new(),
+            browse_counts: Arc::new(crate::store::browse::CountCache::new(Duration::from_secs(
+                settings.browse.count_cache_seconds,
+            ))),
             started_unix: chrono::Utc::now().timestamp(),
             settings,
         })

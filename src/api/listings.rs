@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::call::{Call, Ctx};
 use super::extract::{AuthUser, Enterprises, MaybeUser, Operators, RequestMeta, Staff};
 use super::json::ApiJson;
-use super::paging::{Page, Paging};
+use super::paging::{Cursor, Paging};
 use crate::domain::listing::{ListingKind, ListingStatus, effective_status};
 use crate::domain::money::Money;
 use crate::error::{AppError, Problem};
@@ -17,7 +17,8 @@ use crate::exchange::listings::{
     self as uc, Decision, ListingInput, ListingPatch, ListingView, RelistInput, Review, Viewer,
 };
 use crate::state::AppState;
-use crate::store::listings::{self as store, Browse, ListingRow, StatusFilter};
+use crate::store::browse::{self, Browse, CountCache, Start, StatusFilter};
+use crate::store::listings::{self as store, ListingRow};
 use crate::store::models::from_db;
 use crate::store::{Conn, registrations};
 
@@ -385,6 +386,24 @@ pub struct BrowseQuery {
     /// Items per page, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
+    /// The `next_cursor` of the page before, instead of `page`: the next page starts right
+    /// after the last listing of that page, however many were added since (keyset paging).
+    pub cursor: Option<String>,
+}
+
+/// A page of the browse, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListingPage {
+    pub items: Vec<ListingView>,
+    pub page: u32,
+    pub per_page: u32,
+    /// Listings that match. Counted for this answer when `total_exact`; otherwise a count
+    /// this instance took at most `browse.count_cache_seconds` ago (never less than the
+    /// listings up to this page, plus one when a next page exists).
+    pub total: i64,
+    pub total_exact: bool,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
 fn price(field: &str, v: &Option<String>) -> Result<Option<i64>, AppError> {
@@ -397,24 +416,8 @@ fn price(field: &str, v: &Option<String>) -> Result<Option<i64>, AppError> {
         .transpose()
 }
 
-/// Browse listings: the public sees public states; an enterprise also its own; staff all.
-#[utoipa::path(get, path = "/api/v1/listings", tag = "listings",
-    params(BrowseQuery),
-    // Optional: a signed-in caller (owner, staff) may see more; a bad token is 401.
-    security((), ("bearer" = [])),
-    responses(
-        (status = 200, description = "A page of listings, newest first", body = inline(Page<ListingView>)),
-        (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn browse(
-    state: web::Data<AppState>,
-    user: MaybeUser,
-    q: web::Query<BrowseQuery>,
-) -> Result<HttpResponse, AppError> {
-    let q = q.into_inner();
-    let paging = Paging::new(q.page, q.per_page)?;
-    let viewer = Viewer::of(user.0.as_ref());
+/// The filters `q` asks for, as far as `viewer` may see.
+fn browse_filter(q: &BrowseQuery, viewer: Viewer) -> Result<Browse, AppError> {
     let staff = matches!(viewer, Viewer::Staff);
     let statuses = match q.status {
         Some(s) if staff || s.is_public() => StatusFilter::In(vec![s.as_str().to_string()]),
@@ -443,33 +446,123 @@ pub async fn browse(
         )),
         _ => None,
     };
-    let b = Browse {
+    Ok(Browse {
         statuses,
         own_org,
         kind: q.kind.map(|k| k.as_str().to_string()),
-        q: q.q.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+        q: q.q
+            .as_ref()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty()),
         min_price: price("min_price", &q.min_price)?,
         max_price: price("max_price", &q.max_price)?,
         hide_undisclosed: !staff,
+    })
+}
+
+/// Browse listings: the public sees public states; an enterprise also its own; staff all.
+#[utoipa::path(get, path = "/api/v1/listings", tag = "listings",
+    params(BrowseQuery),
+    // Optional: a signed-in caller (owner, staff) may see more; a bad token is 401.
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of listings, newest first", body = ListingPage),
+        (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn browse(
+    state: web::Data<AppState>,
+    user: MaybeUser,
+    q: web::Query<BrowseQuery>,
+) -> Result<HttpResponse, AppError> {
+    let q = q.into_inner();
+    let (paging, start) = match q.cursor.as_deref() {
+        None => {
+            let paging = Paging::new(q.page, q.per_page)?;
+            (paging, Start::Offset(paging.offset()))
+        }
+        Some(_) if q.page.is_some() => {
+            return Err(AppError::bad_request(
+                "invalid_query",
+                "give either page or cursor, not both",
+            ));
+        }
+        Some(text) => {
+            let cursor = Cursor::parse(text)?;
+            let paging = Paging::new(Some(cursor.page), q.per_page)?;
+            (paging, Start::Before(cursor.after_id))
+        }
     };
-    let (offset, limit, now) = (paging.offset(), paging.limit(), state.clock.now());
-    let (items, total) = state
+    let viewer = Viewer::of(user.0.as_ref());
+    let b = browse_filter(&q, viewer)?;
+    let (now, counts) = (state.clock.now(), state.browse_counts.clone());
+    let page = state
         .db
-        .run(move |c| {
-            let (rows, total) = store::browse(c, &b, offset, limit)?;
-            let ids: Vec<i64> = rows.iter().map(|r| r.organization_id).collect();
-            let names = store::seller_names(c, &ids)?;
-            let items = rows
-                .iter()
-                .map(|r| {
-                    let seller = names.get(&r.organization_id).cloned().unwrap_or_default();
-                    present_with(c, r, seller, viewer, now)
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok((items, total))
-        })
+        .run(move |c| browse_page(c, &b, start, paging, viewer, now, &counts))
         .await?;
-    Ok(HttpResponse::Ok().json(paging.page(items, total)))
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Reads one page (and one listing more, to know whether another page follows), then the
+/// total: known without counting on a last page reached by `page`, else counted or recalled.
+fn browse_page(
+    c: &mut Conn,
+    b: &Browse,
+    start: Start,
+    paging: Paging,
+    viewer: Viewer,
+    now: DateTime<Utc>,
+    counts: &CountCache,
+) -> Result<ListingPage, AppError> {
+    let limit = paging.limit();
+    let mut rows = browse::page(c, b, start, limit + 1)?;
+    let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    let shown = paging.offset() + i64::try_from(rows.len()).unwrap_or(0);
+    let by_offset = matches!(start, Start::Offset(_));
+    let (total, total_exact) = if by_offset && !more && (!rows.is_empty() || shown == 0) {
+        (shown, true)
+    } else {
+        let (n, fresh) = match counts.get(b) {
+            Some(n) => (n, false),
+            None => {
+                let n = browse::count(c, b)?;
+                counts.put(b.clone(), n);
+                (n, true)
+            }
+        };
+        // What this page shows is a floor (not past the end: there are none to show).
+        let floor = if rows.is_empty() {
+            0
+        } else {
+            shown + i64::from(more)
+        };
+        (n.max(floor), fresh && n >= floor)
+    };
+    let next_cursor = rows.last().filter(|_| more).map(|last| {
+        Cursor {
+            page: paging.page.saturating_add(1),
+            after_id: last.id,
+        }
+        .to_string()
+    });
+    let ids: Vec<i64> = rows.iter().map(|r| r.organization_id).collect();
+    let names = store::seller_names(c, &ids)?;
+    let items = rows
+        .iter()
+        .map(|r| {
+            let seller = names.get(&r.organization_id).cloned().unwrap_or_default();
+            present_with(c, r, seller, viewer, now)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ListingPage {
+        items,
+        page: paging.page,
+        per_page: paging.per_page,
+        total,
+        total_exact,
+        next_cursor,
+    })
 }
 
 /// One round of a listing, as it was disclosed.

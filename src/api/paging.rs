@@ -58,9 +58,55 @@ impl Paging {
     }
 }
 
+/// Where the next page of a keyset-paged list starts: its number and the id after which it
+/// continues (newest first, so the next ids are smaller). Sent as `{page}.{id}`; clients
+/// treat it as opaque.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub page: u32,
+    pub after_id: i64,
+}
+
+impl Cursor {
+    pub fn parse(text: &str) -> Result<Self, AppError> {
+        let bad = || AppError::bad_request("invalid_query", "cursor is not one this API gave");
+        if !text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            return Err(bad());
+        }
+        let (page, id) = text.split_once('.').ok_or_else(bad)?;
+        let page: u32 = page.parse().map_err(|_| bad())?;
+        let after_id: i64 = id.parse().map_err(|_| bad())?;
+        if page < 2 || after_id < 1 {
+            return Err(bad());
+        }
+        Ok(Self { page, after_id })
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.page, self.after_id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cursors_read_back_what_they_wrote_and_nothing_else() {
+        let c = Cursor {
+            page: 3,
+            after_id: 9981,
+        };
+        assert_eq!(c.to_string(), "3.9981");
+        assert_eq!(Cursor::parse("3.9981").unwrap(), c);
+        for bad in [
+            "", "3", "3.", ".5", "1.5", "3.0", "3.-1", "x.5", "3.5.1", "+3.5", "3.9e3",
+        ] {
+            assert!(Cursor::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn defaults_and_bounds() {

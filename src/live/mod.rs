@@ -106,10 +106,15 @@ impl Hub {
 pub fn notify_in_tx(conn: &mut Conn, listing_id: i64) -> Result<(), crate::error::AppError> {
     if let Conn::Pg(c) = conn {
         use diesel::RunQueryDsl;
-        diesel::sql_query(format!("NOTIFY {CHANNEL}, '{listing_id}'")).execute(*c)?;
+        // `pg_notify` rather than NOTIFY: its arguments are bind parameters, so this is one
+        // prepared statement for every listing (the same delivery as NOTIFY).
+        diesel::select(pg_notify(CHANNEL, listing_id.to_string())).execute(*c)?;
     }
     Ok(())
 }
+
+// pg_notify returns void, which nothing reads: the statement is only executed.
+diesel::define_sql_function!(fn pg_notify(channel: diesel::sql_types::Text, payload: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
 /// On PostgreSQL, relays notifications from every instance to this instance's hub. Runs on
 /// its own thread with its own connection; reconnects after errors; ends when `alive` says

@@ -4,8 +4,12 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::Conn;
+use super::listings::ListingRow;
 use super::models::to_db;
-use super::schema::{auctions as a, bid_requests as br, bids as b};
+use super::registrations::RegistrationRow;
+use super::schema::{
+    auctions as a, bid_requests as br, bids as b, listings as l, registrations as r,
+};
 use crate::error::AppError;
 use crate::with_conn;
 
@@ -92,6 +96,31 @@ pub fn of_listing(
         .filter(a::listing_id.eq(listing_id))
         .filter(a::round.eq(round))
         .select(AuctionRow::as_select())
+        .first(c)
+        .optional())?;
+    Ok(row)
+}
+
+/// A listing, the auction of its current round and a bidder's registration for it.
+pub type ForBid = (ListingRow, Option<AuctionRow>, Option<RegistrationRow>);
+
+/// What a bid reads before it queues, in one statement: the listing, the auction of its
+/// current round and the bidder's registration for that round (either may be missing).
+pub fn for_bid(conn: &mut Conn, listing_id: i64, user_id: i64) -> Result<Option<ForBid>, AppError> {
+    let row = with_conn!(conn, c => l::table
+        .left_join(a::table.on(a::listing_id.eq(l::id).and(a::round.eq(l::round))))
+        .left_join(
+            r::table.on(r::listing_id
+                .eq(l::id)
+                .and(r::round.eq(l::round))
+                .and(r::user_id.eq(user_id))),
+        )
+        .filter(l::id.eq(listing_id))
+        .select((
+            ListingRow::as_select(),
+            Option::<AuctionRow>::as_select(),
+            Option::<RegistrationRow>::as_select(),
+        ))
         .first(c)
         .optional())?;
     Ok(row)

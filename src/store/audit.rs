@@ -29,25 +29,20 @@ pub struct EventBody {
 /// (seq, hash). PostgreSQL takes a row lock; SQLite's write transaction already holds the
 /// database lock.
 pub fn lock_head(conn: &mut Conn, stream: &str, genesis: &str) -> Result<(i64, String), AppError> {
-    with_conn!(conn, c => diesel::insert_into(audit_heads::table)
+    // One statement creates the head if it is new and locks it either way: an upsert locks
+    // the row it conflicts with, as SELECT ... FOR UPDATE would (SQLite's write transaction
+    // holds the whole database).
+    let head = with_conn!(conn, c => diesel::insert_into(audit_heads::table)
         .values((
             audit_heads::stream.eq(stream),
             audit_heads::seq.eq(0_i64),
             audit_heads::hash.eq(genesis),
         ))
-        .on_conflict_do_nothing()
-        .execute(c))?;
-    let head = match conn {
-        Conn::Pg(c) => audit_heads::table
-            .find(stream)
-            .select((audit_heads::seq, audit_heads::hash))
-            .for_update()
-            .first(*c)?,
-        Conn::Sqlite(c) => audit_heads::table
-            .find(stream)
-            .select((audit_heads::seq, audit_heads::hash))
-            .first(*c)?,
-    };
+        .on_conflict(audit_heads::stream)
+        .do_update()
+        .set(audit_heads::seq.eq(audit_heads::seq))
+        .returning((audit_heads::seq, audit_heads::hash))
+        .get_result(c))?;
     Ok(head)
 }
 

@@ -9,6 +9,8 @@ use super::schema::{listing_rounds as lr, listings as l, organizations, project_
 use crate::error::AppError;
 use crate::with_conn;
 
+pub use super::browse::{Browse, StatusFilter, browse};
+
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = l)]
 pub struct ListingRow {
@@ -349,110 +351,6 @@ pub fn rounds(conn: &mut Conn, id: i64) -> Result<Vec<RoundRow>, AppError> {
         .select(RoundRow::as_select())
         .load(c))?;
     Ok(rows)
-}
-
-/// Which statuses a browse may return.
-#[derive(Debug, Clone, Default)]
-pub enum StatusFilter {
-    /// Every status (staff without a filter).
-    #[default]
-    Any,
-    /// Only these.
-    In(Vec<String>),
-    /// All but these (the public: everything but drafts and reviews). Written this way the
-    /// query walks the newest rows first instead of sorting every match.
-    NotIn(Vec<String>),
-}
-
-/// Browse filters.
-#[derive(Debug, Clone, Default)]
-pub struct Browse {
-    /// The statuses the caller may see (and asked for).
-    pub statuses: StatusFilter,
-    /// Also the caller's own organisation's listings in these statuses.
-    pub own_org: Option<(i64, Vec<String>)>,
-    pub kind: Option<String>,
-    pub q: Option<String>,
-    pub min_price: Option<i64>,
-    pub max_price: Option<i64>,
-    /// Leave out listings terminated before they were ever disclosed (not public), except
-    /// the caller's own.
-    pub hide_undisclosed: bool,
-}
-
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
-
-/// Escapes LIKE wildcards so a search term matches literally.
-fn like_pattern(q: &str) -> String {
-    let escaped = q
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
-/// One page of listings matching `b`, newest first, with the total.
-pub fn browse(
-    conn: &mut Conn,
-    b: &Browse,
-    offset: i64,
-    limit: i64,
-) -> Result<(Vec<ListingRow>, i64), AppError> {
-    macro_rules! filtered {
-        () => {{
-            let mut q = l::table.into_boxed();
-            let own = b.own_org.clone();
-            q = match (&b.statuses, own) {
-                (StatusFilter::Any, _) => q,
-                (StatusFilter::In(s), None) => q.filter(l::status.eq_any(s.clone())),
-                (StatusFilter::NotIn(s), None) => q.filter(l::status.ne_all(s.clone())),
-                (StatusFilter::In(s), Some((org, mine))) => q.filter(
-                    l::status
-                        .eq_any(s.clone())
-                        .or(l::organization_id.eq(org).and(l::status.eq_any(mine))),
-                ),
-                (StatusFilter::NotIn(s), Some((org, mine))) => q.filter(
-                    l::status
-                        .ne_all(s.clone())
-                        .or(l::organization_id.eq(org).and(l::status.eq_any(mine))),
-                ),
-            };
-            if b.hide_undisclosed {
-                let disclosed = l::status
-                    .ne("terminated")
-                    .or(l::first_disclosure_at.is_not_null());
-                q = match &b.own_org {
-                    Some((org, _)) => q.filter(disclosed.or(l::organization_id.eq(*org))),
-                    None => q.filter(disclosed),
-                };
-            }
-            if let Some(k) = &b.kind {
-                q = q.filter(l::kind.eq(k.clone()));
-            }
-            if let Some(text) = &b.q {
-                q = q.filter(lower(l::title).like(like_pattern(text)).escape('\\'));
-            }
-            if let Some(min) = b.min_price {
-                q = q.filter(l::listing_price.ge(min));
-            }
-            if let Some(max) = b.max_price {
-                q = q.filter(l::listing_price.le(max));
-            }
-            q
-        }};
-    }
-    let (rows, total) = with_conn!(conn, c => {
-        let total: i64 = filtered!().count().get_result(c)?;
-        let rows = filtered!()
-            .order(l::id.desc())
-            .offset(offset)
-            .limit(limit)
-            .select(ListingRow::as_select())
-            .load(c)?;
-        Ok::<_, diesel::result::Error>((rows, total))
-    })?;
-    Ok((rows, total))
 }
 
 /// Listings in disclosure whose end has passed and that nobody has decided yet.

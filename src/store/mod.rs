@@ -9,6 +9,7 @@
 pub mod alerts;
 pub mod auctions;
 pub mod audit;
+pub mod browse;
 pub mod deals;
 pub mod listings;
 pub mod metrics;
@@ -16,6 +17,7 @@ pub mod models;
 pub mod notices;
 pub mod notifications;
 pub mod ocds;
+pub mod pool;
 pub mod registrations;
 pub mod reminders;
 pub mod report;
@@ -32,7 +34,6 @@ use std::time::Duration;
 use anyhow::Context;
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -65,8 +66,8 @@ impl Backend {
     }
 }
 
-type PgPool = Pool<ConnectionManager<PgConnection>>;
-type SqlitePool = Pool<ConnectionManager<SqliteConnection>>;
+type PgPool = pool::Pooled<PgConnection>;
+type SqlitePool = pool::Pooled<SqliteConnection>;
 
 /// The connection pool, for whichever backend the configuration chose.
 #[derive(Clone)]
@@ -104,7 +105,7 @@ struct SqlitePragmas {
     busy_timeout_ms: u32,
 }
 
-impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
+impl pool::Setup<SqliteConnection> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
         conn.batch_execute(&format!(
             "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
@@ -123,10 +124,7 @@ impl Db {
         let timeout = Duration::from_secs(settings.connect_timeout_seconds.max(1));
         match backend {
             Backend::Postgres => {
-                let pool = Pool::builder()
-                    .max_size(settings.pool_size.max(1))
-                    .connection_timeout(timeout)
-                    .build(ConnectionManager::<PgConnection>::new(url))
+                let pool = pool::Pooled::build(url, settings.pool_size.max(1), timeout, true, None)
                     .context("cannot connect to PostgreSQL")?;
                 Ok(Db::Postgres(pool))
             }
@@ -138,14 +136,17 @@ impl Db {
                         format!("cannot create the database folder {}", parent.display())
                     })?;
                 }
-                let pool = Pool::builder()
-                    .max_size(settings.pool_size.max(1))
-                    .connection_timeout(timeout)
-                    .connection_customizer(Box::new(SqlitePragmas {
-                        busy_timeout_ms: settings.sqlite_busy_timeout_ms,
-                    }))
-                    .build(ConnectionManager::<SqliteConnection>::new(url))
-                    .context("cannot open the SQLite database")?;
+                let pragmas = SqlitePragmas {
+                    busy_timeout_ms: settings.sqlite_busy_timeout_ms,
+                };
+                let pool = pool::Pooled::build(
+                    url,
+                    settings.pool_size.max(1),
+                    timeout,
+                    false,
+                    Some(Box::new(pragmas)),
+                )
+                .context("cannot open the SQLite database")?;
                 Ok(Db::Sqlite(pool))
             }
         }
@@ -153,11 +154,10 @@ impl Db {
 
     /// (open connections, idle connections, maximum size) of the pool.
     pub fn pool_state(&self) -> (u32, u32, u32) {
-        let (state, max) = match self {
-            Db::Postgres(p) => (p.state(), p.max_size()),
-            Db::Sqlite(p) => (p.state(), p.max_size()),
-        };
-        (state.connections, state.idle_connections, max)
+        match self {
+            Db::Postgres(p) => p.state(),
+            Db::Sqlite(p) => p.state(),
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -171,7 +171,7 @@ impl Db {
     pub fn migrate_blocking(&self) -> anyhow::Result<Vec<String>> {
         let applied = match self {
             Db::Postgres(pool) => {
-                let mut conn = pool.get().context("no database connection")?;
+                let mut conn = pool.get().map_err(|e| anyhow::anyhow!("{e}"))?;
                 // Instances starting together queue here instead of racing to create the
                 // same tables; the lock is released with the statement below or the session.
                 conn.batch_execute("SELECT pg_advisory_lock(7263019501)")
@@ -186,7 +186,7 @@ impl Db {
                 applied
             }
             Db::Sqlite(pool) => {
-                let mut conn = pool.get().context("no database connection")?;
+                let mut conn = pool.get().map_err(|e| anyhow::anyhow!("{e}"))?;
                 conn.run_pending_migrations(SQLITE_MIGRATIONS)
                     .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?
                     .iter()
@@ -229,8 +229,8 @@ impl Db {
         F: FnOnce(&mut Conn<'_>) -> Result<T, AppError>,
     {
         match self {
-            Db::Postgres(pool) => f(&mut Conn::Pg(&mut *pool.get()?)),
-            Db::Sqlite(pool) => f(&mut Conn::Sqlite(&mut *pool.get()?)),
+            Db::Postgres(pool) => pool.with(|c| f(&mut Conn::Pg(c))),
+            Db::Sqlite(pool) => pool.with(|c| f(&mut Conn::Sqlite(c))),
         }
     }
 
@@ -240,13 +240,9 @@ impl Db {
         F: FnOnce(&mut Conn<'_>) -> Result<T, AppError>,
     {
         match self {
-            Db::Postgres(pool) => {
-                let mut conn = pool.get()?;
-                conn.transaction(|c| f(&mut Conn::Pg(c)))
-            }
+            Db::Postgres(pool) => pool.with(|conn| conn.transaction(|c| f(&mut Conn::Pg(c)))),
             Db::Sqlite(pool) => {
-                let mut conn = pool.get()?;
-                conn.immediate_transaction(|c| f(&mut Conn::Sqlite(c)))
+                pool.with(|conn| conn.immediate_transaction(|c| f(&mut Conn::Sqlite(c))))
             }
         }
     }

@@ -86,6 +86,20 @@ pub fn find(conn: &mut Conn, id: i64) -> Result<Option<RegistrationRow>, AppErro
     Ok(row)
 }
 
+/// A registration with the account that registered it, in one statement.
+pub fn with_user(
+    conn: &mut Conn,
+    id: i64,
+) -> Result<Option<(RegistrationRow, super::models::User)>, AppError> {
+    let row = with_conn!(conn, c => r::table
+        .inner_join(users::table.on(users::id.eq(r::user_id)))
+        .filter(r::id.eq(id))
+        .select((RegistrationRow::as_select(), super::models::User::as_select()))
+        .first(c)
+        .optional())?;
+    Ok(row)
+}
+
 /// A registration with the organisation name behind it (for staff and the registrant).
 pub fn for_listing(
     conn: &mut Conn,

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use diesel::dsl::exists;
 use diesel::prelude::*;
 
 use super::Conn;
@@ -131,27 +132,19 @@ pub fn address_shared(
     registration_id: i64,
     ip: &str,
 ) -> Result<bool, AppError> {
+    // One statement (a bid runs it): registered from there, or bid from there.
     let found = with_conn!(conn, c => {
         let others = r::table
             .filter(r::listing_id.eq(listing_id))
             .filter(r::round.eq(round))
             .filter(r::id.ne(registration_id));
-        let registered: i64 = others
-            .filter(r::client_ip.eq(ip))
-            .count()
-            .get_result(c)?;
-        let bid: i64 = if registered > 0 {
-            0
-        } else {
-            b::table
-                .filter(b::listing_id.eq(listing_id))
-                .filter(b::client_ip.eq(ip))
-                .filter(b::registration_id.ne(registration_id))
-                .filter(b::registration_id.eq_any(others.select(r::id)))
-                .count()
-                .get_result(c)?
-        };
-        Ok::<_, diesel::result::Error>(registered + bid > 0)
+        let registered = others.filter(r::client_ip.eq(ip));
+        let bid = b::table
+            .filter(b::listing_id.eq(listing_id))
+            .filter(b::client_ip.eq(ip))
+            .filter(b::registration_id.ne(registration_id))
+            .filter(b::registration_id.eq_any(others.select(r::id)));
+        diesel::select(exists(registered).or(exists(bid))).get_result::<bool>(c)
     })?;
     Ok(found)
 }

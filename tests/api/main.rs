@@ -10,6 +10,8 @@ mod alerts;
 mod auctions;
 mod audit;
 mod authz;
+mod bidpath;
+mod browse;
 mod deals;
 mod defaults;
 mod demo;

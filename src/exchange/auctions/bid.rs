@@ -62,13 +62,22 @@ pub fn place_bid(
     amount: Money,
     key: &str,
 ) -> Result<Placed, AppError> {
-    if let Some(bid) = store::remembered(conn, by.user.id, listing_id, key)? {
-        return Ok(Placed::replayed(bid));
-    }
-    let seen = Seen::read(conn, listing_id, by.user.id)?;
-    seen.refuse_early(amount, deps.clock.now())?;
+    let early = Seen::read(conn, listing_id, by.user.id).and_then(|seen| {
+        seen.refuse_early(amount, deps.clock.now())?;
+        Ok(seen)
+    });
+    let seen = match early {
+        Ok(seen) => seen,
+        // A retry of a request that was answered: its bid, not today's refusal.
+        Err(e) => {
+            return match store::remembered(conn, by.user.id, listing_id, key)? {
+                Some(bid) => Ok(Placed::replayed(bid)),
+                None => Err(e),
+            };
+        }
+    };
     let auction = store::lock(conn, seen.auction.id)?;
-    // A concurrent retry of the same request may have won the lock first.
+    // A retry of an earlier request (it may also have won the lock just now).
     if let Some(bid) = store::remembered(conn, by.user.id, listing_id, key)? {
         return Ok(Placed::replayed(bid));
     }
@@ -112,12 +121,13 @@ struct Seen {
 
 impl Seen {
     fn read(conn: &mut Conn, listing_id: i64, user_id: i64) -> Result<Self, AppError> {
-        let listing = listings_store::find(conn, listing_id)?
-            .filter(|l| ListingStatus::parse(&l.status).is_some_and(ListingStatus::is_public))
+        let (listing, auction, registration) = store::for_bid(conn, listing_id, user_id)?
+            .filter(|(l, _, _)| {
+                ListingStatus::parse(&l.status).is_some_and(ListingStatus::is_public)
+            })
             .ok_or_else(|| AppError::not_found("no such listing"))?;
-        let auction = store::of_listing(conn, listing_id, listing.round)?
+        let auction = auction
             .ok_or_else(|| AppError::conflict("auction_not_open", "this listing has no auction"))?;
-        let registration = registrations::of_user(conn, listing_id, listing.round, user_id)?;
         Ok(Self {
             listing,
             auction,
@@ -257,17 +267,16 @@ fn after(
         ip.as_deref(),
         at,
     )?;
-    if let Some(previous) = outbid
-        .map(|id| registrations::find(conn, id))
+    if let Some((previous, user)) = outbid
+        .map(|id| registrations::with_user(conn, id))
         .transpose()?
         .flatten()
     {
-        let to = crate::exchange::registrant(conn, previous.user_id)?;
         crate::exchange::mail_all(
             conn,
             deps.notifier,
             at,
-            &to,
+            &[user],
             if bid.kind == "match" {
                 Kind::Outmatched
             } else {
