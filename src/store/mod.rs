@@ -9,6 +9,7 @@
 pub mod alerts;
 pub mod auctions;
 pub mod audit;
+pub mod audit_log;
 pub mod deals;
 pub mod listings;
 pub mod metrics;
@@ -16,6 +17,7 @@ pub mod models;
 pub mod notices;
 pub mod notifications;
 pub mod ocds;
+pub mod reconcile;
 pub mod registrations;
 pub mod reminders;
 pub mod report;

@@ -24,6 +24,7 @@ mod mail;
 mod metrics;
 mod ocds;
 mod pages;
+mod proofs;
 mod report;
 mod sandbox;
 mod tokens;
