@@ -147,11 +147,11 @@ pub fn verify_db_against(
         v.checkpoint(c);
     }
     each_event(db, None, |e| v.event(&e.body(), &e.hash))?;
+    let mut report = v.finish();
     let log = logcheck::check(db, &keys, saved)?;
     for p in log.problems.into_iter().chain(reconcile::check(db)?) {
-        v.add_problem(p);
+        report.add(p);
     }
-    let mut report = v.finish();
     report.log_size = log.size;
     report.log_checkpoints_checked = log.checkpoints;
     Ok(report)

@@ -50,6 +50,17 @@ pub struct Report {
     pub problems: Vec<Invalid>,
 }
 
+impl Report {
+    /// Adds a problem found after the chains (the log, the business tables).
+    pub fn add(&mut self, problem: Invalid) {
+        self.valid = false;
+        self.first_invalid.get_or_insert_with(|| problem.clone());
+        if self.problems.len() < MAX_PROBLEMS {
+            self.problems.push(problem);
+        }
+    }
+}
+
 struct Current {
     stream: String,
     last_seq: i64,
@@ -89,14 +100,6 @@ impl Verifier {
             checkpoints: 0,
             problems: Vec::new(),
             total_problems: 0,
-        }
-    }
-
-    /// Adds a problem found outside the chains (the log, the business tables).
-    pub fn add_problem(&mut self, problem: Invalid) {
-        self.total_problems += 1;
-        if self.problems.len() < MAX_PROBLEMS {
-            self.problems.push(problem);
         }
     }
 

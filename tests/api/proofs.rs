@@ -643,4 +643,21 @@ async fn a_changed_bid_amount_is_a_state_mismatch_at_its_event() {
     assert_eq!(first["stream_seq"], second["stream_seq"]);
     assert_eq!(first["reason"], "state_mismatch");
     assert_eq!(first["table"], "bids");
+    // The auditor's report shows the bid as the trail records it and marks the table.
+    let r = app
+        .get(
+            &format!("/api/v1/audit/listings/{id}/report"),
+            Some(&c.auditor),
+        )
+        .await
+        .json();
+    assert_eq!(
+        r["verification"]["table_disagreeing"], "bids",
+        "{}",
+        r["verification"]
+    );
+    let shown = &r["auctions"][0]["bids"][1];
+    assert_eq!(shown["seq"], 2);
+    assert_eq!(shown["amount"], "10050000.00");
+    assert_eq!(shown["table_amount"], "10010000.00");
 }

@@ -161,8 +161,7 @@ pub struct ReportBid {
     pub seq: i32,
     /// The amount as the audit trail records it (the table's, when the trail has no such bid).
     pub amount: Money,
-    /// The `bids` table's amount, only when it differs from the trail's.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The `bids` table's amount, only when it differs from the trail's (else null).
     pub table_amount: Option<Money>,
     /// False when the trail has no event for this bid row.
     pub in_trail: bool,
