@@ -2,8 +2,10 @@
 //!
 //! `cargo bench --bench audit_verify` (optionally `-- EVENTS STREAMS`). It builds a chain of
 //! events in memory, then measures: (1) SHA-256 over exactly the bytes the verifier hashes,
-//! (2) the verifier over the same events with a signed checkpoint, (3) the full database
-//! path (`audit::verify_db`) on a fresh SQLite file, or on PostgreSQL when
+//! (2) the verifier over the same events with a signed checkpoint, (3) appends: the hash chain
+//! alone (the store's statements as before the transparency log) next to the full append
+//! with the log, (4) inclusion and consistency proofs per second from the stored nodes, (5)
+//! the full database path (`audit::verify_db`) on a fresh SQLite file, or on PostgreSQL when
 //! BENCH_DATABASE_URL is set.
 
 use std::time::Instant;
@@ -46,6 +48,90 @@ fn build(events: usize, streams: usize) -> Vec<(EventBody, String)> {
     }
     out.sort_by(|a, b| (&a.0.stream, a.0.stream_seq).cmp(&(&b.0.stream, b.0.stream_seq)));
     out
+}
+
+/// The append path as it was before the log: lock the stream head, insert the event, move
+/// the head. Each batch is rolled back, so the database stays empty for the real appends.
+fn append_chain_only(db: &Db, chain: &[(EventBody, String)]) -> anyhow::Result<f64> {
+    use asset_exchange::error::AppError;
+    use asset_exchange::store::audit as store;
+    let t = Instant::now();
+    for chunk in chain.chunks(5_000) {
+        let done = db.tx_blocking(|c| {
+            for (body, _) in chunk {
+                let mut body = body.clone();
+                let (seq, prev) = store::lock_head(c, &body.stream, GENESIS_HASH)?;
+                body.stream_seq = seq + 1;
+                body.prev_hash = prev;
+                let hash = chain::hash(&body);
+                store::insert_event(c, &body, &hash)?;
+            }
+            Err::<(), _>(AppError::conflict("rolled_back", "measured only"))
+        });
+        anyhow::ensure!(
+            matches!(
+                done,
+                Err(AppError::Conflict {
+                    code: "rolled_back",
+                    ..
+                })
+            ),
+            "chain-only append failed: {done:?}"
+        );
+    }
+    Ok(chain.len() as f64 / t.elapsed().as_secs_f64())
+}
+
+/// Inclusion and consistency proofs per second, each checked.
+fn proofs(db: &Db, size: u64) -> anyhow::Result<()> {
+    use asset_exchange::audit::{log, tlog};
+    let n = 2_000u64;
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |below: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % below
+    };
+    let ids: Vec<i64> = db
+        .run_blocking(|c| asset_exchange::store::audit_log::leaves_from(c, 0, size as i64))
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .into_iter()
+        .filter_map(|(_, _, id, _)| id)
+        .collect();
+    let root = db
+        .run_blocking(|c| log::root_at(c, size))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let t = Instant::now();
+    for _ in 0..n {
+        let id = ids[next(ids.len() as u64) as usize];
+        let p = db
+            .run_blocking(|c| log::inclusion(c, id, size))
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .ok_or_else(|| anyhow::anyhow!("event {id} not in the log"))?;
+        assert!(tlog::verify_inclusion(
+            &p.leaf_hash,
+            p.leaf_index,
+            size,
+            &p.hashes,
+            &root
+        ));
+    }
+    let inclusion = n as f64 / t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    for _ in 0..n / 10 {
+        let from = next(size) + 1;
+        let hashes = db
+            .run_blocking(|c| log::consistency(c, from, size))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        assert!(!hashes.is_empty() || from == size);
+    }
+    let consistency = (n / 10) as f64 / t.elapsed().as_secs_f64();
+    println!(
+        "inclusion proofs (read + check): {inclusion:>8.0} proofs/s over {size} leaves\n\
+         consistency proofs (read):       {consistency:>8.0} proofs/s"
+    );
+    Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -97,6 +183,7 @@ fn main() -> anyhow::Result<()> {
         sqlite_busy_timeout_ms: 5000,
     })?;
     db.migrate_blocking()?;
+    let chain_only = append_chain_only(&db, &chain)?;
     let t = Instant::now();
     for chunk in chain.chunks(5_000) {
         db.tx_blocking(|c| {
@@ -107,15 +194,23 @@ fn main() -> anyhow::Result<()> {
         })
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
+    let with_log = events as f64 / t.elapsed().as_secs_f64();
     println!(
-        "appended through the store:    {:>10.0} events/s",
-        events as f64 / t.elapsed().as_secs_f64()
+        "appended, chain only (before): {chain_only:>10.0} events/s\n\
+         appended, chain + Merkle log:  {with_log:>10.0} events/s  ({:.2}x the chain-only rate)",
+        with_log / chain_only
     );
+    proofs(&db, events as u64)?;
+    verify_from_db(&db, &url, events, raw)
+}
+
+/// Signs a checkpoint and times `audit::verify_db` over the whole database.
+fn verify_from_db(db: &Db, url: &str, events: usize, raw: f64) -> anyhow::Result<()> {
     let signer = AuditSigner::from_seed([1; 32]);
-    asset_exchange::audit::checkpoint_now(&db, &signer, Utc::now(), true)
+    asset_exchange::audit::checkpoint_now(db, &signer, Utc::now(), true)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let t = Instant::now();
-    let report = asset_exchange::audit::verify_db(&db, TrustedKeys::new([signer.public_key()]))
+    let report = asset_exchange::audit::verify_db(db, TrustedKeys::new([signer.public_key()]))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let full = t.elapsed().as_secs_f64();
     assert!(report.valid, "{:?}", report.first_invalid);

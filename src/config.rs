@@ -119,6 +119,11 @@ pub struct AuditSettings {
     pub signing_key_file: String,
     pub previous_public_keys: String,
     pub checkpoint_interval_seconds: u64,
+    /// The origin line of the log's signed-note checkpoints (also the signature's key name).
+    pub log_origin: String,
+    /// Witnesses whose cosignatures the exchange accepts and serves: `name=base64 public
+    /// key` pairs, comma separated.
+    pub witnesses: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -195,6 +195,15 @@ pub async fn prepare(
             if !applied.is_empty() {
                 tracing::info!(?applied, "database migrations applied");
             }
+            let logged = crate::audit::log::catch_up(&db).map_err(|e| {
+                anyhow::anyhow!("cannot bring the transparency log up to date: {e}")
+            })?;
+            if logged > 0 {
+                tracing::info!(
+                    logged,
+                    "audit events written before the log was appended to it"
+                );
+            }
             Ok(db)
         })
         .await
@@ -312,6 +321,7 @@ pub fn audit_keys(settings: &Settings) -> anyhow::Result<(AuditSigner, TrustedKe
             }
         }
     };
+    let signer = signer.with_origin(&audit.log_origin);
     let mut trusted = TrustedKeys::parse_list(&audit.previous_public_keys)?;
     trusted.push(signer.public_key());
     Ok((signer, TrustedKeys::new(trusted)))

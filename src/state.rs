@@ -31,6 +31,8 @@ pub struct AppState {
     pub audit_signer: AuditSigner,
     /// Public keys whose checkpoint signatures are accepted.
     pub audit_keys: TrustedKeys,
+    /// Witnesses whose cosignatures of log checkpoints are accepted: (name, key).
+    pub audit_witnesses: Vec<(String, ed25519_dalek::VerifyingKey)>,
     /// Renders and queues e-mail.
     pub notifier: Notifier,
     /// Sends e-mail (used by the delivery worker).
@@ -74,6 +76,7 @@ impl AppState {
             None => clock,
         };
         Ok(Self {
+            audit_witnesses: crate::audit::note::parse_witnesses(&settings.audit.witnesses)?,
             jwt: JwtKeys::new(&settings.auth, secrets.jwt_secret)?,
             passwords: PasswordHasher::new(&settings.auth)?,
             login_limiter: RateLimiter::new(

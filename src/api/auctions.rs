@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use super::call::Call;
 use super::extract::{Bidders, MaybeUser, Operators, Staff};
 use super::json::ApiJson;
+use crate::audit::receipt::{self, Receipt};
 use crate::domain::money::Money;
 use crate::error::{AppError, Problem};
 use crate::exchange::auctions::{self as uc, AuctionView, BidView, Placement, SealedBidView};
@@ -131,7 +132,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, AppError> {
     request_body = BidRequest,
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "Accepted (or the earlier answer to the same key). A sealed bid answers a `SealedBidView` with its `commitment`", body = BidView,
+        (status = 201, description = "Accepted (or the earlier answer to the same key), with its signed receipt. A sealed bid answers a `SealedBidView` with its `commitment` (no receipt: its amount enters the log at the opening)", body = PlacedBidView,
             headers(("idempotent-replayed" = String, description = "`true` when this is the earlier answer to the same key"))),
         (status = 400, description = "`idempotency_key_required`, `invalid_idempotency_key`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`not_eligible`", body = Problem, content_type = "application/problem+json"),
@@ -169,9 +170,50 @@ pub async fn place(
         resp.insert_header(("idempotent-replayed", "true"));
     }
     Ok(match placed {
-        Placement::Open(p) => resp.json(uc::bid_view(&p.bid)),
+        Placement::Open(p) => {
+            let receipt = receipt_of(state, &p.bid).await?;
+            resp.json(PlacedBidView {
+                bid: uc::bid_view(&p.bid),
+                receipt,
+            })
+        }
         Placement::Sealed(p) => resp.json(uc::sealed_bid_view(&p.bid, p.ends_at)),
     })
+}
+
+/// An accepted bid with the exchange's signed receipt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlacedBidView {
+    #[serde(flatten)]
+    pub bid: BidView,
+    /// The signed promise that the bid is in the audit log (see API.md).
+    pub receipt: Option<Receipt>,
+}
+
+/// Signs the receipt of a committed bid (read after the bid's transaction, outside its lock).
+async fn receipt_of(
+    state: &web::Data<AppState>,
+    bid: &store::BidRow,
+) -> Result<Option<Receipt>, AppError> {
+    let s = state.clone();
+    let (listing_id, seq, code) = (bid.listing_id, i64::from(bid.seq), bid.bidder_code.clone());
+    let (amount, placed_at) = (
+        Money::from_fen(bid.amount).to_string(),
+        crate::store::models::from_db(bid.placed_at),
+    );
+    state
+        .db
+        .run(move |c| {
+            let facts = receipt::BidFacts {
+                listing_id,
+                seq,
+                amount: &amount,
+                bidder_code: &code,
+                placed_at,
+            };
+            receipt::for_bid(c, &s.audit_signer, &facts, s.clock.now())
+        })
+        .await
 }
 
 /// A bid with who is behind it, for operators and auditors.

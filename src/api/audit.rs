@@ -138,26 +138,6 @@ pub async fn verify(
     Ok(HttpResponse::Ok().json(report))
 }
 
-/// The newest signed checkpoint.
-#[utoipa::path(get, path = "/api/v1/audit/checkpoints/latest", tag = "audit",
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The latest checkpoint", body = CheckpointView),
-        (status = 404, description = "No checkpoint yet", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn latest_checkpoint(
-    state: web::Data<AppState>,
-    _auditor: Staff<Auditors>,
-) -> Result<HttpResponse, AppError> {
-    let cp = state
-        .db
-        .run(audit::latest_checkpoint)
-        .await?
-        .ok_or_else(|| AppError::not_found("no checkpoint has been signed yet"))?;
-    Ok(HttpResponse::Ok().json(CheckpointView::from(&cp)))
-}
-
 /// Signs a checkpoint now (whether or not anything changed).
 #[utoipa::path(post, path = "/api/v1/audit/checkpoints", tag = "audit",
     security(("bearer" = [])),

@@ -83,10 +83,15 @@ pub fn key_id_of(key: &VerifyingKey) -> String {
     hex::encode(&Sha256::digest(key.as_bytes())[..8])
 }
 
+/// The log origin used when none is configured.
+pub const DEFAULT_ORIGIN: &str = "asset-exchange.example/audit-log";
+
 /// The signing key of this instance.
 pub struct AuditSigner {
     key: SigningKey,
     key_id: String,
+    /// The origin of the transparency log's checkpoints, also the name of its signature line.
+    origin: String,
 }
 
 impl AuditSigner {
@@ -108,7 +113,26 @@ impl AuditSigner {
     pub fn from_seed(seed: [u8; 32]) -> Self {
         let key = SigningKey::from_bytes(&seed);
         let key_id = key_id_of(&key.verifying_key());
-        Self { key, key_id }
+        Self {
+            key,
+            key_id,
+            origin: DEFAULT_ORIGIN.to_string(),
+        }
+    }
+
+    /// The same key, naming the log `origin`.
+    pub fn with_origin(mut self, origin: &str) -> Self {
+        self.origin = origin.to_string();
+        self
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The log's signature line over a signed-note body (`audit::note`).
+    pub fn note_line(&self, body: &str) -> String {
+        super::note::sign_line(&self.origin, &self.key, body)
     }
 
     /// A fresh random key, as base64 seed text.
@@ -166,8 +190,17 @@ impl TrustedKeys {
             .collect()
     }
 
+    pub fn get(&self, key_id: &str) -> Option<&VerifyingKey> {
+        self.0.get(key_id)
+    }
+
+    /// Every trusted key.
+    pub fn all(&self) -> impl Iterator<Item = &VerifyingKey> {
+        self.0.values()
+    }
+
     pub fn verify(&self, cp: &CheckpointRecord) -> Result<(), SignatureError> {
-        let key = self.0.get(&cp.key_id).ok_or(SignatureError::UnknownKey)?;
+        let key = self.get(&cp.key_id).ok_or(SignatureError::UnknownKey)?;
         let bytes = STANDARD
             .decode(&cp.signature)
             .map_err(|_| SignatureError::Bad)?;

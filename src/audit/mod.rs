@@ -5,8 +5,15 @@
 pub mod chain;
 pub mod checkpoint;
 pub mod export;
+pub mod log;
+pub mod logcheck;
 pub mod merkle;
+pub mod note;
+pub mod receipt;
+pub mod reconcile;
+pub mod tlog;
 pub mod verify;
+pub mod witness;
 
 use std::net::IpAddr;
 
@@ -94,14 +101,18 @@ pub fn record(conn: &mut Conn, now: DateTime<Utc>, event: Event) -> Result<(), A
     append(conn, body)
 }
 
-/// Chains `body` onto the head of its stream and stores it, in the caller's transaction:
-/// `stream_seq` and `prev_hash` are filled in here, under the head's lock.
+/// Chains `body` onto the head of its stream, stores it and appends it to the transparency
+/// log, in the caller's transaction: `stream_seq` and `prev_hash` are filled in here, under the
+/// head's lock. The log is locked first (see [`log::lock`]).
 pub fn append(conn: &mut Conn, mut body: chain::EventBody) -> Result<(), AppError> {
+    log::lock(conn)?;
     let (seq, prev) = store::lock_head(conn, &body.stream, chain::GENESIS_HASH)?;
     body.stream_seq = seq + 1;
     body.prev_hash = prev;
     let hash = chain::hash(&body);
-    store::insert_event(conn, &body, &hash)
+    let id = store::insert_event(conn, &body, &hash)?;
+    log::append(conn, id, &hash)?;
+    Ok(())
 }
 
 /// A salted hash of a piece of personal data, so the trail can say "the same e-mail" without
@@ -118,15 +129,32 @@ pub fn pii_hash(salt: &[u8], value: &str) -> String {
 /// Events read per batch while verifying or exporting.
 const BATCH: i64 = 2_000;
 
-/// Verifies the whole trail in the database (blocking: run it on the blocking pool).
+/// Verifies the whole trail in the database (blocking: run it on the blocking pool): the
+/// chains and their checkpoints, then the transparency log.
 pub fn verify_db(db: &Db, keys: checkpoint::TrustedKeys) -> Result<verify::Report, AppError> {
+    verify_db_against(db, keys, &[])
+}
+
+/// [`verify_db`], also checking that the log still extends checkpoints a client saved.
+pub fn verify_db_against(
+    db: &Db,
+    keys: checkpoint::TrustedKeys,
+    saved: &[note::Note],
+) -> Result<verify::Report, AppError> {
     let checkpoints = db.run_blocking(checkpoints)?;
-    let mut v = verify::Verifier::new(keys, None);
+    let mut v = verify::Verifier::new(keys.clone(), None);
     for c in &checkpoints {
         v.checkpoint(c);
     }
     each_event(db, None, |e| v.event(&e.body(), &e.hash))?;
-    Ok(v.finish())
+    let mut report = v.finish();
+    let log = logcheck::check(db, &keys, saved)?;
+    for p in log.problems.into_iter().chain(reconcile::check(db)?) {
+        report.add(p);
+    }
+    report.log_size = log.size;
+    report.log_checkpoints_checked = log.checkpoints;
+    Ok(report)
 }
 
 /// Calls `f` for every event (of one stream, or all) in (stream, stream_seq) order, reading
@@ -217,6 +245,7 @@ pub fn create_checkpoint(
     };
     let covered: Vec<(String, i64)> = delta.iter().map(|h| (h.stream.clone(), h.seq)).collect();
     store::insert_checkpoint(conn, &row, &covered)?;
+    log::sign_checkpoint(conn, signer, now)?;
     Ok(checkpoint::CheckpointRecord {
         id,
         created_at,

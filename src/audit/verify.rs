@@ -25,8 +25,14 @@ pub struct Invalid {
     /// `hash_mismatch`, `gap`, `broken_link`, `out_of_order`, `bad_signature`,
     /// `unknown_key`, `bad_root`, `bad_counts`, `checkpoint_missing`,
     /// `stream_went_backwards`, `checkpoint_mismatch` (a signed head is no longer in its
-    /// chain: rewritten history) or `truncated_after_checkpoint`.
+    /// chain: rewritten history), `truncated_after_checkpoint`; for the log (stream `log`):
+    /// `log_leaf_mismatch`, `log_incomplete`, `bad_log_root`, `bad_log_signature`,
+    /// `log_rolled_back`, `log_inconsistent`; for the business tables: `state_mismatch`.
     pub reason: &'static str,
+    /// For `state_mismatch`: the table that disagrees with the trail (`bids`,
+    /// `registrations`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -35,9 +41,24 @@ pub struct Report {
     pub streams_checked: u64,
     pub events_checked: u64,
     pub checkpoints_checked: u64,
+    /// Leaves of the transparency log checked.
+    pub log_size: u64,
+    /// Signed log checkpoints checked.
+    pub log_checkpoints_checked: u64,
     pub first_invalid: Option<Invalid>,
     /// Up to 100 problems, in the order found.
     pub problems: Vec<Invalid>,
+}
+
+impl Report {
+    /// Adds a problem found after the chains (the log, the business tables).
+    pub fn add(&mut self, problem: Invalid) {
+        self.valid = false;
+        self.first_invalid.get_or_insert_with(|| problem.clone());
+        if self.problems.len() < MAX_PROBLEMS {
+            self.problems.push(problem);
+        }
+    }
 }
 
 struct Current {
@@ -89,6 +110,7 @@ impl Verifier {
                 stream: stream.to_string(),
                 stream_seq,
                 reason,
+                table: None,
             });
         }
     }
@@ -218,6 +240,8 @@ impl Verifier {
             streams_checked: self.streams,
             events_checked: self.events,
             checkpoints_checked: self.checkpoints,
+            log_size: 0,
+            log_checkpoints_checked: 0,
             first_invalid: self.problems.first().cloned(),
             problems: self.problems,
         }

@@ -46,10 +46,10 @@ pub fn lock_head(conn: &mut Conn, stream: &str, genesis: &str) -> Result<(i64, S
     Ok(head)
 }
 
-/// Stores one event with its hash and moves its stream's head to it. The head must be
-/// locked ([`lock_head`]) in the same transaction.
-pub fn insert_event(conn: &mut Conn, body: &EventBody, hash: &str) -> Result<(), AppError> {
-    with_conn!(conn, c => diesel::insert_into(audit_events::table)
+/// Stores one event with its hash and moves its stream's head to it; returns its id. The
+/// head must be locked ([`lock_head`]) in the same transaction.
+pub fn insert_event(conn: &mut Conn, body: &EventBody, hash: &str) -> Result<i64, AppError> {
+    let id: i64 = with_conn!(conn, c => diesel::insert_into(audit_events::table)
         .values((
             audit_events::stream.eq(&body.stream),
             audit_events::stream_seq.eq(body.stream_seq),
@@ -63,11 +63,12 @@ pub fn insert_event(conn: &mut Conn, body: &EventBody, hash: &str) -> Result<(),
             audit_events::prev_hash.eq(&body.prev_hash),
             audit_events::hash.eq(hash),
         ))
-        .execute(c))?;
+        .returning(audit_events::id)
+        .get_result(c))?;
     with_conn!(conn, c => diesel::update(audit_heads::table.find(&body.stream))
         .set((audit_heads::seq.eq(body.stream_seq), audit_heads::hash.eq(hash)))
         .execute(c))?;
-    Ok(())
+    Ok(id)
 }
 
 /// A stored event.

@@ -9,6 +9,7 @@
 pub mod alerts;
 pub mod auctions;
 pub mod audit;
+pub mod audit_log;
 pub mod browse;
 pub mod deals;
 pub mod listings;
@@ -18,6 +19,7 @@ pub mod notices;
 pub mod notifications;
 pub mod ocds;
 pub mod pool;
+pub mod reconcile;
 pub mod registrations;
 pub mod reminders;
 pub mod report;

@@ -94,6 +94,41 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_log_head (id) {
+        id -> Integer,
+        size -> BigInt,
+        frontier -> Binary,
+    }
+}
+
+diesel::table! {
+    audit_log_nodes (level, idx) {
+        level -> BigInt,
+        idx -> BigInt,
+        hash -> Binary,
+        event_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    audit_log_checkpoints (tree_size) {
+        tree_size -> BigInt,
+        root -> Binary,
+        created_at -> Timestamp,
+        note -> Text,
+    }
+}
+
+diesel::table! {
+    audit_log_cosignatures (tree_size, witness) {
+        tree_size -> BigInt,
+        witness -> Text,
+        line -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     notifications (id) {
         id -> BigInt,
         user_id -> Nullable<BigInt>,
@@ -410,6 +445,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     audit_heads,
     audit_checkpoints,
+    audit_log_head,
+    audit_log_nodes,
+    audit_log_checkpoints,
+    audit_log_cosignatures,
     notifications,
     email_verifications,
     project_counters,

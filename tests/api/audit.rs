@@ -524,15 +524,28 @@ async fn csv_export_has_one_row_per_event() {
         .assert_problem(400, "invalid_query");
 }
 
+/// The newest stream-heads checkpoint, as JSON (the same path serves the log's signed note
+/// as text by default).
+async fn latest_json(app: &TestApp, token: &str) -> crate::helpers::Resp {
+    app.raw(
+        "GET",
+        "/api/v1/audit/checkpoints/latest",
+        &[
+            ("authorization", &format!("Bearer {token}")),
+            ("accept", "application/json"),
+        ],
+        Vec::new(),
+    )
+    .await
+}
+
 #[actix_web::test]
 async fn the_scheduler_signs_checkpoints_only_when_something_changed() {
     let app = spawn_app_with(|s| s.audit.checkpoint_interval_seconds = 1).await;
     let (_, auditor) = app.staff("auditor").await;
     let mut latest = Value::Null;
     for _ in 0..40 {
-        let r = app
-            .get("/api/v1/audit/checkpoints/latest", Some(&auditor))
-            .await;
+        let r = latest_json(&app, &auditor).await;
         if r.status == 200 {
             latest = r.json();
             break;
@@ -544,14 +557,8 @@ async fn the_scheduler_signs_checkpoints_only_when_something_changed() {
     // Let the scheduler catch up with the sign-in above, then change nothing for more
     // than a period: no new checkpoint.
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    let latest = app
-        .get("/api/v1/audit/checkpoints/latest", Some(&auditor))
-        .await
-        .json();
+    let latest = latest_json(&app, &auditor).await.json();
     tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
-    let again = app
-        .get("/api/v1/audit/checkpoints/latest", Some(&auditor))
-        .await
-        .json();
+    let again = latest_json(&app, &auditor).await.json();
     assert_eq!(again["id"], latest["id"]);
 }

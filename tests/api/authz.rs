@@ -191,8 +191,13 @@ const TABLE: &[Line] = &[
     l("GET",   "/api/v1/ocds/records/{project_no}",         PUBLIC,      NONE, &[(Anonymous, Status(200))]),
     l("GET",   "/api/v1/audit/events",                      AUDITORS,    NONE, &[]),
     l("GET",   "/api/v1/audit/verify",                      AUDITORS,    NONE, &[]),
-    l("GET",   "/api/v1/audit/checkpoints/latest",          AUDITORS,    NONE, &[]),
+    l("GET",   "/api/v1/audit/checkpoints/latest",          PUBLIC,      NONE, &[]),
+    l("GET",   "/api/v1/audit/checkpoints/{tree_size}",     PUBLIC,      NONE, &[]),
+    l("POST",  "/api/v1/audit/checkpoints/{tree_size}/cosignatures", PUBLIC, Some(r#"{"cosignature":"— w1 AAAA"}"#), &[]),
     l("POST",  "/api/v1/audit/checkpoints",                 AUDITORS,    NONE, &[]),
+    // An auditor sees any event's proof; others only their own bids' (404 otherwise).
+    l("GET",   "/api/v1/audit/events/{id}/proof",           SIGNED_IN,   NONE, &[(Owner, HIDDEN), (OtherEnterprise, HIDDEN), (Registered, HIDDEN), (Bidder, HIDDEN), (Operator, HIDDEN), (Auditor, Status(200)), (Admin, Status(200))]),
+    l("GET",   "/api/v1/audit/consistency",                 PUBLIC,      NONE, &[]),
     l("GET",   "/api/v1/audit/public-key",                  PUBLIC,      NONE, &[]),
     l("GET",   "/api/v1/audit/export",                      AUDITORS,    NONE, &[]),
     l("GET",   "/api/v1/audit/alerts",                      AUDITORS,    NONE, &[]),
@@ -321,6 +326,9 @@ impl World {
             ("alerts", "id") => Some(self.alert.to_string()),
             ("records", "project_no") => Some(self.project_no.clone()),
             ("assets", "file") => Some("pages.css".to_string()),
+            // The log's first entry and a tree size with no checkpoint (404 for everyone).
+            ("events", "id") => Some("1".to_string()),
+            ("checkpoints", "tree_size") => Some("1".to_string()),
             _ => None,
         }
     }

@@ -36,6 +36,7 @@ fn operations(doc: &Value) -> Vec<(String, String, Value)> {
 /// The path with its parameters filled in with values that parse.
 fn concrete(path: &str) -> String {
     path.replace("{id}", "1")
+        .replace("{tree_size}", "1")
         .replace("{project_no}", "AX-NONE-2026-00001")
 }
 

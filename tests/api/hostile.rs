@@ -71,6 +71,7 @@ fn not_found(r: &Resp, route: &str) {
 
 fn concrete(path: &str, id: &str) -> String {
     path.replace("{id}", id)
+        .replace("{tree_size}", "1")
         .replace("{project_no}", "AX-CQ-2026-00001")
 }
 

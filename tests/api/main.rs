@@ -27,6 +27,7 @@ mod metrics;
 mod ocds;
 mod pages;
 mod preemption;
+mod proofs;
 mod report;
 mod road;
 mod sandbox;

@@ -63,7 +63,15 @@ pub fn listing_report(
     let stream = format!("listing:{id}");
     let checkpoints = crate::audit::checkpoints(conn)?;
     let events = audit_store::stream_events(conn, &stream)?;
-    let verification = verify_stream(keys, &stream, &checkpoints, &events);
+    let mut verification = verify_stream(keys, &stream, &checkpoints, &events);
+    let mismatch = crate::audit::reconcile::first_mismatch(
+        &events,
+        &crate::store::reconcile::bids_of(conn, id)?,
+        &crate::store::reconcile::registrations_of(conn, id)?,
+    );
+    if let Some((seq, table)) = mismatch {
+        mark_mismatch(&mut verification, &stream, seq, table);
+    }
 
     let rounds = listings::rounds(conn, id)?;
     let (regs, auctions_of, deal) = rounds_rows(conn, id, row.round)?;
@@ -117,7 +125,10 @@ pub fn listing_report(
         auctions: auctions_of
             .iter()
             .map(|(a, bids)| {
-                auction_view(a, bids, |reg| reg_org.get(&reg).map(|o| org_view(*o).name))
+                let mut view =
+                    auction_view(a, bids, |reg| reg_org.get(&reg).map(|o| org_view(*o).name));
+                as_the_trail_records(&mut view, &events);
+                view
             })
             .collect(),
         deal: deal.map(|d| {
@@ -127,6 +138,38 @@ pub fn listing_report(
         alerts: alert_rows.iter().map(supervision::view).collect(),
         verification,
     })
+}
+
+/// Records a disagreement of the business tables with the trail in the stream's verification.
+fn mark_mismatch(v: &mut StreamVerification, stream: &str, seq: i64, table: &'static str) {
+    let problem = crate::audit::verify::Invalid {
+        stream: stream.to_string(),
+        stream_seq: seq,
+        reason: crate::audit::reconcile::STATE_MISMATCH,
+        table: Some(table),
+    };
+    v.valid = false;
+    v.first_invalid.get_or_insert_with(|| problem.clone());
+    v.problems.push(problem);
+    v.table_disagreeing = Some(table);
+}
+
+/// Shows each bid with the amount its event records, keeping a differing table amount.
+fn as_the_trail_records(view: &mut ReportAuction, events: &[crate::store::audit::StoredEvent]) {
+    let trail = crate::audit::reconcile::trail_bids(events);
+    for b in &mut view.bids {
+        let recorded = trail
+            .iter()
+            .find(|t| t.auction_id == view.id && t.seq == i64::from(b.seq));
+        match recorded.and_then(|t| Money::parse(&t.amount).ok()) {
+            Some(amount) if amount != b.amount => {
+                b.table_amount = Some(b.amount);
+                b.amount = amount;
+            }
+            Some(_) => {}
+            None => b.in_trail = false,
+        }
+    }
 }
 
 /// What the rounds of a listing hold: registrations, auctions with their bids, the last deal.

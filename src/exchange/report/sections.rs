@@ -169,6 +169,8 @@ pub(super) fn auction_view(
                 id: b.id,
                 seq: b.seq,
                 amount: Money::from_fen(b.amount),
+                table_amount: None,
+                in_trail: true,
                 bidder_code: b.bidder_code.clone(),
                 registration_id: b.registration_id,
                 organization_name: org_name(b.registration_id),

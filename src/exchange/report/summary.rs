@@ -365,6 +365,7 @@ const LABELS: &[(&str, &str)] = &[
     ("stream_went_backwards", "链头倒退"),
     ("checkpoint_mismatch", "与已签名检查点不符"),
     ("truncated_after_checkpoint", "检查点后被截断"),
+    ("state_mismatch", "业务数据与审计记录不符"),
     // actions
     ("listing.created", "创建项目"),
     ("listing.updated", "修改草稿"),

@@ -65,6 +65,7 @@ pub fn verify_stream(
         problems: report.problems,
         covered: head.is_some() && signed == head,
         events_after_checkpoint: (head_seq - signed_seq).max(0),
+        table_disagreeing: None,
         head,
         latest_checkpoint: latest,
     }

@@ -163,7 +163,12 @@ pub struct ReportAuction {
 pub struct ReportBid {
     pub id: i64,
     pub seq: i32,
+    /// The amount as the audit trail records it (the table's, when the trail has no such bid).
     pub amount: Money,
+    /// The `bids` table's amount, only when it differs from the trail's (else null).
+    pub table_amount: Option<Money>,
+    /// False when the trail has no event for this bid row.
+    pub in_trail: bool,
     pub bidder_code: String,
     pub registration_id: i64,
     pub organization_name: Option<String>,
@@ -217,6 +222,9 @@ pub struct StreamVerification {
     pub covered: bool,
     /// Events appended after the head the latest checkpoint signed (all of them without one).
     pub events_after_checkpoint: i64,
+    /// The business table that disagrees with the stream's events (`bids`, `registrations`),
+    /// if any; the problem is also in `problems` as `state_mismatch`.
+    pub table_disagreeing: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]

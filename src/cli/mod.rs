@@ -1,4 +1,7 @@
-//! The command line: `serve` (default), `migrate`, `user create`, `audit`, `demo`.
+//! The command line: `serve` (default), `migrate`, `user create`, `audit`, `witness`, `demo`.
+
+mod prove;
+pub mod witness;
 
 use std::sync::Arc;
 
@@ -43,6 +46,9 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Witness a log: poll its public checkpoint, check it extends the last one cosigned
+    /// (kept on disk), cosign it; refuse a rolled-back or forked log loudly (exit status 2).
+    Witness(witness::WitnessArgs),
     /// Seed a demonstration data set on a database of its own and serve it, with simulated
     /// bidders on a live auction. Prints a guide with the demo accounts (their passwords are
     /// published: refused with APP_ENV=production). Logs at `info` unless RUST_LOG says
@@ -80,9 +86,27 @@ pub enum AuditCommand {
         /// (from GET /api/v1/audit/public-key).
         #[arg(long)]
         public_key: Option<String>,
+        /// A log checkpoint (signed note) saved earlier: the log must still extend it.
+        #[arg(long, conflicts_with = "file")]
+        checkpoint: Option<std::path::PathBuf>,
     },
     /// Sign a checkpoint of the current stream heads now.
     Checkpoint,
+    /// Print and check an inclusion proof (--event) or a consistency proof (--from, --to).
+    Prove {
+        /// The audit event to prove included.
+        #[arg(long, conflicts_with_all = ["from", "to"], required_unless_present = "to")]
+        event: Option<i64>,
+        /// The tree size to prove the event in (default: the newest checkpoint's).
+        #[arg(long, requires = "event")]
+        tree_size: Option<u64>,
+        /// The older tree size of a consistency proof.
+        #[arg(long, requires = "to")]
+        from: Option<u64>,
+        /// The newer tree size of a consistency proof.
+        #[arg(long, requires = "from")]
+        to: Option<u64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -110,18 +134,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             AuditCommand::Verify {
                 file: Some(file),
                 public_key,
+                ..
             },
     }) = &cli.command
     {
         return verify_file(file, public_key.as_deref().unwrap_or_default());
     }
+    // A witness needs no configuration of the exchange either.
+    let command = match cli.command {
+        Some(Command::Witness(args)) => return witness::run(args).await,
+        other => other,
+    };
     let mut settings = Settings::load()?;
-    if matches!(cli.command, Some(Command::Demo(_))) {
+    if matches!(command, Some(Command::Demo(_))) {
         // The guide stays readable: no debug lines (RUST_LOG still decides if set).
         settings.log.level = crate::demo::LOG_LEVEL.into();
     }
     telemetry::init(&settings.log);
-    match cli.command.unwrap_or(Command::Serve) {
+    match command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = Application::build(settings).await?;
             app.run_until_stopped().await?;
@@ -129,7 +159,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             let applied = tokio::task::spawn_blocking(move || {
                 let db = Db::connect(&settings.database)?;
-                db.migrate_blocking()
+                let applied = db.migrate_blocking()?;
+                crate::audit::log::catch_up(&db)
+                    .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+                anyhow::Ok(applied)
             })
             .await??;
             println!("{} migration(s) applied", applied.len());
@@ -138,6 +171,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Audit { command } => return audit_command(settings, command).await,
+        Command::Witness(_) => {}
         Command::Demo(args) => {
             let options = crate::demo::Options {
                 database: args.database,
@@ -238,11 +272,31 @@ async fn audit_command(settings: Settings, command: AuditCommand) -> anyhow::Res
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         let db = Db::connect(&settings.database)?;
         db.migrate_blocking()?;
+        crate::audit::log::catch_up(&db).map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
         match command {
-            AuditCommand::Verify { .. } => {
-                let report = crate::audit::verify_db(&db, keys)
+            AuditCommand::Verify { checkpoint, .. } => {
+                let saved = checkpoint
+                    .map(|path| prove::saved_checkpoint(&path, &keys))
+                    .transpose()?;
+                let report = crate::audit::verify_db_against(&db, keys, saved.as_slice())
                     .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
                 print_report(&report)
+            }
+            AuditCommand::Prove {
+                event,
+                tree_size,
+                from,
+                to,
+            } => {
+                let what = match (event, from, to) {
+                    (Some(id), _, _) => prove::Prove::Event {
+                        id,
+                        size: tree_size,
+                    },
+                    (None, Some(from), Some(to)) => prove::Prove::Consistency { from, to },
+                    _ => anyhow::bail!("give --event, or --from and --to"),
+                };
+                prove::prove(&db, what)
             }
             AuditCommand::Checkpoint => {
                 let cp = crate::audit::checkpoint_now(&db, &signer, SystemClock.now(), true)

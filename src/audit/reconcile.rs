@@ -1,0 +1,182 @@
+//! Reconciliation: replay each listing's events and compare what they say with the bids and
+//! registrations rows (status and deposit). A row that differs from its events, an event
+//! with no row, or a row with no event is a `state_mismatch` at the first event of the
+//! listing's stream that disagrees (a row with no event at all: one past the stream's end),
+//! naming the table.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::chain::format_time;
+use super::verify::Invalid;
+use crate::error::AppError;
+use crate::store::audit::StoredEvent;
+use crate::store::models::from_db;
+use crate::store::reconcile::{self as store, BidFacts};
+use crate::store::{Db, audit as audit_store};
+
+pub const STATE_MISMATCH: &str = "state_mismatch";
+
+/// A bid as its `bid.placed` event records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrailBid {
+    pub stream_seq: i64,
+    pub auction_id: i64,
+    pub seq: i64,
+    pub registration_id: i64,
+    pub bidder_code: String,
+    /// As the trail writes it (yuan, two decimals).
+    pub amount: String,
+    pub placed_at: String,
+}
+
+fn int(p: &Value, k: &str) -> i64 {
+    p.get(k).and_then(Value::as_i64).unwrap_or(-1)
+}
+
+fn text(p: &Value, k: &str) -> String {
+    p.get(k)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The bids a listing's events record, in stream order.
+pub fn trail_bids(events: &[StoredEvent]) -> Vec<TrailBid> {
+    events
+        .iter()
+        .filter(|e| e.action == "bid.placed")
+        .map(|e| {
+            let p: Value = serde_json::from_str(&e.payload).unwrap_or(Value::Null);
+            TrailBid {
+                stream_seq: e.stream_seq,
+                auction_id: int(&p, "auction_id"),
+                seq: int(&p, "seq"),
+                registration_id: int(&p, "registration_id"),
+                bidder_code: text(&p, "bidder_code"),
+                amount: text(&p, "amount"),
+                placed_at: text(&p, "placed_at"),
+            }
+        })
+        .collect()
+}
+
+fn row_as_trail(b: &BidFacts, stream_seq: i64) -> TrailBid {
+    TrailBid {
+        stream_seq,
+        auction_id: b.auction_id,
+        seq: i64::from(b.seq),
+        registration_id: b.registration_id,
+        bidder_code: b.bidder_code.clone(),
+        amount: crate::domain::money::Money::from_fen(b.amount).to_string(),
+        placed_at: format_time(from_db(b.placed_at)),
+    }
+}
+
+/// The first disagreement between a listing's events and its rows: `(stream_seq, table)`.
+pub fn first_mismatch(
+    events: &[StoredEvent],
+    bids: &[BidFacts],
+    registrations: &[(i64, String, String)],
+) -> Option<(i64, &'static str)> {
+    let end = events.last().map_or(1, |e| e.stream_seq + 1);
+    let mut found: Vec<(i64, &'static str)> = Vec::new();
+    // Bids: each event has its row, equal in every fact; each row has its event.
+    let mut rows: BTreeMap<(i64, i64), &BidFacts> = bids
+        .iter()
+        .map(|b| ((b.auction_id, i64::from(b.seq)), b))
+        .collect();
+    for t in trail_bids(events) {
+        match rows.remove(&(t.auction_id, t.seq)) {
+            Some(row) if row_as_trail(row, t.stream_seq) == t => {}
+            _ => found.push((t.stream_seq, "bids")),
+        }
+    }
+    if !rows.is_empty() {
+        found.push((end, "bids"));
+    }
+    // Registrations: replay status and deposit; the last event that set a field that
+    // disagrees is where the trail and the table part.
+    #[derive(Default)]
+    struct Reg {
+        status: Option<(String, i64)>,
+        deposit: Option<(String, i64)>,
+    }
+    let mut regs: BTreeMap<i64, Reg> = BTreeMap::new();
+    for e in events {
+        let status = match e.action.as_str() {
+            "registration.created" => Some("pending"),
+            "registration.qualified" => Some("qualified"),
+            "registration.rejected" => Some("rejected"),
+            _ => None,
+        };
+        let deposit = e.action.starts_with("deposit.");
+        if status.is_none() && !deposit {
+            continue;
+        }
+        let p: Value = serde_json::from_str(&e.payload).unwrap_or(Value::Null);
+        let reg = regs.entry(int(&p, "registration_id")).or_default();
+        if let Some(s) = status {
+            reg.status = Some((s.to_string(), e.stream_seq));
+            if s == "pending" {
+                reg.deposit = Some(("unpaid".into(), e.stream_seq));
+            }
+        }
+        if deposit && let Some(to) = p.get("to").and_then(Value::as_str) {
+            reg.deposit = Some((to.to_string(), e.stream_seq));
+        }
+    }
+    for (id, status, deposit_status) in registrations {
+        let Some(reg) = regs.remove(id) else {
+            found.push((end, "registrations"));
+            continue;
+        };
+        if let Some((s, at)) = &reg.status
+            && s != status
+        {
+            found.push((*at, "registrations"));
+        }
+        if let Some((d, at)) = &reg.deposit
+            && d != deposit_status
+        {
+            found.push((*at, "registrations"));
+        }
+    }
+    for reg in regs.values() {
+        if let Some((_, at)) = &reg.status {
+            found.push((*at, "registrations"));
+        }
+    }
+    found.into_iter().min_by_key(|f| f.0)
+}
+
+/// Reconciles every listing, a listing at a time; returns the problems in listing order.
+pub fn check(db: &Db) -> Result<Vec<Invalid>, AppError> {
+    let mut problems = Vec::new();
+    let mut after = 0;
+    loop {
+        let ids = db.run_blocking(|c| store::listing_ids(c, after, 500))?;
+        let Some(&last) = ids.last() else { break };
+        after = last;
+        for id in ids {
+            let stream = format!("listing:{id}");
+            let (events, bids, regs) = db.run_blocking(|c| {
+                Ok::<_, AppError>((
+                    audit_store::stream_events(c, &stream)?,
+                    store::bids_of(c, id)?,
+                    store::registrations_of(c, id)?,
+                ))
+            })?;
+            if let Some((seq, table)) = first_mismatch(&events, &bids, &regs) {
+                problems.push(Invalid {
+                    stream,
+                    stream_seq: seq,
+                    reason: STATE_MISMATCH,
+                    table: Some(table),
+                });
+            }
+        }
+    }
+    Ok(problems)
+}
