@@ -58,6 +58,8 @@ const FILES: &[(&str, &str)] = embed![
     "seller_objected",
     "deadline_reminder",
     "listing_notice",
+    "account_exists",
+    "password_reset",
 ];
 
 /// A rendered message.

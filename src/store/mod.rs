@@ -16,6 +16,7 @@ pub mod models;
 pub mod notices;
 pub mod notifications;
 pub mod ocds;
+pub mod password_resets;
 pub mod registrations;
 pub mod reminders;
 pub mod report;

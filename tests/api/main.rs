@@ -10,6 +10,7 @@ mod alerts;
 mod auctions;
 mod audit;
 mod authz;
+mod credentials;
 mod deals;
 mod defaults;
 mod demo;
