@@ -4,7 +4,8 @@
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::error::InternalError;
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web;
 
@@ -25,8 +26,8 @@ const HEADERS: [(&str, &str); 5] = [
     ("cross-origin-opener-policy", "same-origin"),
 ];
 
-/// Adds the headers a response lacks. Errors are turned into their responses here, so that
-/// they carry the headers too.
+/// Adds the headers a response lacks. An error that reaches this far (a refusal by a
+/// route's guard) is answered with its response plus the headers.
 pub async fn security_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -34,12 +35,21 @@ pub async fn security_headers(
     let https = req
         .app_data::<web::Data<AppState>>()
         .is_some_and(|s| s.settings.server.public_base_url.starts_with("https://"));
-    let http_req = req.request().clone();
-    let mut res = match next.call(req).await {
-        Ok(res) => res.map_into_boxed_body(),
-        Err(e) => ServiceResponse::from_err(e, http_req),
-    };
-    let headers = res.headers_mut();
+    match next.call(req).await {
+        Ok(res) => {
+            let mut res = res.map_into_boxed_body();
+            add_missing(res.headers_mut(), https);
+            Ok(res)
+        }
+        Err(e) => {
+            let mut answer = e.error_response();
+            add_missing(answer.headers_mut(), https);
+            Err(InternalError::from_response(e, answer).into())
+        }
+    }
+}
+
+fn add_missing(headers: &mut HeaderMap, https: bool) {
     let hsts = https.then_some(("strict-transport-security", HSTS));
     for (name, value) in HEADERS.into_iter().chain(hsts) {
         let name = HeaderName::from_static(name);
@@ -47,5 +57,4 @@ pub async fn security_headers(
             headers.insert(name, HeaderValue::from_static(value));
         }
     }
-    Ok(res)
 }
