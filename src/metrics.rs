@@ -70,15 +70,29 @@ fn label(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// The label of an HTTP method: the standard ones as they are, anything else `OTHER`.
+fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    KNOWN
+        .iter()
+        .find(|m| **m == method)
+        .copied()
+        .unwrap_or("OTHER")
+}
+
 impl Metrics {
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Records one finished request under its route pattern (`/api/v1/listings/{id}`).
+    /// Records one finished request under its route pattern (`/api/v1/listings/{id}`). A method
+    /// outside the standard ones is counted as `OTHER`: a client choosing method names must not
+    /// be able to add series.
     pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
         if let Ok(mut m) = self.requests.lock() {
-            m.entry((route.to_string(), method.to_string(), status))
+            m.entry((route.to_string(), method_label(method).to_string(), status))
                 .or_default()
                 .observe(elapsed.as_secs_f64());
         }
@@ -294,5 +308,24 @@ mod tests {
         assert!(text.contains("ax_bids_total{outcome=\"accepted\"} 2"));
         assert!(text.contains("ax_bids_total{outcome=\"bid_too_low\"} 1"));
         assert!(text.contains("route=\"/a\\\"b\""));
+    }
+
+    #[test]
+    fn unknown_methods_share_one_series() {
+        let m = Metrics::new();
+        for i in 0..50 {
+            m.observe_request("unmatched", &format!("X-RANDOM-{i}"), 404, Duration::ZERO);
+        }
+        m.observe_request("unmatched", "DELETE", 404, Duration::ZERO);
+        let text = m.render(&Gauges::default(), 0);
+        let counts: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("ax_http_request_duration_seconds_count"))
+            .collect();
+        assert_eq!(counts.len(), 2, "{counts:?}");
+        assert!(text.contains(
+            "ax_http_request_duration_seconds_count{route=\"unmatched\",method=\"OTHER\",status=\"404\"} 50"
+        ));
+        assert!(!text.contains("X-RANDOM"));
     }
 }

@@ -66,6 +66,7 @@ impl Application {
                 }))
                 .wrap(from_fn(telemetry::problem_errors))
                 .wrap(from_fn(telemetry::trace_requests))
+                .wrap(from_fn(api::headers::security_headers))
                 .configure(api::routes)
                 .default_service(web::to(api::not_found))
         })

@@ -145,4 +145,7 @@ impl crate::auth::login::Services for AppState {
     fn notifier(&self) -> &Notifier {
         &self.notifier
     }
+    fn mail_settings(&self) -> &crate::config::MailSettings {
+        &self.settings.mail
+    }
 }

@@ -7,7 +7,7 @@ use actix_web::http::header::HeaderMap;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::call::Call;
 use super::extract::{Bidders, MaybeUser, Operators, Staff};
@@ -232,14 +232,48 @@ pub struct BidderIdentity {
     pub organization_name: String,
 }
 
-/// Accepted bids in `seq` order. The public sees bidder codes only. Before a sealed auction
-/// is opened nobody sees any bid but a bidder its own (a `SealedBidView`, with its amount).
+/// Bids per page of the history when no `limit` is given, and at most.
+pub const MAX_BIDS_PER_PAGE: u32 = 1000;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct BidsQuery {
+    /// Only bids with a larger `seq` (default 0: from the first bid).
+    #[param(minimum = 0, maximum = 2147483647_i64, value_type = Option<i64>)]
+    pub after_seq: Option<u32>,
+    /// Bids in this page, 1 to 1000 (default 1000).
+    #[param(minimum = 1, maximum = 1000, value_type = Option<i64>)]
+    pub limit: Option<u32>,
+}
+
+impl BidsQuery {
+    /// (after_seq, limit), checked.
+    fn window(&self) -> Result<(i32, u32), AppError> {
+        let after = i32::try_from(self.after_seq.unwrap_or(0))
+            .map_err(|_| AppError::bad_request("invalid_query", "after_seq is too large"))?;
+        let limit = self.limit.unwrap_or(MAX_BIDS_PER_PAGE);
+        if limit == 0 || limit > MAX_BIDS_PER_PAGE {
+            return Err(AppError::bad_request(
+                "invalid_query",
+                "limit must be between 1 and 1000",
+            ));
+        }
+        Ok((after, limit))
+    }
+}
+
+/// Accepted bids in `seq` order, a page at a time (`after_seq`, `limit`); when the page is
+/// full, a `Link: <...>; rel="next"` header names the next one. The public sees bidder codes only.
+/// Before a sealed auction is opened nobody sees any bid but a bidder its own (a
+/// `SealedBidView`, with its amount).
 #[utoipa::path(get, path = "/api/v1/listings/{id}/bids", operation_id = "list_bids", tag = "auctions",
-    params(("id" = i64, Path, description = "Listing id")),
+    params(("id" = i64, Path, description = "Listing id"), BidsQuery),
     // Optional: a signed-in caller (owner, staff) may see more; a bad token is 401.
     security((), ("bearer" = [])),
     responses(
-        (status = 200, description = "The bids (a sealed auction before its opening: only the caller's own sealed bid, if any)", body = Vec<BidHistoryItem>),
+        (status = 200, description = "The bids, one page (a sealed auction before its opening: only the caller's own sealed bid, if any)", body = Vec<BidHistoryItem>,
+            headers(("Link" = String, description = "`<...?after_seq=N&limit=L>; rel=\"next\"` when more may follow"))),
+        (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such listing", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -247,9 +281,11 @@ pub async fn list(
     state: web::Data<AppState>,
     user: MaybeUser,
     path: web::Path<i64>,
+    q: web::Query<BidsQuery>,
 ) -> Result<HttpResponse, AppError> {
     let (id, viewer) = (path.into_inner(), Viewer::of(user.0.as_ref()));
     let caller = user.0.as_ref().map(|u| u.id);
+    let (after_seq, limit) = q.window()?;
     let items = state
         .db
         .run(move |c| {
@@ -264,24 +300,8 @@ pub async fn list(
                 };
                 return Ok(Listed::Own(own));
             }
-            let who: HashMap<i64, BidderIdentity> = if matches!(viewer, Viewer::Staff) {
-                registrations::for_listing(c, id, row.round)?
-                    .into_iter()
-                    .map(|(r, name)| {
-                        (
-                            r.id,
-                            BidderIdentity {
-                                registration_id: r.id,
-                                organization_id: r.organization_id,
-                                organization_name: name,
-                            },
-                        )
-                    })
-                    .collect()
-            } else {
-                HashMap::new()
-            };
-            let bids = store::bids(c, auction.id, 0, i64::MAX)?;
+            let who = identities(c, viewer, id, row.round)?;
+            let bids = store::bids(c, auction.id, after_seq, i64::from(limit))?;
             Ok(Listed::Bids(
                 bids.iter()
                     .map(|b| BidHistoryItem {
@@ -292,7 +312,45 @@ pub async fn list(
             ))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(items))
+    let Listed::Bids(items) = items else {
+        return Ok(HttpResponse::Ok().json(items));
+    };
+    let mut res = HttpResponse::Ok();
+    if items.len() == limit as usize
+        && let Some(last) = items.last()
+    {
+        res.insert_header((
+            "Link",
+            format!(
+                "</api/v1/listings/{id}/bids?after_seq={}&limit={limit}>; rel=\"next\"",
+                last.bid.seq
+            ),
+        ));
+    }
+    Ok(res.json(items))
+}
+
+/// Who is behind each registration of the round: operators and auditors only.
+fn identities(
+    c: &mut crate::store::Conn,
+    viewer: Viewer,
+    id: i64,
+    round: i32,
+) -> Result<HashMap<i64, BidderIdentity>, AppError> {
+    if !matches!(viewer, Viewer::Staff) {
+        return Ok(HashMap::new());
+    }
+    Ok(registrations::for_listing(c, id, round)?
+        .into_iter()
+        .map(|(r, name)| {
+            let who = BidderIdentity {
+                registration_id: r.id,
+                organization_id: r.organization_id,
+                organization_name: name,
+            };
+            (r.id, who)
+        })
+        .collect())
 }
 
 /// The bid history, or a sealed auction's own bid before the opening.

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use super::call::Call;
 use super::extract::{AuthUser, RequestMeta};
 use super::json::ApiJson;
-use crate::auth::accounts::{self, RegistrationInput, UserView};
+use crate::auth::accounts::{self, RegistrationAnswer, RegistrationInput};
 use crate::auth::login::{self, TokenPair};
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
@@ -46,7 +46,7 @@ pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
-fn rate_limit(
+pub(super) fn rate_limit(
     limiter: &crate::auth::ratelimit::RateLimiter,
     meta: &RequestMeta,
 ) -> Result<(), AppError> {
@@ -60,14 +60,16 @@ fn rate_limit(
         })
 }
 
-/// Register an enterprise or bidder account together with its organisation.
+/// Register an enterprise or bidder account together with its organisation. The answer is the
+/// same whether or not the e-mail or the credit code already has an account (then nothing is
+/// created and that account's owners get a mail instead), so it tells nobody who is registered.
 #[utoipa::path(post, path = "/api/v1/auth/register", operation_id = "register_account", 
     tag = "accounts",
     request_body = RegisterRequest,
     responses(
-        (status = 201, description = "Account created", body = UserView),
+        (status = 201, description = "Registration received; a link to confirm the address is on its way (also when the address or company already had an account)", body = RegistrationAnswer),
         (status = 403, description = "Staff role requested (`staff_role_not_allowed`)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`email_taken` or `organization_exists`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`email_taken` or `organization_exists`: only when two registrations of one address or company race each other", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`", body = Problem, content_type = "application/problem+json"),
     )
@@ -97,18 +99,20 @@ pub async fn register(
         .map_err(AppError::internal)?;
     let now = state.clock.now();
     let st = state.clone();
-    let (user, org) = state
+    let answer = RegistrationAnswer::of(&reg);
+    state
         .db
         .tx(move |c| {
             let deps = accounts::RegisterDeps {
                 pii_salt: &st.pii_salt,
                 notifier: &st.notifier,
                 verification_ttl_hours: st.settings.mail.verification_ttl_hours,
+                mail_limits: &st.settings.mail,
             };
             accounts::register(c, &reg, &hash, &deps, &meta, now)
         })
         .await?;
-    Ok(HttpResponse::Created().json(UserView::new(&user, Some(&org))?))
+    Ok(HttpResponse::Created().json(answer))
 }
 
 /// Sign in with e-mail and password.
@@ -206,6 +210,7 @@ pub async fn verify_email(
     responses(
         (status = 202, description = "A new link is on its way"),
         (status = 409, description = "`already_verified`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many links for this account (per hour) or this address (per day)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn resend_verification(call: Call, user: AuthUser) -> Result<HttpResponse, AppError> {
@@ -218,6 +223,8 @@ pub async fn resend_verification(call: Call, user: AuthUser) -> Result<HttpRespo
                 "this address is already confirmed",
             ));
         }
+        let mail = &cx.state().settings.mail;
+        crate::auth::verify_email::check_resend(c, mail, &u, cx.now)?;
         crate::auth::verify_email::send_link(
             c,
             &cx.state().notifier,

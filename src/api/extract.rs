@@ -75,9 +75,10 @@ impl FromRequest for AuthUser {
                 AppError::unauthorized("invalid_token", "the access token is not valid")
             })?;
             let sid = claims.sid;
+            let started_after = state.clock.now() - state.settings.auth.session_max();
             let live = state
                 .db
-                .run(move |c| sessions::live_session_role(c, sid, user_id))
+                .run(move |c| sessions::live_session_role(c, sid, user_id, started_after))
                 .await?;
             let Some((role, organization_id)) = live else {
                 return Err(AppError::unauthorized(
@@ -197,7 +198,15 @@ pub fn client_ip(req: &HttpRequest, trust_forwarded: bool) -> Option<IpAddr> {
             }
         }
     }
-    req.peer_addr().map(|a| a.ip())
+    let peer = req.peer_addr().map(|a| a.ip());
+    if let Some(peer) = peer {
+        let forwarded = req.headers().contains_key("x-forwarded-for")
+            || req.headers().contains_key(header::FORWARDED);
+        if crate::auth::ratelimit::behind_untrusted_proxy(peer, forwarded, trust_forwarded) {
+            crate::auth::ratelimit::warn_untrusted_proxy(peer);
+        }
+    }
+    peer
 }
 
 impl FromRequest for RequestMeta {

@@ -1,6 +1,7 @@
 //! The HTTP layer: handlers by resource, the JSON extractor, the route table and the
 //! OpenAPI document.
 
+pub mod account;
 pub mod alerts;
 pub mod auctions;
 pub mod audit;
@@ -10,6 +11,7 @@ pub mod deals;
 pub mod defaults;
 pub mod disclosure;
 pub mod extract;
+pub mod headers;
 pub mod health;
 pub mod json;
 pub mod listings;
@@ -100,6 +102,12 @@ route_table! {
     post "/api/v1/auth/logout" => auth::logout, Access::SignedIn;
     post "/api/v1/auth/verify-email" => auth::verify_email, Access::Public;
     post "/api/v1/auth/verify-email/resend" => auth::resend_verification, Access::SignedIn;
+    post "/api/v1/auth/password-reset" => account::request_reset, Access::Public;
+    post "/api/v1/auth/password-reset/confirm" => account::confirm_reset, Access::Public;
+    post "/api/v1/auth/logout-all" => account::logout_all, Access::SignedIn;
+    post "/api/v1/me/password" => account::change_password, Access::SignedIn;
+    post "/api/v1/admin/users/{id}/disable" => account::disable, Access::Roles(ADMINS);
+    post "/api/v1/admin/users/{id}/enable" => account::enable, Access::Roles(ADMINS);
     get "/api/v1/me" => me::me, Access::SignedIn;
     get "/api/v1/me/notifications" => notifications::mine, Access::SignedIn;
     get "/api/v1/notifications" => notifications::deliveries, Access::Roles(OPERATORS);

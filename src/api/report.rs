@@ -52,7 +52,7 @@ impl Format {
 }
 
 /// The page may carry nothing but its own inline styles.
-const PAGE_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
+const PAGE_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// The auditor's report on one listing: the listing and its rounds, the timeline of its
 /// audit stream, registrations and deposits (with addresses), every bid, the deal, the risk

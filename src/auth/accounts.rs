@@ -8,11 +8,13 @@ use serde_json::json;
 use crate::audit::RequestMeta;
 use crate::audit::{self, Actor, Event};
 use crate::auth::verify_email;
+use crate::config::MailSettings;
 use crate::domain::Role;
 use crate::domain::account::{self, FieldError};
+use crate::domain::clock::format_beijing;
 use crate::domain::credit_code::CreditCode;
 use crate::error::AppError;
-use crate::notify::{Kind, Notifier};
+use crate::notify::{Kind, Notifier, Recipient};
 use crate::store::models::{NewOrganization, NewUser, Organization, User, from_db, to_db};
 use crate::store::{Conn, users};
 
@@ -153,14 +155,12 @@ pub fn validate_registration(input: &RegistrationInput) -> Result<ValidRegistrat
     }
 }
 
-/// Writes the organisation and its first user, with their audit events, in `conn`'s
-/// transaction. Duplicate e-mail → 409 `email_taken`; known credit code → 409
-/// `organization_exists`.
 /// The services registration needs besides the connection.
 pub struct RegisterDeps<'a> {
     pub pii_salt: &'a [u8],
     pub notifier: &'a Notifier,
     pub verification_ttl_hours: u64,
+    pub mail_limits: &'a MailSettings,
 }
 
 fn role_label(role: Role, locale: &str) -> &'static str {
@@ -174,6 +174,9 @@ fn role_label(role: Role, locale: &str) -> &'static str {
     }
 }
 
+/// Writes the organisation and its first user, with their audit events, in `conn`'s
+/// transaction; when the e-mail or the credit code already has an account, creates nothing
+/// and mails that account's owners instead (see [`Registered`]).
 pub fn register(
     conn: &mut Conn,
     reg: &ValidRegistration,
@@ -181,7 +184,11 @@ pub fn register(
     deps: &RegisterDeps,
     meta: &RequestMeta,
     now: DateTime<Utc>,
-) -> Result<(User, Organization), AppError> {
+) -> Result<Registered, AppError> {
+    if let Some((reason, owners)) = existing_owners(conn, reg)? {
+        tell_owners(conn, reg, reason, &owners, deps, meta, now)?;
+        return Ok(Registered::AlreadyThere);
+    }
     let (user, org) = insert_account(conn, reg, password_hash, now)?;
     record_registration(conn, reg, &user, &org, deps.pii_salt, meta, now)?;
     verify_email::send_link(
@@ -193,28 +200,131 @@ pub fn register(
         json!({"organization": org.name, "role_label": role_label(reg.role, &reg.locale)}),
         now,
     )?;
-    Ok((user, org))
+    Ok(Registered::Created(Box::new((user, org))))
 }
 
-/// The organisation and its first user; a taken e-mail or credit code is 409.
+/// What a registration did. The caller answers the same for both, so nobody learns from the
+/// answer whether an address or a company already has an account.
+#[derive(Debug, Clone)]
+pub enum Registered {
+    /// The new user and organisation.
+    Created(Box<(User, Organization)>),
+    /// The e-mail or the credit code was taken: nothing created, the owners were told.
+    AlreadyThere,
+}
+
+/// What registration answers, built from the request alone.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RegistrationAnswer {
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub organization: RegisteredOrganization,
+    pub phone: Option<String>,
+    pub locale: String,
+    /// Always false: a link to confirm the address is on its way.
+    pub email_verified: bool,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RegisteredOrganization {
+    pub name: String,
+    pub credit_code: String,
+}
+
+impl RegistrationAnswer {
+    pub fn of(reg: &ValidRegistration) -> Self {
+        Self {
+            email: reg.email.clone(),
+            name: reg.name.clone(),
+            role: reg.role,
+            organization: RegisteredOrganization {
+                name: reg.organization_name.clone(),
+                credit_code: reg.credit_code.clone(),
+            },
+            phone: reg.phone.clone(),
+            locale: reg.locale.clone(),
+            email_verified: false,
+        }
+    }
+}
+
+/// Mails about repeated registrations sent per registration at most (a company may have many
+/// users; its first ones hear of it).
+const MAX_OWNERS_TOLD: usize = 3;
+
+/// Who already holds the e-mail (`"email"`) or, failing that, the credit code
+/// (`"credit_code"`).
+fn existing_owners(
+    conn: &mut Conn,
+    reg: &ValidRegistration,
+) -> Result<Option<(&'static str, Vec<User>)>, AppError> {
+    if let Some(user) = users::find_by_email(conn, &reg.email)? {
+        return Ok(Some(("email", vec![user])));
+    }
+    if let Some(org) = users::organization_by_credit_code(conn, &reg.credit_code)? {
+        let mut owners = users::of_organization(conn, org.id)?;
+        owners.truncate(MAX_OWNERS_TOLD);
+        return Ok(Some(("credit_code", owners)));
+    }
+    Ok(None)
+}
+
+/// A registration for an address or company that already has an account: its owners get a
+/// mail (within the per-address daily limit), and the attempt is recorded with the address
+/// only as a salted hash.
+fn tell_owners(
+    conn: &mut Conn,
+    reg: &ValidRegistration,
+    reason: &'static str,
+    owners: &[User],
+    deps: &RegisterDeps,
+    meta: &RequestMeta,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let mut told = Vec::new();
+    for owner in owners {
+        if !verify_email::address_may_receive(conn, deps.mail_limits, &owner.email, now)? {
+            continue;
+        }
+        deps.notifier.queue(
+            conn,
+            now,
+            &Recipient::of(owner),
+            Kind::AccountExists,
+            json!({
+                "reason": reason,
+                "attempt_at": format_beijing(now),
+                "client_ip": meta.ip_string().unwrap_or_else(|| "-".into()),
+            }),
+        )?;
+        told.push(owner.id);
+    }
+    audit::record(
+        conn,
+        now,
+        Event {
+            stream: audit::SYSTEM_STREAM.to_string(),
+            action: "user.registration_repeated",
+            actor: Actor::ANONYMOUS,
+            payload: json!({
+                "reason": reason,
+                "email_hash": audit::pii_hash(deps.pii_salt, &reg.email),
+                "owners_told": told,
+            }),
+            meta,
+        },
+    )
+}
+
+/// The organisation and its first user. [`existing_owners`] looked first, so a unique index
+/// fires only when two registrations race: then 409 `email_taken` / `organization_exists`.
 fn insert_account(
     conn: &mut Conn,
     reg: &ValidRegistration,
     password_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<(User, Organization), AppError> {
-    if users::email_taken(conn, &reg.email)? {
-        return Err(AppError::conflict(
-            "email_taken",
-            "an account with this e-mail already exists",
-        ));
-    }
-    if users::credit_code_taken(conn, &reg.credit_code)? {
-        return Err(AppError::conflict(
-            "organization_exists",
-            "an organisation with this credit code is already registered",
-        ));
-    }
     let org = users::insert_organization(
         conn,
         &NewOrganization {

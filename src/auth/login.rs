@@ -46,6 +46,8 @@ pub trait Services: Send + Sync + 'static {
     /// Salt mixed into hashes of personal data written to the audit trail.
     fn pii_salt(&self) -> &[u8];
     fn notifier(&self) -> &Notifier;
+    /// Mail limits (per account and per address).
+    fn mail_settings(&self) -> &crate::config::MailSettings;
 }
 
 fn invalid_credentials() -> AppError {
@@ -71,17 +73,21 @@ fn issue_pair(
     user_id: i64,
     role: Role,
     session_id: i64,
+    session_started: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<TokenPair, AppError> {
     let refresh = crate::random::token();
     let days = i64::try_from(state.auth_settings().refresh_token_ttl_days).unwrap_or(30);
+    // A refresh token never outlives its login's absolute lifetime.
+    let expires_at =
+        (now + Duration::days(days)).min(session_started + state.auth_settings().session_max());
     sessions::insert_refresh_token(
         conn,
         &NewRefreshToken {
             session_id,
             token_hash: &hash_token(&refresh),
             created_at: to_db(now),
-            expires_at: to_db(now + Duration::days(days)),
+            expires_at: to_db(expires_at),
         },
     )?;
     let access = state
@@ -102,6 +108,7 @@ enum LoginOutcome {
 }
 
 /// One login attempt, its password already checked, to be decided in one transaction.
+#[derive(Clone)]
 struct Attempt {
     now: DateTime<Utc>,
     policy: LockoutPolicy,
@@ -130,17 +137,36 @@ impl Attempt {
     }
 
     /// An existing account: locked, wrong password (counted, maybe locking it) or a login.
+    /// `seen` is the row the password was checked against, read before the transaction; the
+    /// decision is taken on the row re-read under its lock, so parallel guesses queue here and
+    /// each sees the lock the one before it set.
     fn of_user(
         &self,
         c: &mut Conn,
         st: &impl Services,
-        user: &User,
+        seen: &User,
     ) -> Result<LoginOutcome, AppError> {
         let (now, meta, policy) = (self.now, &self.meta, &self.policy);
+        let Some(user) = users::find_for_update(c, seen.id)? else {
+            return self.of_unknown(c);
+        };
+        // A password changed meanwhile: what was checked is no longer the password.
+        let attempt = Attempt {
+            password_ok: self.password_ok && user.password_hash == seen.password_hash,
+            ..self.clone()
+        };
+        let user = &user;
         let role = role_of(user)?;
         let actor = Actor::user(user.id, role);
         let stream = audit::user_stream(user.id);
-        if policy.is_locked(user.locked_until.map(from_db), now) {
+        let refusal = if user.disabled_at.is_some() {
+            Some("disabled")
+        } else if policy.is_locked(user.locked_until.map(from_db), now) {
+            Some("locked")
+        } else {
+            None
+        };
+        if let Some(reason) = refusal {
             audit::record(
                 c,
                 now,
@@ -148,16 +174,16 @@ impl Attempt {
                     stream,
                     action: "auth.login_failed",
                     actor,
-                    payload: json!({"reason": "locked", "user_id": user.id}),
+                    payload: json!({"reason": reason, "user_id": user.id}),
                     meta,
                 },
             )?;
             return Ok(LoginOutcome::Refused);
         }
-        if !self.password_ok {
-            return self.wrong_password(c, st, user, role);
+        if !attempt.password_ok {
+            return attempt.wrong_password(c, st, user, role);
         }
-        self.open_session(c, st, user, role)
+        attempt.open_session(c, st, user, role)
     }
 
     /// A wrong password: counted, and the account locked when the policy says so.
@@ -235,7 +261,7 @@ impl Attempt {
                 user_agent: meta.user_agent.as_deref(),
             },
         )?;
-        let pair = issue_pair(st, c, user.id, role, session.id, now)?;
+        let pair = issue_pair(st, c, user.id, role, session.id, now, now)?;
         if after_lockout {
             st.notifier().queue(
                 c,
@@ -324,6 +350,76 @@ enum RefreshOutcome {
     Reused,
 }
 
+/// Rotates one refresh token in the caller's transaction.
+fn rotate(
+    c: &mut Conn,
+    st: &impl Services,
+    hash: &str,
+    meta: &RequestMeta,
+    now: DateTime<Utc>,
+) -> Result<RefreshOutcome, AppError> {
+    let Some((row, session)) = sessions::find_refresh_token(c, hash)? else {
+        return Ok(RefreshOutcome::Unknown);
+    };
+    let Some((user, _)) = users::find_with_org(c, session.user_id)? else {
+        return Ok(RefreshOutcome::Unknown);
+    };
+    let role = role_of(&user)?;
+    let actor = Actor::user(user.id, role);
+    if session.revoked_at.is_some() || user.disabled_at.is_some() {
+        return Ok(RefreshOutcome::Revoked);
+    }
+    let started = from_db(session.created_at);
+    if started + st.auth_settings().session_max() <= now {
+        sessions::revoke_session(c, session.id, "lifetime", now)?;
+        audit::record(
+            c,
+            now,
+            Event {
+                stream: audit::user_stream(user.id),
+                action: "auth.session_expired",
+                actor,
+                payload: json!({"user_id": user.id, "session_id": session.id}),
+                meta,
+            },
+        )?;
+        return Ok(RefreshOutcome::Expired);
+    }
+    let expired = from_db(row.expires_at) <= now;
+    if row.used_at.is_none() && expired {
+        return Ok(RefreshOutcome::Expired);
+    }
+    // Already used, or used by a concurrent request a moment ago: a copied token.
+    if row.used_at.is_some() || !sessions::mark_used(c, row.id, now)? {
+        sessions::revoke_session(c, session.id, "refresh_token_reuse", now)?;
+        audit::record(
+            c,
+            now,
+            Event {
+                stream: audit::user_stream(user.id),
+                action: "auth.refresh_reuse_detected",
+                actor,
+                payload: json!({"user_id": user.id, "session_id": session.id, "token_id": row.id}),
+                meta,
+            },
+        )?;
+        return Ok(RefreshOutcome::Reused);
+    }
+    let pair = issue_pair(st, c, user.id, role, session.id, started, now)?;
+    audit::record(
+        c,
+        now,
+        Event {
+            stream: audit::user_stream(user.id),
+            action: "auth.refreshed",
+            actor,
+            payload: json!({"user_id": user.id, "session_id": session.id}),
+            meta,
+        },
+    )?;
+    Ok(RefreshOutcome::Rotated(pair))
+}
+
 /// Rotates a refresh token. A token presented twice revokes its whole login.
 pub async fn refresh<S: Services>(
     state: actix_web::web::Data<S>,
@@ -335,44 +431,7 @@ pub async fn refresh<S: Services>(
     let st = state.clone();
     let outcome = state
         .db()
-        .tx(move |c| {
-            let Some((row, session)) = sessions::find_refresh_token(c, &hash)? else {
-                return Ok(RefreshOutcome::Unknown);
-            };
-            let Some((user, _)) = users::find_with_org(c, session.user_id)? else {
-                return Ok(RefreshOutcome::Unknown);
-            };
-            let role = role_of(&user)?;
-            let actor = Actor::user(user.id, role);
-            if session.revoked_at.is_some() {
-                return Ok(RefreshOutcome::Revoked);
-            }
-            let expired = from_db(row.expires_at) <= now;
-            if row.used_at.is_none() && expired {
-                return Ok(RefreshOutcome::Expired);
-            }
-            // Already used, or used by a concurrent request a moment ago: a copied token.
-            if row.used_at.is_some() || !sessions::mark_used(c, row.id, now)? {
-                sessions::revoke_session(c, session.id, "refresh_token_reuse", now)?;
-                audit::record(c, now, Event {
-                    stream: audit::user_stream(user.id),
-                    action: "auth.refresh_reuse_detected",
-                    actor,
-                    payload: json!({"user_id": user.id, "session_id": session.id, "token_id": row.id}),
-                    meta: &meta,
-                })?;
-                return Ok(RefreshOutcome::Reused);
-            }
-            let pair = issue_pair(&**st, c, user.id, role, session.id, now)?;
-            audit::record(c, now, Event {
-                stream: audit::user_stream(user.id),
-                action: "auth.refreshed",
-                actor,
-                payload: json!({"user_id": user.id, "session_id": session.id}),
-                meta: &meta,
-            })?;
-            Ok(RefreshOutcome::Rotated(pair))
-        })
+        .tx(move |c| rotate(c, &**st, &hash, &meta, now))
         .await?;
     match outcome {
         RefreshOutcome::Rotated(pair) => Ok(pair),

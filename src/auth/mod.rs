@@ -3,6 +3,7 @@
 //! is the api layer's work (`api::extract`).
 
 pub mod accounts;
+pub mod credentials;
 pub mod login;
 pub mod password;
 pub mod ratelimit;

@@ -7,12 +7,57 @@ use serde_json::{Value, json};
 use crate::audit::RequestMeta;
 use crate::audit::{self, Actor, Event};
 use crate::auth::tokens::hash_token;
+use crate::config::MailSettings;
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::notify::{Kind, Notifier, Recipient};
 use crate::store::models::User;
 use crate::store::verifications::{self, Redeemed};
-use crate::store::{Conn, users};
+use crate::store::{Conn, notifications, users};
+
+/// Kinds of mail sent on request of someone who may not own the address.
+pub const UNSOLICITED: [&str; 4] = [
+    "welcome",
+    "verify_email",
+    "account_exists",
+    "password_reset",
+];
+
+/// Refuses (429) a new verification link when the account asked for
+/// `mail.resend_per_account_per_hour` in the last hour or its address was sent
+/// `mail.unsolicited_per_address_per_day` unsolicited mails in the last 24 hours.
+pub fn check_resend(
+    conn: &mut Conn,
+    limits: &MailSettings,
+    user: &User,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let hour = now - Duration::hours(1);
+    let mine = notifications::count_for_user_since(conn, user.id, &UNSOLICITED, hour)?;
+    if mine >= i64::from(limits.resend_per_account_per_hour) {
+        return Err(AppError::RateLimited {
+            retry_after_seconds: 3600,
+        });
+    }
+    if !address_may_receive(conn, limits, &user.email, now)? {
+        return Err(AppError::RateLimited {
+            retry_after_seconds: 24 * 3600,
+        });
+    }
+    Ok(())
+}
+
+/// Whether `address` may get one more unsolicited mail today.
+pub fn address_may_receive(
+    conn: &mut Conn,
+    limits: &MailSettings,
+    address: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    let day = now - Duration::hours(24);
+    let sent = notifications::count_to_address_since(conn, address, &UNSOLICITED, day)?;
+    Ok(sent < i64::from(limits.unsolicited_per_address_per_day))
+}
 
 /// Creates a fresh verification token for `user` and queues `kind` (welcome or
 /// verify_email) with the link, in the caller's transaction.

@@ -52,6 +52,10 @@ pub enum Kind {
     ListingNotice,
     SealedBidReceived,
     Outmatched,
+    /// Someone tried to register with this account's e-mail or its company's credit code.
+    AccountExists,
+    /// A link to set a new password (asked for on the sign-in page).
+    PasswordReset,
 }
 
 impl Kind {
@@ -91,7 +95,39 @@ impl Kind {
         Kind::ListingNotice,
         Kind::SealedBidReceived,
         Kind::Outmatched,
+        Kind::AccountExists,
+        Kind::PasswordReset,
     ];
+
+    /// Mail that must not wait behind bulk mail: a lockout, a deadline, an auction or deal
+    /// event, a suspension. Welcome and verification links, and routine progress, are bulk.
+    pub fn is_urgent(self) -> bool {
+        matches!(
+            self,
+            Kind::AccountLocked
+                | Kind::LoginAfterLockout
+                | Kind::PasswordReset
+                | Kind::ListingSuspended
+                | Kind::ListingResumed
+                | Kind::ListingTerminated
+                | Kind::AuctionScheduled
+                | Kind::Outbid
+                | Kind::AuctionWon
+                | Kind::AuctionLost
+                | Kind::AuctionResult
+                | Kind::AuctionFailed
+                | Kind::DealAwarded
+                | Kind::DealDefaulted
+                | Kind::DealOffered
+                | Kind::DealOfferEnded
+                | Kind::DeadlineReminder
+        )
+    }
+
+    /// The outbox priority: 0 urgent, 1 bulk (claimed in that order, then by id).
+    pub fn priority(self) -> i16 {
+        if self.is_urgent() { 0 } else { 1 }
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -130,6 +166,8 @@ impl Kind {
             Kind::ListingNotice => "listing_notice",
             Kind::SealedBidReceived => "sealed_bid_received",
             Kind::Outmatched => "outmatched",
+            Kind::AccountExists => "account_exists",
+            Kind::PasswordReset => "password_reset",
         }
     }
 }
@@ -236,6 +274,7 @@ impl Notifier {
                 body_text: &rendered.text,
                 body_html: &rendered.html,
                 message_id: &message_id,
+                priority: kind.priority(),
                 now,
             },
         )
@@ -267,7 +306,8 @@ mod tests {
             "auction_paused": true, "auction_ends_at": "2026-12-08 10:05",
             "opinion_due": "2026-12-08 17:00", "review_due": "2026-12-09 17:00", "what": "deposit",
             "due": "2026-12-04 17:00", "passed": false, "notice_kind": "supplementary",
-            "text": "补充说明资产瑕疵", "material": true, "commitment": "9f2c".repeat(16),
+            "text": "补充说明资产瑕疵", "material": true, "commitment": "9f2c".repeat(16), "attempt_at": "2026-12-04 09:30",
+            "reset_url": "http://x/reset-password?token=abc", "ttl_minutes": 30,
         });
         if let (Some(a), Value::Object(b)) = (v.as_object_mut(), more) {
             a.extend(b);

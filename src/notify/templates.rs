@@ -60,6 +60,8 @@ const FILES: &[(&str, &str)] = embed![
     "listing_notice",
     "sealed_bid_received",
     "outmatched",
+    "account_exists",
+    "password_reset",
 ];
 
 /// A rendered message.

@@ -18,6 +18,7 @@ pub mod models;
 pub mod notices;
 pub mod notifications;
 pub mod ocds;
+pub mod password_resets;
 pub mod pool;
 pub mod reconcile;
 pub mod registrations;

@@ -18,6 +18,8 @@ pub struct NewNotification<'a> {
     pub body_text: &'a str,
     pub body_html: &'a str,
     pub message_id: &'a str,
+    /// 0 urgent, 1 bulk: due messages are claimed by (priority, id).
+    pub priority: i16,
     pub now: DateTime<Utc>,
 }
 
@@ -54,6 +56,7 @@ pub fn insert(conn: &mut Conn, m: &NewNotification) -> Result<i64, AppError> {
             n::body_text.eq(m.body_text),
             n::body_html.eq(m.body_html),
             n::message_id.eq(m.message_id),
+            n::priority.eq(m.priority),
             n::status.eq("pending"),
             n::next_attempt_at.eq(to_db(m.now)),
             n::created_at.eq(to_db(m.now)),
@@ -61,6 +64,38 @@ pub fn insert(conn: &mut Conn, m: &NewNotification) -> Result<i64, AppError> {
         .returning(n::id)
         .get_result(c))?;
     Ok(id)
+}
+
+/// How many messages of `kinds` were queued for `user_id` since `since`.
+pub fn count_for_user_since(
+    conn: &mut Conn,
+    user_id: i64,
+    kinds: &[&str],
+    since: DateTime<Utc>,
+) -> Result<i64, AppError> {
+    let n = with_conn!(conn, c => n::table
+        .filter(n::user_id.eq(user_id))
+        .filter(n::kind.eq_any(kinds))
+        .filter(n::created_at.ge(to_db(since)))
+        .count()
+        .get_result(c))?;
+    Ok(n)
+}
+
+/// How many messages of `kinds` were queued to `address` since `since`, whoever asked.
+pub fn count_to_address_since(
+    conn: &mut Conn,
+    address: &str,
+    kinds: &[&str],
+    since: DateTime<Utc>,
+) -> Result<i64, AppError> {
+    let n = with_conn!(conn, c => n::table
+        .filter(n::to_address.eq(address))
+        .filter(n::kind.eq_any(kinds))
+        .filter(n::created_at.ge(to_db(since)))
+        .count()
+        .get_result(c))?;
+    Ok(n)
 }
 
 /// Claims up to `limit` due messages for `lease` under `token`, counting the attempt.
@@ -84,7 +119,7 @@ pub fn claim(
     let ids: Vec<i64> = match conn {
         Conn::Pg(c) => n::table
             .filter(due)
-            .order(n::id.asc())
+            .order((n::priority.asc(), n::id.asc()))
             .limit(limit)
             .select(n::id)
             .for_update()
@@ -92,7 +127,7 @@ pub fn claim(
             .load(*c)?,
         Conn::Sqlite(c) => n::table
             .filter(due)
-            .order(n::id.asc())
+            .order((n::priority.asc(), n::id.asc()))
             .limit(limit)
             .select(n::id)
             .load(*c)?,

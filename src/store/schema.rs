@@ -24,6 +24,18 @@ diesel::table! {
         locked_until -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        disabled_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    password_resets (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
     }
 }
 
@@ -147,6 +159,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        priority -> SmallInt,
     }
 }
 
@@ -163,6 +176,7 @@ diesel::table! {
 
 diesel::joinable!(notifications -> users (user_id));
 diesel::joinable!(email_verifications -> users (user_id));
+diesel::joinable!(password_resets -> users (user_id));
 
 diesel::table! {
     project_counters (kind, year) {
@@ -451,6 +465,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log_cosignatures,
     notifications,
     email_verifications,
+    password_resets,
     project_counters,
     listings,
     listing_rounds,

@@ -68,17 +68,44 @@ pub fn revoke_session(
     Ok(n == 1)
 }
 
-/// The role of the user behind a live (not revoked) session, or `None`.
+/// Revokes every live login of a user but `keep` (if given). Returns how many ended.
+pub fn revoke_all_of_user(
+    conn: &mut Conn,
+    user_id: i64,
+    keep: Option<i64>,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
+    let keep = keep.unwrap_or(0);
+    let n = with_conn!(conn, c => diesel::update(
+            sessions::table
+                .filter(sessions::user_id.eq(user_id))
+                .filter(sessions::id.ne(keep))
+                .filter(sessions::revoked_at.is_null()),
+        )
+        .set((
+            sessions::revoked_at.eq(Some(to_db(now))),
+            sessions::revoked_reason.eq(Some(reason)),
+        ))
+        .execute(c))?;
+    Ok(n)
+}
+
+/// The role of the user behind a live session, or `None`: not revoked, begun after
+/// `started_after` (the absolute lifetime of a login), of an account not disabled.
 pub fn live_session_role(
     conn: &mut Conn,
     session_id: i64,
     user_id: i64,
+    started_after: DateTime<Utc>,
 ) -> Result<Option<(String, Option<i64>)>, AppError> {
     let row = with_conn!(conn, c => sessions::table
         .inner_join(users::table)
         .filter(sessions::id.eq(session_id))
         .filter(sessions::user_id.eq(user_id))
         .filter(sessions::revoked_at.is_null())
+        .filter(sessions::created_at.gt(to_db(started_after)))
+        .filter(users::disabled_at.is_null())
         .select((users::role, users::organization_id))
         .first(c)
         .optional())?;

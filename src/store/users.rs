@@ -37,16 +37,40 @@ pub fn find_by_email(conn: &mut Conn, email: &str) -> Result<Option<User>, AppEr
     Ok(user)
 }
 
+/// The user, locked for update in this transaction (PostgreSQL row lock; SQLite's write
+/// transaction holds the whole database). Decisions on the lockout read this copy.
+pub fn find_for_update(conn: &mut Conn, user_id: i64) -> Result<Option<User>, AppError> {
+    let user = match conn {
+        Conn::Pg(c) => users::table
+            .find(user_id)
+            .select(User::as_select())
+            .for_update()
+            .first(*c)
+            .optional()?,
+        Conn::Sqlite(c) => users::table
+            .find(user_id)
+            .select(User::as_select())
+            .first(*c)
+            .optional()?,
+    };
+    Ok(user)
+}
+
 pub fn email_taken(conn: &mut Conn, email: &str) -> Result<bool, AppError> {
     Ok(find_by_email(conn, email)?.is_some())
 }
 
-pub fn credit_code_taken(conn: &mut Conn, code: &str) -> Result<bool, AppError> {
-    let count: i64 = with_conn!(conn, c => organizations::table
+/// The organisation registered with this credit code, if any.
+pub fn organization_by_credit_code(
+    conn: &mut Conn,
+    code: &str,
+) -> Result<Option<Organization>, AppError> {
+    let org = with_conn!(conn, c => organizations::table
         .filter(organizations::credit_code.eq(code))
-        .count()
-        .get_result(c))?;
-    Ok(count > 0)
+        .select(Organization::as_select())
+        .first(c)
+        .optional())?;
+    Ok(org)
 }
 
 /// A user and their organisation, if any.
@@ -126,4 +150,48 @@ pub fn with_role(conn: &mut Conn, role: &str) -> Result<Vec<User>, AppError> {
         .select(User::as_select())
         .load(c))?;
     Ok(rows)
+}
+
+/// Sets a new password hash; clears failed logins and any lock.
+pub fn set_password(
+    conn: &mut Conn,
+    user_id: i64,
+    password_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    with_conn!(conn, c => diesel::update(users::table.find(user_id))
+        .set((
+            users::password_hash.eq(password_hash),
+            users::failed_logins.eq(0),
+            users::locked_until.eq(None::<chrono::NaiveDateTime>),
+            users::updated_at.eq(to_db(now)),
+        ))
+        .execute(c))?;
+    Ok(())
+}
+
+/// Disables (`Some(now)`) or enables (`None`) an account. Returns whether it changed.
+pub fn set_disabled(
+    conn: &mut Conn,
+    user_id: i64,
+    disabled_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    let target = users::table.filter(users::id.eq(user_id));
+    let n = match disabled_at {
+        Some(at) => {
+            with_conn!(conn, c => diesel::update(target.filter(users::disabled_at.is_null()))
+            .set((users::disabled_at.eq(Some(to_db(at))), users::updated_at.eq(to_db(now))))
+            .execute(c))?
+        }
+        None => {
+            with_conn!(conn, c => diesel::update(target.filter(users::disabled_at.is_not_null()))
+            .set((
+                users::disabled_at.eq(None::<chrono::NaiveDateTime>),
+                users::updated_at.eq(to_db(now)),
+            ))
+            .execute(c))?
+        }
+    };
+    Ok(n == 1)
 }

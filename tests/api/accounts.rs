@@ -77,28 +77,94 @@ async fn every_invalid_field_is_reported_at_once() {
     );
 }
 
-#[actix_web::test]
-async fn duplicate_email_in_another_case_is_a_conflict() {
-    let app = spawn_app().await;
-    let email = format!("dup{}@example.com", next_id());
-    assert_eq!(app.register(json!({"email": email})).await.status, 201);
-    let events = app.audit_count(None).await;
-    let r = app.register(json!({"email": email.to_uppercase()})).await;
-    r.assert_problem(409, "email_taken");
-    assert_eq!(
-        app.audit_count(None).await,
-        events,
-        "a refused request records nothing"
-    );
+/// Polls the stub mailer until `address` got `n` mails.
+async fn mails_to(app: &crate::helpers::TestApp, address: &str, n: usize) -> Vec<String> {
+    let mut subjects = Vec::new();
+    for _ in 0..100 {
+        subjects = app
+            .mailer_stub()
+            .into_iter()
+            .filter(|m| m.to == address)
+            .map(|m| m.subject)
+            .collect();
+        if subjects.len() >= n {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    subjects
+}
+
+fn keys(v: &serde_json::Value) -> Vec<String> {
+    v.as_object().unwrap().keys().cloned().collect()
 }
 
 #[actix_web::test]
-async fn second_registration_of_one_credit_code_is_a_conflict() {
+async fn registering_a_taken_email_answers_like_a_new_one_and_mails_the_owner() {
+    let app = spawn_app().await;
+    let email = format!("dup{}@example.com", next_id());
+    let first = app.register(json!({"email": email})).await;
+    assert_eq!(first.status, 201);
+    let fresh = app.register(json!({})).await;
+    let again = app
+        .register(json!({"email": email.to_uppercase(), "password": "Another-Passphrase-77"}))
+        .await;
+    // Same status and shape as a new account: nothing tells that the address was known.
+    assert_eq!(
+        (again.status, keys(&again.json())),
+        (201, keys(&fresh.json()))
+    );
+    assert_eq!(again.json()["email"], email);
+    assert_eq!(again.json()["email_verified"], false);
+    assert!(first.json().get("id").is_none());
+    // Nothing was created; the owner hears of it; the attempt is on record.
+    assert_eq!(app.audit_count(Some("user.registered")).await, 2);
+    assert_eq!(app.audit_count(Some("user.registration_repeated")).await, 1);
+    let subjects = mails_to(&app, &email, 2).await;
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    assert!(subjects[1].contains("注册"), "{subjects:?}");
+    assert_eq!(app.login(&email, PASSWORD).await.status, 200);
+    app.login(&email, "Another-Passphrase-77")
+        .await
+        .assert_problem(401, "invalid_credentials");
+}
+
+#[actix_web::test]
+async fn registering_a_known_credit_code_answers_alike_and_mails_the_company() {
     let app = spawn_app().await;
     let code = credit_code();
-    assert_eq!(app.register(json!({"credit_code": code})).await.status, 201);
-    let r = app.register(json!({"credit_code": code})).await;
-    r.assert_problem(409, "organization_exists");
+    let owner = format!("owner{}@example.com", next_id());
+    let first = app
+        .register(json!({"credit_code": code, "email": owner}))
+        .await;
+    assert_eq!(first.status, 201);
+    let newcomer = format!("newcomer{}@example.com", next_id());
+    let r = app
+        .register(json!({"credit_code": code, "email": newcomer, "locale": "en"}))
+        .await;
+    assert_eq!((r.status, keys(&r.json())), (201, keys(&first.json())));
+    assert_eq!(r.json()["organization"]["credit_code"], code);
+    // No second account: the newcomer cannot sign in and got no mail; the owner did.
+    app.login(&newcomer, PASSWORD)
+        .await
+        .assert_problem(401, "invalid_credentials");
+    let subjects = mails_to(&app, &owner, 2).await;
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    assert!(mails_to(&app, &newcomer, 1).await.is_empty());
+}
+
+#[actix_web::test]
+async fn repeated_registrations_mail_an_owner_only_up_to_the_daily_limit() {
+    let app = crate::helpers::spawn_app_with(|s| s.mail.unsolicited_per_address_per_day = 3).await;
+    let email = format!("bombed{}@example.com", next_id());
+    assert_eq!(app.register(json!({"email": email})).await.status, 201);
+    for _ in 0..6 {
+        assert_eq!(app.register(json!({"email": email})).await.status, 201);
+    }
+    // The welcome mail and two warnings; the other attempts are only recorded.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(mails_to(&app, &email, 3).await.len(), 3);
+    assert_eq!(app.audit_count(Some("user.registration_repeated")).await, 6);
 }
 
 #[actix_web::test]
@@ -238,4 +304,26 @@ async fn registration_is_rate_limited_per_client_ip() {
     let r = app.register(json!({})).await;
     r.assert_problem(429, "rate_limited");
     assert!(r.header("retry-after").is_some());
+}
+
+#[actix_web::test]
+async fn parallel_guesses_get_no_more_tries_than_the_lockout_allows() {
+    let app = spawn_app().await;
+    let email = format!("race{}@example.com", next_id());
+    assert_eq!(app.register(json!({"email": email})).await.status, 201);
+    let max = app.settings.auth.max_failed_logins as usize;
+    let guesses = (0..4 * max).map(|i| {
+        let (app, email) = (&app, email.clone());
+        async move { app.login(&email, &format!("wrong-guess-number-{i}")).await }
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    assert!(answers.iter().all(|r| r.status == 401));
+    // Exactly `max` guesses were weighed against the password; every later one met the lock.
+    assert_eq!(app.audit_count(Some("auth.locked")).await, 1);
+    assert_eq!(
+        app.audit_count(Some("auth.login_failed")).await,
+        4 * max as i64
+    );
+    let locked = app.login(&email, PASSWORD).await;
+    locked.assert_problem(401, "invalid_credentials");
 }

@@ -253,6 +253,29 @@ async fn a_full_auction_through_free_and_countdown_phases() {
         .await
         .json();
     assert!(staff[0]["bidder"]["organization_name"].is_string());
+    // A page at a time: a full page names the next one, the last one does not.
+    let first_page = app
+        .get(&format!("/api/v1/listings/{id}/bids?limit=2"), None)
+        .await;
+    assert_eq!(first_page.json().as_array().unwrap().len(), 2);
+    assert_eq!(
+        first_page.header("link").as_deref(),
+        Some(format!("</api/v1/listings/{id}/bids?after_seq=2&limit=2>; rel=\"next\"").as_str())
+    );
+    let rest = app
+        .get(
+            &format!("/api/v1/listings/{id}/bids?after_seq=2&limit=2"),
+            None,
+        )
+        .await;
+    assert_eq!(rest.json().as_array().unwrap().len(), 1);
+    assert_eq!(rest.json()[0]["seq"], 3);
+    assert!(rest.header("link").is_none());
+    for bad in ["limit=0", "limit=1001", "after_seq=-1"] {
+        app.get(&format!("/api/v1/listings/{id}/bids?{bad}"), None)
+            .await
+            .assert_problem(400, "invalid_query");
+    }
     let v = app
         .get("/api/v1/audit/verify", Some(&c.auditor))
         .await

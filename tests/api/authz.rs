@@ -84,6 +84,7 @@ use Want::*;
 const FORBIDDEN: Want = Problem(403, "forbidden");
 const HIDDEN: Want = Problem(404, "not_found");
 const WRONG_STATE: Want = Problem(409, "invalid_state");
+const WRONG_PASSWORD: Want = Problem(403, "wrong_password");
 
 const PUBLIC: Access = Access::Public;
 const SIGNED_IN: Access = Access::SignedIn;
@@ -92,6 +93,7 @@ const AUDITORS: Access = Access::Roles(&["auditor", "admin"]);
 const ENTERPRISES: Access = Access::Roles(&["enterprise"]);
 const BIDDERS: Access = Access::Roles(&["bidder"]);
 const SANDBOX_ADMINS: Access = Access::Sandbox(&["admin"]);
+const ADMINS: Access = Access::Roles(&["admin"]);
 
 /// One route: who may call it, a minimal valid-looking body (`$NAME` placeholders are
 /// filled per request, see [`fill`]) and the answers that differ from what the role decides.
@@ -139,6 +141,15 @@ const TABLE: &[Line] = &[
     l("POST",  "/api/v1/auth/logout",                       SIGNED_IN,   Some(r#"{"refresh_token":"$REFRESH"}"#), &[]),
     l("POST",  "/api/v1/auth/verify-email",                 PUBLIC,      Some(r#"{"token":"not-a-verification-token"}"#), &[]),
     l("POST",  "/api/v1/auth/verify-email/resend",          SIGNED_IN,   NONE, &[]),
+    l("POST",  "/api/v1/auth/password-reset",               PUBLIC,      Some(r#"{"email":"$EMAIL"}"#), &[(Anonymous, Status(202)), (Owner, Status(202)), (Admin, Status(202))]),
+    l("POST",  "/api/v1/auth/password-reset/confirm",       PUBLIC,      Some(r#"{"token":"not-a-reset-token-at-all","new_password":"Another-Passphrase-77"}"#), &[(Anonymous, Problem(400, "invalid_token")), (Owner, Problem(400, "invalid_token"))]),
+    // Ends every login of the caller; the matrix signs the caller in again afterwards.
+    l("POST",  "/api/v1/auth/logout-all",                   SIGNED_IN,   NONE, &[(Owner, Status(204)), (Bidder, Status(204)), (Admin, Status(204))]),
+    // The current password given is wrong: nothing changes, whoever asks.
+    l("POST",  "/api/v1/me/password",                       SIGNED_IN,   Some(r#"{"current_password":"not-the-password-123","new_password":"Another-Passphrase-77"}"#), &[(Owner, WRONG_PASSWORD), (OtherEnterprise, WRONG_PASSWORD), (Registered, WRONG_PASSWORD), (Bidder, WRONG_PASSWORD), (Operator, WRONG_PASSWORD), (Auditor, WRONG_PASSWORD), (Admin, WRONG_PASSWORD)]),
+    // A spare account of the world is disabled, then enabled again.
+    l("POST",  "/api/v1/admin/users/{id}/disable",          ADMINS,      NONE, &[(Admin, Status(200))]),
+    l("POST",  "/api/v1/admin/users/{id}/enable",           ADMINS,      NONE, &[(Admin, Status(200))]),
     l("GET",   "/api/v1/me",                                SIGNED_IN,   NONE, &[]),
     // Each caller reads only its own mail.
     l("GET",   "/api/v1/me/notifications",                  SIGNED_IN,   NONE, &[(Owner, Sees(Item::Notification)), (OtherEnterprise, Blind(Item::Notification)), (Registered, Blind(Item::Notification)), (Bidder, Blind(Item::Notification)), (Operator, Blind(Item::Notification)), (Auditor, Blind(Item::Notification)), (Admin, Blind(Item::Notification))]),
@@ -305,6 +316,8 @@ struct World {
     registration: i64,
     notification: i64,
     alert: i64,
+    /// A spare account the administrator may disable and enable.
+    spare_user: i64,
     sessions: HashMap<Caller, Session>,
 }
 
@@ -324,6 +337,7 @@ impl World {
             ("registrations", "id") => Some(self.registration.to_string()),
             ("notifications", "id") => Some(self.notification.to_string()),
             ("alerts", "id") => Some(self.alert.to_string()),
+            ("users", "id") => Some(self.spare_user.to_string()),
             ("records", "project_no") => Some(self.project_no.clone()),
             ("assets", "file") => Some("pages.css".to_string()),
             // The log's first entry and a tree size with no checkpoint (404 for everyone).
@@ -422,7 +436,16 @@ async fn world(app: &TestApp) -> World {
             refresh: "not-a-refresh-token".into(),
         },
     );
-    world_of(app, listing, registration, sessions).await
+    let (_, spare) = app.signed_in("bidder").await;
+    let spare_user = app
+        .get("/api/v1/me", spare["access_token"].as_str())
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let mut w = world_of(app, listing, registration, sessions).await;
+    w.spare_user = spare_user;
+    w
 }
 
 /// One bidder registers, is qualified and pays; disclosure ends with it alone, and its quote
@@ -506,6 +529,7 @@ async fn world_of(
         alert: alerts["items"][0]["id"]
             .as_i64()
             .expect("the shortened disclosure raised an alert"),
+        spare_user: 0,
         sessions,
     }
 }
@@ -675,13 +699,14 @@ fn verdict(failures: &[String], cases: usize, what: &str) {
 }
 
 /// Reads first (so the deal is still unannounced when it is read), then writes, then the
-/// termination (so the deal's steps before it meet a live deal), and last the logout that
-/// ends each caller's session.
+/// termination (so the deal's steps before it meet a live deal), then signing out everywhere
+/// (each caller signs in again after it), and last the logout that ends each caller's session.
 fn order(line: &Line) -> u8 {
     match (line.method, line.path) {
         ("GET", _) => 0,
         (_, "/api/v1/listings/{id}/terminate") => 2,
-        (_, "/api/v1/auth/logout") => 3,
+        (_, "/api/v1/auth/logout-all") => 3,
+        (_, "/api/v1/auth/logout") => 4,
         _ => 1,
     }
 }
@@ -722,6 +747,10 @@ async fn every_route_answers_every_caller_as_the_table_says() {
                 let s = w.sessions.get_mut(&caller).unwrap();
                 s.access = t["access_token"].as_str().map(str::to_owned);
                 s.refresh = t["refresh_token"].as_str().unwrap().to_string();
+            }
+            if route.path == "/api/v1/auth/logout-all" && a.status == 204 {
+                let fresh = session(&app, &s.email).await;
+                w.sessions.insert(caller, fresh);
             }
         }
     }

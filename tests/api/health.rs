@@ -47,3 +47,53 @@ async fn docs_page_is_served_without_outside_scripts() {
     assert!(html.contains("/api-docs/openapi.json"));
     assert!(!html.contains("https://"), "no CDN scripts");
 }
+
+#[actix_web::test]
+async fn every_response_carries_the_security_headers() {
+    let app = spawn_app().await;
+    let answers = [
+        app.get("/health/live", None).await,
+        app.get("/api/v1/listings", None).await,
+        app.get("/api/v1/listings/999999", None).await,
+        app.get("/api/v1/me", None).await,
+        app.get("/no/such/path", None).await,
+        app.get("/api-docs", None).await,
+        app.get("/", None).await,
+        app.raw("DELETE", "/health/live", &[], Vec::new()).await,
+    ];
+    for r in &answers {
+        assert_eq!(
+            r.header("x-content-type-options").as_deref(),
+            Some("nosniff")
+        );
+        assert_eq!(r.header("x-frame-options").as_deref(), Some("DENY"));
+        let csp = r.header("content-security-policy").unwrap_or_default();
+        assert!(csp.contains("frame-ancestors 'none'"), "{} {csp}", r.status);
+        assert!(r.header("referrer-policy").is_some(), "{}", r.status);
+        // http:// public address (tests): no HSTS, which would pin browsers to https.
+        assert!(r.header("strict-transport-security").is_none());
+    }
+    // The pages keep their own complete policy.
+    assert!(
+        answers[6]
+            .header("content-security-policy")
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+}
+
+#[actix_web::test]
+async fn an_https_public_address_adds_hsts() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.server.public_base_url = "https://exchange.example.com".into();
+    })
+    .await;
+    for path in ["/health/live", "/api/v1/listings", "/"] {
+        let r = app.get(path, None).await;
+        assert_eq!(
+            r.header("strict-transport-security").as_deref(),
+            Some("max-age=31536000; includeSubDomains"),
+            "{path}"
+        );
+    }
+}

@@ -123,9 +123,9 @@ async fn a_refused_registration_queues_no_mail() {
     let app = spawn_app().await;
     let email = format!("once{}@example.com", next_id());
     app.register(json!({"email": email})).await;
-    app.register(json!({"email": email}))
+    app.register(json!({"email": format!("x{email}"), "credit_code": "not-a-code"}))
         .await
-        .assert_problem(409, "email_taken");
+        .assert_problem(422, "validation_failed");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(app.mailer_stub().len(), 1);
 }
@@ -456,4 +456,85 @@ async fn shutdown_lets_a_send_in_flight_finish_and_records_it() {
         sent["total"], 1,
         "the finished send was not recorded: {sent}"
     );
+}
+
+#[actix_web::test]
+async fn resending_verification_links_is_limited_per_account() {
+    let app = spawn_app_with(|s| s.mail.resend_per_account_per_hour = 3).await;
+    let (_, t) = app.signed_in("bidder").await;
+    let access = t["access_token"].as_str();
+    // The welcome mail counts: two more links this hour, then 429.
+    for _ in 0..2 {
+        let r = app
+            .post("/api/v1/auth/verify-email/resend", access, &json!({}))
+            .await;
+        assert_eq!(r.status, 202);
+    }
+    let refused = app
+        .post("/api/v1/auth/verify-email/resend", access, &json!({}))
+        .await;
+    refused.assert_problem(429, "rate_limited");
+    assert!(refused.header("retry-after").is_some());
+    // An hour later (the exchange's clock) the account may ask again.
+    app.clock.advance(chrono::Duration::seconds(3601));
+    let access = app.token_of(access.unwrap()).await;
+    let r = app
+        .post(
+            "/api/v1/auth/verify-email/resend",
+            Some(&access),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 202);
+}
+
+#[actix_web::test]
+async fn resending_verification_links_is_limited_per_address_per_day() {
+    let app = spawn_app_with(|s| {
+        s.mail.resend_per_account_per_hour = 100;
+        s.mail.unsolicited_per_address_per_day = 4;
+    })
+    .await;
+    let (_, t) = app.signed_in("bidder").await;
+    let access = t["access_token"].as_str();
+    for _ in 0..3 {
+        let r = app
+            .post("/api/v1/auth/verify-email/resend", access, &json!({}))
+            .await;
+        assert_eq!(r.status, 202);
+    }
+    app.post("/api/v1/auth/verify-email/resend", access, &json!({}))
+        .await
+        .assert_problem(429, "rate_limited");
+}
+
+#[actix_web::test]
+async fn urgent_mail_is_claimed_before_older_bulk_mail() {
+    let mut app = spawn_app().await;
+    app.stop_jobs().await;
+    for _ in 0..3 {
+        assert_eq!(app.register(json!({})).await.status, 201);
+    }
+    let email = format!("locked{}@example.com", next_id());
+    assert_eq!(app.register(json!({"email": email})).await.status, 201);
+    for _ in 0..app.settings.auth.max_failed_logins {
+        app.login(&email, "not-the-password-at-all").await;
+    }
+    // One message per round: the lockout mail goes first, though it was queued last.
+    let now = app.now();
+    let claim = move |c: &mut asset_exchange::store::Conn<'_>| {
+        asset_exchange::store::notifications::claim(
+            c,
+            now,
+            now + chrono::Duration::minutes(5),
+            "test-claim",
+            1,
+        )
+    };
+    let first = app.db().tx(claim).await.unwrap();
+    let second = app.db().tx(claim).await.unwrap();
+    assert_eq!(first[0].kind, "account_locked");
+    assert_eq!(first[0].to_address, email);
+    assert_eq!(second[0].kind, "welcome");
+    assert_ne!(second[0].to_address, email);
 }

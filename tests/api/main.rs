@@ -12,6 +12,7 @@ mod audit;
 mod authz;
 mod bidpath;
 mod browse;
+mod credentials;
 mod deals;
 mod defaults;
 mod demo;

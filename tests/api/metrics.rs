@@ -136,3 +136,25 @@ async fn a_configured_token_guards_the_metrics() {
     let r = app.get("/metrics", Some("scrape-secret-for-tests")).await;
     assert_eq!(r.status, 200);
 }
+
+#[actix_web::test]
+async fn invented_http_methods_do_not_add_series() {
+    let app = spawn_app().await;
+    for i in 0..20 {
+        let r = app
+            .raw(&format!("BREW{i}"), "/api/v1/listings", &[], Vec::new())
+            .await;
+        assert!(r.status >= 400, "BREW{i} answered {}", r.status);
+    }
+    let text = scrape(&app).await;
+    assert!(!text.contains("BREW"), "{text}");
+    let other: f64 = text
+        .lines()
+        .filter(|l| {
+            l.starts_with("ax_http_request_duration_seconds_count")
+                && l.contains("method=\"OTHER\"")
+        })
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(other, 20.0);
+}

@@ -929,9 +929,11 @@ async fn defaults(app: &TestApp, c: &Cast, walked: i64, wb: &[String], negotiate
     assert_eq!(r.status, 200, "{}", html(&r));
 }
 
-/// The account mails: lockout, the login after it, a new verification link.
+/// The account mails: lockout, the login after it, a new verification link, a registration
+/// with an address that already has an account, a password-reset link.
 async fn account_mails(app: &TestApp) {
     let (email, _) = app.signed_in("bidder").await;
+    assert_eq!(app.register(json!({"email": email})).await.status, 201);
     for _ in 0..5 {
         app.login(&email, "Wrong-Passphrase-42").await;
     }
@@ -945,6 +947,16 @@ async fn account_mails(app: &TestApp) {
         app.post("/api/v1/auth/verify-email/resend", Some(&t), &json!({}))
             .await
             .status,
+        202
+    );
+    assert_eq!(
+        app.post(
+            "/api/v1/auth/password-reset",
+            None,
+            &json!({"email": email})
+        )
+        .await
+        .status,
         202
     );
 }
@@ -1001,6 +1013,7 @@ async fn every_link_in_every_mail_opens_a_page_about_its_recipients_listing() {
     let app = spawn_app_with(|s| {
         s.listing.forfeit_unused_deposits = true;
         s.auth.access_token_ttl_seconds = 60 * 86_400;
+        s.auth.session_max_hours = 60 * 24;
         // Every open deadline counts as near: the deadline reminders go out during the walk.
         s.listing.reminder_hours_before = 24 * 60;
     })
@@ -1041,7 +1054,7 @@ async fn every_link_in_every_mail_opens_a_page_about_its_recipients_listing() {
     let mut checked = 0;
     for (kind, to, body) in &mail {
         let found = links(body);
-        let linkless = ["account_locked", "login_after_lockout"];
+        let linkless = ["account_locked", "login_after_lockout", "account_exists"];
         assert!(
             !found.is_empty() || linkless.contains(&kind.as_str()),
             "{kind} to {to} has no link"
@@ -1063,7 +1076,11 @@ async fn every_link_in_every_mail_opens_a_page_about_its_recipients_listing() {
                     );
                 }
             } else {
-                assert!(path.starts_with("/verify-email?token="), "{kind}: {link}");
+                assert!(
+                    path.starts_with("/verify-email?token=")
+                        || path.starts_with("/reset-password?token="),
+                    "{kind}: {link}"
+                );
             }
             checked += 1;
         }

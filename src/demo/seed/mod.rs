@@ -319,12 +319,17 @@ impl<'a> Seeder<'a> {
             pii_salt: &st.pii_salt,
             notifier: &st.notifier,
             verification_ttl_hours: st.settings.mail.verification_ttl_hours,
+            mail_limits: &st.settings.mail,
         };
         let meta = meta(a.ip);
         let now = self.clock.now();
-        let (user, _) = self.tx(a.email, |c| {
+        let registered = self.tx(a.email, |c| {
             accounts::register(c, &valid, &hash, &deps, &meta, now)
         })?;
+        let accounts::Registered::Created(created) = registered else {
+            anyhow::bail!("{} is already registered: reset the demo database", a.email);
+        };
+        let (user, _) = *created;
         // The user follows the link in the welcome mail a few minutes later.
         self.clock_to(now + Duration::minutes(4));
         let token = crate::random::token();

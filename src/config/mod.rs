@@ -103,6 +103,8 @@ pub struct AuthSettings {
     pub jwt_previous_secret: SecretString,
     pub access_token_ttl_seconds: u64,
     pub refresh_token_ttl_days: u64,
+    pub session_max_hours: u64,
+    pub password_reset_ttl_minutes: u64,
     pub leeway_seconds: u64,
     pub max_failed_logins: u32,
     pub lockout_minutes: u64,
@@ -285,6 +287,8 @@ pub struct MailSettings {
     pub max_attempts: u32,
     pub give_up_after_hours: u64,
     pub verification_ttl_hours: u64,
+    pub resend_per_account_per_hour: u32,
+    pub unsolicited_per_address_per_day: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -399,16 +403,26 @@ pub enum LogFormat {
 /// The smallest HMAC key we accept in production, in bytes.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
+impl AuthSettings {
+    /// The absolute lifetime of a login.
+    pub fn session_max(&self) -> chrono::Duration {
+        chrono::Duration::hours(i64::try_from(self.session_max_hours).unwrap_or(12))
+    }
+}
+
 impl Settings {
     /// Loads settings the way the binary does: `APP_CONFIG_DIR` (default `./config`),
     /// `APP_ENV` (default development) and the process environment.
     pub fn load() -> anyhow::Result<Self> {
         let dir = std::env::var("APP_CONFIG_DIR").unwrap_or_else(|_| "config".into());
-        let env = match std::env::var("APP_ENV") {
-            Ok(v) => AppEnv::parse(&v)?,
-            Err(_) => AppEnv::Development,
+        let explicit = std::env::var("APP_ENV").ok();
+        let env = match &explicit {
+            Some(v) => AppEnv::parse(v)?,
+            None => AppEnv::Development,
         };
-        Self::load_from(Path::new(&dir), env, std::env::vars())
+        let settings = Self::load_from(Path::new(&dir), env, std::env::vars())?;
+        safety::check_implicit_development(&settings, explicit.is_some())?;
+        Ok(settings)
     }
 
     /// Loads settings from `dir` for `env`, applying the given environment variables.
@@ -449,6 +463,9 @@ impl Settings {
         if self.auth.leeway_seconds > 5 {
             bail!("auth.leeway_seconds must be at most 5");
         }
+        if self.auth.session_max_hours == 0 || self.auth.password_reset_ttl_minutes == 0 {
+            bail!("auth.session_max_hours and auth.password_reset_ttl_minutes must be at least 1");
+        }
         if self.auth.max_failed_logins == 0 {
             bail!("auth.max_failed_logins must be at least 1");
         }
@@ -464,6 +481,7 @@ impl Settings {
         {
             bail!("auth.jwt_previous_key_id must differ from auth.jwt_key_id");
         }
+        safety::check_previous_secret(self)?;
         let secret = self.auth.jwt_secret.expose_secret();
         if !secret.is_empty() && secret.len() < MIN_JWT_SECRET_BYTES {
             bail!("auth.jwt_secret must be at least {MIN_JWT_SECRET_BYTES} bytes");
@@ -491,35 +509,48 @@ impl Settings {
             );
         }
         if self.env == AppEnv::Production {
-            if secret.is_empty() {
-                bail!(
-                    "production needs APP__AUTH__JWT_SECRET (at least {MIN_JWT_SECRET_BYTES} bytes)"
-                );
-            }
-            if secret
-                .chars()
-                .all(|c| c == secret.chars().next().unwrap_or('x'))
-                || secret.to_ascii_lowercase().contains("change")
-                || secret.to_ascii_lowercase().contains("secret")
-            {
-                bail!("production refuses a placeholder APP__AUTH__JWT_SECRET");
-            }
-            if salt.is_empty() {
-                bail!("production needs APP__AUDIT__PII_SALT (at least 16 bytes)");
-            }
-            if self.audit.signing_key.expose_secret().is_empty()
-                && self.audit.signing_key_file.is_empty()
-            {
-                bail!("production needs APP__AUDIT__SIGNING_KEY or APP__AUDIT__SIGNING_KEY_FILE");
-            }
-            if self.mail.transport != MailTransportKind::Smtp {
-                bail!("production sends mail only over SMTP: set APP__MAIL__TRANSPORT=smtp");
-            }
-            if self.sandbox.adjustable_clock {
-                bail!(
-                    "production refuses sandbox.adjustable_clock: the exchange's clock is the real one"
-                );
-            }
+            self.validate_production()?;
+        }
+        Ok(())
+    }
+
+    /// Production's refusal of unsafe defaults: missing or placeholder secrets, mail not over
+    /// SMTP or in clear to another host, links over http, open metrics, the sandbox clock.
+    fn validate_production(&self) -> anyhow::Result<()> {
+        let secret = self.auth.jwt_secret.expose_secret();
+        let salt = self.audit.pii_salt.expose_secret();
+        if secret.is_empty() {
+            bail!("production needs APP__AUTH__JWT_SECRET (at least {MIN_JWT_SECRET_BYTES} bytes)");
+        }
+        if secret
+            .chars()
+            .all(|c| c == secret.chars().next().unwrap_or('x'))
+            || secret.to_ascii_lowercase().contains("change")
+            || secret.to_ascii_lowercase().contains("secret")
+        {
+            bail!("production refuses a placeholder APP__AUTH__JWT_SECRET");
+        }
+        if salt.is_empty() {
+            bail!("production needs APP__AUDIT__PII_SALT (at least 16 bytes)");
+        }
+        if self.audit.signing_key.expose_secret().is_empty()
+            && self.audit.signing_key_file.is_empty()
+        {
+            bail!("production needs APP__AUDIT__SIGNING_KEY or APP__AUDIT__SIGNING_KEY_FILE");
+        }
+        if self.mail.transport != MailTransportKind::Smtp {
+            bail!("production sends mail only over SMTP: set APP__MAIL__TRANSPORT=smtp");
+        }
+        safety::check_production_transport(self)?;
+        if self.metrics.bearer_token.expose_secret().len() < 16 {
+            bail!(
+                "production needs APP__METRICS__BEARER_TOKEN (at least 16 bytes): /metrics shows live refusal counts"
+            );
+        }
+        if self.sandbox.adjustable_clock {
+            bail!(
+                "production refuses sandbox.adjustable_clock: the exchange's clock is the real one"
+            );
         }
         Ok(())
     }
@@ -590,259 +621,8 @@ fn apply_env_override(root: &mut Table, path: &str, raw: &str) -> anyhow::Result
     Ok(())
 }
 
+mod safety;
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod tests;
 
-    fn config_dir() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")
-    }
-
-    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn development_defaults_load_without_any_environment() {
-        let s = Settings::load_from(&config_dir(), AppEnv::Development, vec![]).unwrap();
-        assert_eq!(s.server.port, 8080);
-        assert_eq!(s.server.host, "127.0.0.1");
-        assert_eq!(s.database.url, "sqlite://data/asset-exchange.db");
-        assert_eq!(s.auth.access_token_ttl_seconds, 900);
-        assert_eq!(s.auth.max_failed_logins, 5);
-        assert_eq!(s.log.format, LogFormat::Pretty);
-    }
-
-    #[test]
-    fn profile_file_overrides_defaults() {
-        let s = Settings::load_from(&config_dir(), AppEnv::Test, vec![]).unwrap();
-        assert_eq!(s.server.port, 0);
-        assert_eq!(s.env, AppEnv::Test);
-    }
-
-    #[test]
-    fn environment_overrides_take_the_type_of_the_default() {
-        let s = Settings::load_from(
-            &config_dir(),
-            AppEnv::Development,
-            vars(&[
-                ("APP__SERVER__PORT", "9123"),
-                ("APP__SERVER__TRUST_FORWARDED_FOR", "true"),
-                ("APP__AUTH__JWT_KEY_ID", "12345"),
-                ("DATABASE_URL", "postgres://postgres@127.0.0.1/x"),
-                ("UNRELATED", "ignored"),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(s.server.port, 9123);
-        assert!(s.server.trust_forwarded_for);
-        assert_eq!(s.auth.jwt_key_id, "12345");
-        assert_eq!(s.database.url, "postgres://postgres@127.0.0.1/x");
-    }
-
-    #[test]
-    fn unknown_environment_key_is_an_error() {
-        let err = Settings::load_from(
-            &config_dir(),
-            AppEnv::Development,
-            vars(&[("APP__SERVER__PROT", "1")]),
-        )
-        .unwrap_err();
-        assert!(format!("{err:#}").contains("unknown configuration key server.prot"));
-    }
-
-    #[test]
-    fn unknown_key_in_a_profile_file_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::copy(
-            config_dir().join("default.toml"),
-            dir.path().join("default.toml"),
-        )
-        .unwrap();
-        std::fs::write(dir.path().join("test.toml"), "[server]\nportt = 1\n").unwrap();
-        let err = Settings::load_from(dir.path(), AppEnv::Test, vec![]).unwrap_err();
-        assert!(format!("{err:#}").contains("server.portt"));
-    }
-
-    #[test]
-    fn badly_typed_environment_value_is_an_error() {
-        let err = Settings::load_from(
-            &config_dir(),
-            AppEnv::Development,
-            vars(&[("APP__SERVER__PORT", "eighty")]),
-        )
-        .unwrap_err();
-        assert!(format!("{err:#}").contains("APP__SERVER__PORT"));
-    }
-
-    #[test]
-    fn production_refuses_to_start_without_a_jwt_secret() {
-        let err = Settings::load_from(&config_dir(), AppEnv::Production, vec![]).unwrap_err();
-        assert!(format!("{err:#}").contains("APP__AUTH__JWT_SECRET"));
-    }
-
-    #[test]
-    fn production_refuses_a_placeholder_or_short_secret() {
-        for secret in [
-            "change-me-change-me-change-me-change-me",
-            &"a".repeat(40),
-            "short",
-        ] {
-            let result = Settings::load_from(
-                &config_dir(),
-                AppEnv::Production,
-                vars(&[
-                    ("APP__AUTH__JWT_SECRET", secret),
-                    ("APP__AUDIT__PII_SALT", "k3Jd9QmZ0pLx7TwB"),
-                    (
-                        "APP__AUDIT__SIGNING_KEY",
-                        "Jm8b1f7ZC7cO4vQ3QmC2eI0yvW8s6qk1vR0zq2bYy0A=",
-                    ),
-                    ("APP__MAIL__TRANSPORT", "smtp"),
-                ]),
-            );
-            assert!(result.is_err(), "{secret} was accepted");
-        }
-    }
-
-    #[test]
-    fn production_starts_with_a_real_secret() {
-        let s = Settings::load_from(
-            &config_dir(),
-            AppEnv::Production,
-            vars(&[
-                (
-                    "APP__AUTH__JWT_SECRET",
-                    "q8V2m1Lr0ZkT7wNc4Hs9Pa6Ye3Xd5Gb-Jf",
-                ),
-                ("APP__AUDIT__PII_SALT", "k3Jd9QmZ0pLx7TwB"),
-                (
-                    "APP__AUDIT__SIGNING_KEY",
-                    "Jm8b1f7ZC7cO4vQ3QmC2eI0yvW8s6qk1vR0zq2bYy0A=",
-                ),
-                ("APP__MAIL__TRANSPORT", "smtp"),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(s.log.format, LogFormat::Json);
-        assert_eq!(s.server.host, "0.0.0.0");
-    }
-
-    #[test]
-    fn production_refuses_the_sandbox_clock() {
-        let base = [
-            (
-                "APP__AUTH__JWT_SECRET",
-                "q8V2m1Lr0ZkT7wNc4Hs9Pa6Ye3Xd5Gb-Jf",
-            ),
-            ("APP__AUDIT__PII_SALT", "k3Jd9QmZ0pLx7TwB"),
-            (
-                "APP__AUDIT__SIGNING_KEY",
-                "Jm8b1f7ZC7cO4vQ3QmC2eI0yvW8s6qk1vR0zq2bYy0A=",
-            ),
-            ("APP__MAIL__TRANSPORT", "smtp"),
-        ];
-        let mut with = base.to_vec();
-        with.push(("APP__SANDBOX__ADJUSTABLE_CLOCK", "true"));
-        let err = Settings::load_from(&config_dir(), AppEnv::Production, vars(&with)).unwrap_err();
-        assert!(
-            format!("{err:#}").contains("sandbox.adjustable_clock"),
-            "{err:#}"
-        );
-        let s = Settings::load_from(&config_dir(), AppEnv::Production, vars(&base)).unwrap();
-        assert!(!s.sandbox.adjustable_clock);
-        // Development may turn it on; the test profile has it on.
-        let dev = Settings::load_from(
-            &config_dir(),
-            AppEnv::Development,
-            vars(&[("APP__SANDBOX__ADJUSTABLE_CLOCK", "true")]),
-        )
-        .unwrap();
-        assert!(dev.sandbox.adjustable_clock);
-    }
-
-    #[test]
-    fn production_refuses_a_non_smtp_mail_transport() {
-        let err = Settings::load_from(
-            &config_dir(),
-            AppEnv::Production,
-            vars(&[
-                (
-                    "APP__AUTH__JWT_SECRET",
-                    "q8V2m1Lr0ZkT7wNc4Hs9Pa6Ye3Xd5Gb-Jf",
-                ),
-                ("APP__AUDIT__PII_SALT", "k3Jd9QmZ0pLx7TwB"),
-                (
-                    "APP__AUDIT__SIGNING_KEY",
-                    "Jm8b1f7ZC7cO4vQ3QmC2eI0yvW8s6qk1vR0zq2bYy0A=",
-                ),
-                ("APP__MAIL__TRANSPORT", "file"),
-            ]),
-        )
-        .unwrap_err();
-        assert!(format!("{err:#}").contains("SMTP"));
-    }
-
-    #[test]
-    fn mail_transport_and_tls_come_from_the_environment() {
-        let s = Settings::load_from(
-            &config_dir(),
-            AppEnv::Development,
-            vars(&[
-                ("APP__MAIL__TRANSPORT", "smtp"),
-                ("APP__MAIL__SMTP_HOST", "mail.example.com"),
-                ("APP__MAIL__SMTP_PORT", "465"),
-                ("APP__MAIL__SMTP_TLS", "tls"),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(s.mail.transport, MailTransportKind::Smtp);
-        assert_eq!(s.mail.smtp_tls, SmtpTls::Tls);
-        assert_eq!(s.mail.smtp_port, 465);
-        let bad = Settings::load_from(
-            &config_dir(),
-            AppEnv::Development,
-            vars(&[("APP__MAIL__SMTP_TLS", "maybe")]),
-        );
-        assert!(bad.is_err());
-    }
-
-    #[test]
-    fn leeway_above_five_seconds_is_refused() {
-        let err = Settings::load_from(
-            &config_dir(),
-            AppEnv::Development,
-            vars(&[("APP__AUTH__LEEWAY_SECONDS", "30")]),
-        )
-        .unwrap_err();
-        assert!(format!("{err:#}").contains("leeway"));
-    }
-
-    #[test]
-    fn ocds_settings_have_defaults_and_refuse_a_malformed_prefix_or_url() {
-        let s = Settings::load_from(&config_dir(), AppEnv::Development, vec![]).unwrap();
-        assert_eq!(s.ocds.ocid_prefix, "ocds-axchg1");
-        assert!(s.ocds.bids_extension_url.ends_with("/extension.json"));
-        assert!(s.ocds.publication_policy.is_empty());
-        for (key, value) in [
-            ("APP__OCDS__OCID_PREFIX", "axchg1"),
-            ("APP__OCDS__OCID_PREFIX", "ocds-ax"),
-            ("APP__OCDS__OCID_PREFIX", "ocds-axchg#"),
-            ("APP__OCDS__PUBLISHER_NAME", " "),
-            ("APP__OCDS__LICENSE", "CC-BY-4.0"),
-            ("APP__OCDS__PUBLICATION_POLICY", "see our website"),
-            ("APP__OCDS__BIDS_EXTENSION_URL", ""),
-        ] {
-            let err =
-                Settings::load_from(&config_dir(), AppEnv::Development, vars(&[(key, value)]))
-                    .unwrap_err();
-            assert!(
-                format!("{err:#}").contains("ocds."),
-                "{key}={value}: {err:#}"
-            );
-        }
-    }
-}
+pub use safety::is_loopback_host;
