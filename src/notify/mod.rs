@@ -59,7 +59,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 35] = [
+    pub const ALL: [Kind; 37] = [
         Kind::Welcome,
         Kind::VerifyEmail,
         Kind::AccountLocked,
@@ -112,6 +112,8 @@ impl Kind {
                 | Kind::ListingTerminated
                 | Kind::AuctionScheduled
                 | Kind::Outbid
+                | Kind::Outmatched
+                | Kind::SealedBidReceived
                 | Kind::AuctionWon
                 | Kind::AuctionLost
                 | Kind::AuctionResult
