@@ -42,24 +42,31 @@ fn text(p: &Value, k: &str) -> String {
         .to_string()
 }
 
-/// The bids a listing's events record, in stream order.
+/// The bids a listing's events record, in stream order: each `bid.placed`, and the bids a
+/// sealed auction's `auction.opened` reveals at once.
 pub fn trail_bids(events: &[StoredEvent]) -> Vec<TrailBid> {
-    events
-        .iter()
-        .filter(|e| e.action == "bid.placed")
-        .map(|e| {
-            let p: Value = serde_json::from_str(&e.payload).unwrap_or(Value::Null);
-            TrailBid {
-                stream_seq: e.stream_seq,
-                auction_id: int(&p, "auction_id"),
-                seq: int(&p, "seq"),
-                registration_id: int(&p, "registration_id"),
-                bidder_code: text(&p, "bidder_code"),
-                amount: text(&p, "amount"),
-                placed_at: text(&p, "placed_at"),
-            }
-        })
-        .collect()
+    let mut out = Vec::new();
+    for e in events {
+        if e.action != "bid.placed" && e.action != "auction.opened" {
+            continue;
+        }
+        let p: Value = serde_json::from_str(&e.payload).unwrap_or(Value::Null);
+        let one = |b: &Value| TrailBid {
+            stream_seq: e.stream_seq,
+            auction_id: int(&p, "auction_id"),
+            seq: int(b, "seq"),
+            registration_id: int(b, "registration_id"),
+            bidder_code: text(b, "bidder_code"),
+            amount: text(b, "amount"),
+            placed_at: text(b, "placed_at"),
+        };
+        if e.action == "bid.placed" {
+            out.push(one(&p));
+        } else if let Some(bids) = p.get("bids").and_then(Value::as_array) {
+            out.extend(bids.iter().map(one));
+        }
+    }
+    out
 }
 
 fn row_as_trail(b: &BidFacts, stream_seq: i64) -> TrailBid {

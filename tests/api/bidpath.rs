@@ -47,7 +47,10 @@ async fn an_accepted_bid_costs_a_fixed_handful_of_statements() {
     let (n, r) = statements_of(&app, || bid(&app, id, &b[1], "10050000", &k)).await;
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     let pg = app.settings.database.url.starts_with("postgres");
-    let want = if pg { 16 } else { 15 };
+    // Since the Merkle log over every event, its append (in the transaction) and the bid's
+    // signed receipt (read after the commit, outside the auction's lock) add 6. Issue 14's
+    // target of 12 is not met yet.
+    let want = if pg { 22 } else { 21 };
     assert!(
         n <= want,
         "{n} statements for an accepted bid (at most {want})"
@@ -57,7 +60,8 @@ async fn an_accepted_bid_costs_a_fixed_handful_of_statements() {
     let (n, r) = statements_of(&app, || bid(&app, id, &b[1], "10050000", &k)).await;
     assert_eq!(r.status, 201);
     assert_eq!(r.header("idempotent-replayed").as_deref(), Some("true"));
-    assert!(n <= 6, "{n} statements for a replayed bid");
+    // (and the receipt of the remembered bid)
+    assert!(n <= 7, "{n} statements for a replayed bid");
 
     // A bid at a price someone holds is refused before the lock.
     let low = key();
