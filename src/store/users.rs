@@ -37,14 +37,16 @@ pub fn find_by_email(conn: &mut Conn, email: &str) -> Result<Option<User>, AppEr
     Ok(user)
 }
 
-/// The user, locked for update in this transaction (PostgreSQL row lock; SQLite's write
+/// The user, locked in this transaction (PostgreSQL FOR NO KEY UPDATE: parallel logins of one
+/// user queue, while inserts that merely reference the user, such as its mails, do not wait
+/// and cannot deadlock with a login that then writes its audit event; SQLite's write
 /// transaction holds the whole database). Decisions on the lockout read this copy.
 pub fn find_for_update(conn: &mut Conn, user_id: i64) -> Result<Option<User>, AppError> {
     let user = match conn {
         Conn::Pg(c) => users::table
             .find(user_id)
             .select(User::as_select())
-            .for_update()
+            .for_no_key_update()
             .first(*c)
             .optional()?,
         Conn::Sqlite(c) => users::table
