@@ -210,6 +210,10 @@ pub fn create_checkpoint(
     now: DateTime<Utc>,
 ) -> Result<checkpoint::CheckpointRecord, AppError> {
     let (id, last_at) = store::lock_next_checkpoint(conn)?;
+    // The log's head before any stream head, in the order every event's append takes them:
+    // marking heads covered first and locking the log after deadlocked with bids on PostgreSQL.
+    // Under this lock no event is half written, so the heads read below agree with the log.
+    log::lock(conn)?;
     // The clock was read before queueing for the lock: a signer that waited behind another
     // (another instance) must not date its checkpoint before the one it waited for.
     let now = last_at.map_or(now, |t| now.max(t));
