@@ -26,6 +26,11 @@ USER exchange
 ENV APP_ENV=production \
     APP_CONFIG_DIR=/app/config
 EXPOSE 8080
-# `serve` applies pending migrations before it listens; `migrate` first makes a failed
-# migration stop the container with a clear message before anything else starts.
-ENTRYPOINT ["/bin/sh", "-c", "asset-exchange migrate && exec asset-exchange serve"]
+# Migrations are a release step run as the schema's owner, not by the service:
+#   docker run --rm -e DATABASE_URL=postgres://asset_exchange_owner@... IMAGE \
+#       migrate --app-role asset_exchange_app
+# then the service, as the role that cannot change the schema or history:
+#   docker run -e DATABASE_URL=postgres://asset_exchange_app@... IMAGE
+# `serve` refuses to start while a migration is pending (production: migrate_on_start off).
+ENTRYPOINT ["asset-exchange"]
+CMD ["serve"]

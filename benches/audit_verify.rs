@@ -181,6 +181,7 @@ fn main() -> anyhow::Result<()> {
         pool_size: 2,
         connect_timeout_seconds: 10,
         sqlite_busy_timeout_ms: 5000,
+        migrate_on_start: true,
     })?;
     db.migrate_blocking()?;
     let chain_only = append_chain_only(&db, &chain)?;

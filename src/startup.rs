@@ -192,7 +192,7 @@ pub async fn prepare(
         let s = settings.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<Db> {
             let db = Db::connect(&s.database)?;
-            let applied = db.migrate_blocking()?;
+            let applied = db.ensure_schema_blocking(s.database.migrate_on_start)?;
             if !applied.is_empty() {
                 tracing::info!(?applied, "database migrations applied");
             }

@@ -32,10 +32,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the HTTP service (the default); applies pending migrations first.
+    /// Run the HTTP service (the default); applies pending migrations first, or with
+    /// `database.migrate_on_start = false` (production) refuses to start on an old schema.
     Serve,
-    /// Apply pending database migrations and exit.
-    Migrate,
+    /// Apply pending database migrations and exit (run as the schema's owner).
+    Migrate(MigrateArgs),
     /// Manage accounts.
     User {
         #[command(subcommand)]
@@ -54,6 +55,14 @@ pub enum Command {
     /// published: refused with APP_ENV=production). Logs at `info` unless RUST_LOG says
     /// otherwise.
     Demo(DemoArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    /// PostgreSQL: then grant this role what the service needs and no more (read and write
+    /// business tables, only add to the audit tables, create nothing). Idempotent.
+    #[arg(long)]
+    pub app_role: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -156,18 +165,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = Application::build(settings).await?;
             app.run_until_stopped().await?;
         }
-        Command::Migrate => {
+        Command::Migrate(args) => {
+            let role = args.app_role.clone();
             let applied = tokio::task::spawn_blocking(move || {
                 let db = Db::connect(&settings.database)?;
                 let applied = db.migrate_blocking()?;
                 crate::audit::log::catch_up(&db)
                     .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+                if let Some(role) = &role {
+                    db.grant_app_role_blocking(role)?;
+                }
                 anyhow::Ok(applied)
             })
             .await??;
             println!("{} migration(s) applied", applied.len());
             for m in applied {
                 println!("  {m}");
+            }
+            if let Some(role) = args.app_role {
+                println!("privileges of the service granted to {role}");
             }
         }
         Command::Audit { command } => return audit_command(settings, command).await,
@@ -216,7 +232,7 @@ fn create_staff(
     })
     .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
     let db = Db::connect(&settings.database)?;
-    db.migrate_blocking()?;
+    db.ensure_schema_blocking(settings.database.migrate_on_start)?;
     let hash = PasswordHasher::new(&settings.auth)?.hash(password)?;
     let salt = effective_secret(
         settings,
@@ -271,7 +287,7 @@ async fn audit_command(settings: Settings, command: AuditCommand) -> anyhow::Res
     let (signer, keys) = audit_keys(&settings)?;
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         let db = Db::connect(&settings.database)?;
-        db.migrate_blocking()?;
+        db.ensure_schema_blocking(settings.database.migrate_on_start)?;
         crate::audit::log::catch_up(&db).map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
         match command {
             AuditCommand::Verify { checkpoint, .. } => {

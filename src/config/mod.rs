@@ -90,6 +90,10 @@ pub struct DatabaseSettings {
     pub pool_size: u32,
     pub connect_timeout_seconds: u64,
     pub sqlite_busy_timeout_ms: u32,
+    /// `serve` applies pending migrations before it listens; off, it only checks the
+    /// schema is current and refuses to start otherwise (production, where the service's
+    /// role cannot change the schema and `asset-exchange migrate` runs as the owner).
+    pub migrate_on_start: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

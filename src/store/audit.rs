@@ -139,12 +139,13 @@ pub fn changed_since_checkpoint(conn: &mut Conn) -> Result<bool, AppError> {
     Ok(n > 0)
 }
 
-/// Queues for the right to write the next checkpoint (a table lock on PostgreSQL, where
-/// several instances may sign at once; SQLite's write transaction already serialises) and
-/// returns the next id and the time of the last checkpoint. Ids have no gaps.
+/// Queues for the right to write the next checkpoint (a transaction-scoped advisory lock on
+/// PostgreSQL, where several instances may sign at once: unlike a table lock it needs no
+/// privilege the service's role is denied; SQLite's write transaction already serialises)
+/// and returns the next id and the time of the last checkpoint. Ids have no gaps.
 pub fn lock_next_checkpoint(conn: &mut Conn) -> Result<(i64, Option<DateTime<Utc>>), AppError> {
     if let Conn::Pg(c) = conn {
-        diesel::sql_query("LOCK TABLE audit_checkpoints IN SHARE ROW EXCLUSIVE MODE")
+        diesel::sql_query(format!("SELECT pg_advisory_xact_lock({CHECKPOINT_LOCK})"))
             .execute(*c)?;
     }
     let (last, last_at): (Option<i64>, Option<NaiveDateTime>) = with_conn!(conn, c => audit_checkpoints::table
@@ -152,6 +153,9 @@ pub fn lock_next_checkpoint(conn: &mut Conn) -> Result<(i64, Option<DateTime<Utc
         .first(c))?;
     Ok((last.unwrap_or(0) + 1, last_at.map(from_db)))
 }
+
+/// The advisory lock key of checkpoint signing (any constant no other lock uses).
+const CHECKPOINT_LOCK: i64 = 7_263_019_502;
 
 /// A stream head: its last event, and how far the last checkpoint covered it.
 #[derive(Debug, Clone, PartialEq, Eq)]

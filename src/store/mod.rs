@@ -14,6 +14,7 @@ pub mod browse;
 pub mod deals;
 pub mod listings;
 pub mod metrics;
+pub mod migrations;
 pub mod models;
 pub mod notices;
 pub mod notifications;
@@ -39,13 +40,9 @@ use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::config::DatabaseSettings;
 use crate::error::AppError;
-
-const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
 /// Which database engine a URL points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,36 +165,6 @@ impl Db {
             Db::Postgres(_) => Backend::Postgres,
             Db::Sqlite(_) => Backend::Sqlite,
         }
-    }
-
-    /// Applies pending embedded migrations (blocking; call at start-up or from the CLI).
-    pub fn migrate_blocking(&self) -> anyhow::Result<Vec<String>> {
-        let applied = match self {
-            Db::Postgres(pool) => {
-                let mut conn = pool.get().map_err(|e| anyhow::anyhow!("{e}"))?;
-                // Instances starting together queue here instead of racing to create the
-                // same tables; the lock is released with the statement below or the session.
-                conn.batch_execute("SELECT pg_advisory_lock(7263019501)")
-                    .context("cannot take the migration lock")?;
-                let applied = conn
-                    .run_pending_migrations(PG_MIGRATIONS)
-                    .map_err(|e| anyhow::anyhow!("migration failed: {e}"))
-                    .map(|done| done.iter().map(ToString::to_string).collect());
-                let unlocked = conn.batch_execute("SELECT pg_advisory_unlock(7263019501)");
-                let applied: Vec<String> = applied?;
-                unlocked.context("cannot release the migration lock")?;
-                applied
-            }
-            Db::Sqlite(pool) => {
-                let mut conn = pool.get().map_err(|e| anyhow::anyhow!("{e}"))?;
-                conn.run_pending_migrations(SQLITE_MIGRATIONS)
-                    .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect()
-            }
-        };
-        Ok(applied)
     }
 
     /// Runs `f` with a pooled connection on the blocking pool (no transaction).

@@ -57,7 +57,7 @@ async fn auction(app: &TestApp, id: i64) -> Value {
         .json()
 }
 
-async fn wait_phase(app: &TestApp, id: i64, phase: &str) -> Value {
+pub async fn wait_phase(app: &TestApp, id: i64, phase: &str) -> Value {
     let mut a = Value::Null;
     for _ in 0..100 {
         a = auction(app, id).await;

@@ -102,6 +102,14 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     boot(settings, Some(db)).await
 }
 
+/// The application on a database the test made itself (no database of its own to drop).
+pub async fn spawn_app_on(url: &str, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = test_settings();
+    settings.database.url = url.to_string();
+    adjust(&mut settings);
+    boot(settings, None).await
+}
+
 /// A second instance on the same database as `other` (as with several app servers).
 pub async fn spawn_sibling(other: &TestApp, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = other.settings.clone();
@@ -509,7 +517,7 @@ static CREATE_LOCK: Mutex<()> = Mutex::new(());
 static TEMPLATE: OnceLock<String> = OnceLock::new();
 
 /// Replaces the database name of a PostgreSQL URL.
-fn with_db(base: &str, name: &str) -> String {
+pub fn with_db(base: &str, name: &str) -> String {
     let (head, tail) = base.split_at(base.rfind('/').expect("URL with a database"));
     let query = tail.find('?').map(|i| &tail[i..]).unwrap_or("");
     format!("{head}/{name}{query}")
@@ -557,6 +565,7 @@ fn pg_template(base: &str) -> String {
                         pool_size: 1,
                         connect_timeout_seconds: 10,
                         sqlite_busy_timeout_ms: 5000,
+                        migrate_on_start: true,
                     };
                     s.pool_size = 1;
                     let db = Db::connect(&s).expect("connect to template");

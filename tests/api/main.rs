@@ -28,6 +28,7 @@ mod metrics;
 mod ocds;
 mod pages;
 mod preemption;
+mod privileges;
 mod proofs;
 mod report;
 mod road;
