@@ -171,7 +171,11 @@ pub async fn place(
     }
     Ok(match placed {
         Placement::Open(p) => {
-            let receipt = receipt_of(state, &p.bid).await?;
+            let receipt = match &p.logged {
+                // A new bid: its event is known, nothing to read back.
+                Some(logged) => Some(sign_receipt(state, &p.bid, logged)?),
+                None => receipt_of(state, &p.bid).await?,
+            };
             resp.json(PlacedBidView {
                 bid: uc::bid_view(&p.bid),
                 receipt,
@@ -190,7 +194,30 @@ pub struct PlacedBidView {
     pub receipt: Option<Receipt>,
 }
 
-/// Signs the receipt of a committed bid (read after the bid's transaction, outside its lock).
+/// Signs the receipt of a bid just committed, from the event its transaction wrote.
+fn sign_receipt(
+    state: &web::Data<AppState>,
+    bid: &store::BidRow,
+    logged: &crate::audit::Logged,
+) -> Result<Receipt, AppError> {
+    let amount = Money::from_fen(bid.amount).to_string();
+    let facts = receipt::BidFacts {
+        listing_id: bid.listing_id,
+        seq: i64::from(bid.seq),
+        amount: &amount,
+        bidder_code: &bid.bidder_code,
+        placed_at: crate::store::models::from_db(bid.placed_at),
+    };
+    receipt::sign(
+        &state.audit_signer,
+        &facts,
+        logged.event_id,
+        &logged.hash,
+        state.clock.now(),
+    )
+}
+
+/// Signs the receipt of a remembered bid (its event read back, outside any lock).
 async fn receipt_of(
     state: &web::Data<AppState>,
     bid: &store::BidRow,

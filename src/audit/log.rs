@@ -46,17 +46,22 @@ fn store_nodes(
     store::append(conn, &rows, size, &frontier.encode())
 }
 
-/// Locks the log for the rest of the caller's transaction. Appends take this lock before any
-/// stream head, so transactions that write several streams cannot deadlock on the heads.
-pub fn lock(conn: &mut Conn) -> Result<(), AppError> {
-    store::lock_head(conn).map(|_| ())
+/// Locks the log for the rest of the caller's transaction and returns its head. Appends take
+/// this lock before any stream head, so transactions that write several streams cannot
+/// deadlock on the heads.
+pub fn lock(conn: &mut Conn) -> Result<Frontier, AppError> {
+    locked_frontier(conn)
 }
 
 /// Appends the event `event_id` with chain hash `event_hash` (hex) as the next leaf, in the
-/// caller's transaction.
-pub fn append(conn: &mut Conn, event_id: i64, event_hash: &str) -> Result<u64, AppError> {
+/// caller's transaction, onto the head [`lock`] returned in it.
+pub fn append(
+    conn: &mut Conn,
+    mut frontier: Frontier,
+    event_id: i64,
+    event_hash: &str,
+) -> Result<u64, AppError> {
     let leaf = tlog::leaf_hash_hex(event_hash).ok_or_else(|| damaged("event hash not hex"))?;
-    let mut frontier = locked_frontier(conn)?;
     let index = frontier.size;
     let made: Vec<_> = frontier
         .append(leaf)

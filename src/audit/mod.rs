@@ -86,6 +86,22 @@ pub const SYSTEM_STREAM: &str = "system";
 
 /// Appends `event` to its stream's chain, in the caller's transaction.
 pub fn record(conn: &mut Conn, now: DateTime<Utc>, event: Event) -> Result<(), AppError> {
+    record_logged(conn, now, event).map(|_| ())
+}
+
+/// An event as stored: its id and chain hash (its leaf in the log is the hash's leaf hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    pub event_id: i64,
+    pub hash: String,
+}
+
+/// [`record`], answering where the event went (for a receipt signed without reading it back).
+pub fn record_logged(
+    conn: &mut Conn,
+    now: DateTime<Utc>,
+    event: Event,
+) -> Result<Logged, AppError> {
     let body = chain::EventBody {
         stream: event.stream,
         stream_seq: 0,
@@ -104,15 +120,15 @@ pub fn record(conn: &mut Conn, now: DateTime<Utc>, event: Event) -> Result<(), A
 /// Chains `body` onto the head of its stream, stores it and appends it to the transparency
 /// log, in the caller's transaction: `stream_seq` and `prev_hash` are filled in here, under the
 /// head's lock. The log is locked first (see [`log::lock`]).
-pub fn append(conn: &mut Conn, mut body: chain::EventBody) -> Result<(), AppError> {
-    log::lock(conn)?;
+pub fn append(conn: &mut Conn, mut body: chain::EventBody) -> Result<Logged, AppError> {
+    let log_head = log::lock(conn)?;
     let (seq, prev) = store::lock_head(conn, &body.stream, chain::GENESIS_HASH)?;
     body.stream_seq = seq + 1;
     body.prev_hash = prev;
     let hash = chain::hash(&body);
     let id = store::insert_event(conn, &body, &hash)?;
-    log::append(conn, id, &hash)?;
-    Ok(())
+    log::append(conn, log_head, id, &hash)?;
+    Ok(Logged { event_id: id, hash })
 }
 
 /// A salted hash of a piece of personal data, so the trail can say "the same e-mail" without

@@ -82,15 +82,26 @@ pub fn for_bid(
     let Some((event_id, _, hash)) = found else {
         return Ok(None);
     };
-    let leaf = tlog::leaf_hash_hex(&hash)
+    sign(signer, bid, event_id, &hash, now).map(Some)
+}
+
+/// Signs the receipt of a bid whose event `event_id` has chain hash `event_hash` (hex).
+pub fn sign(
+    signer: &AuditSigner,
+    bid: &BidFacts,
+    event_id: i64,
+    event_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Receipt, AppError> {
+    let leaf = tlog::leaf_hash_hex(event_hash)
         .map(hex::encode)
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("event hash not hex")))?;
-    Ok(Some(Receipt {
+    Ok(Receipt {
         event_id,
         signature: signer.sign(message(bid, &leaf).as_bytes()),
         leaf_hash: leaf,
         signed_at: super::chain::truncate(now),
-    }))
+    })
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
-use super::{course_of, record, times};
+use super::{course_of, times};
 use crate::audit::RequestMeta;
 use crate::audit::{self, Actor};
 use crate::domain::auction::{self, BidRefusal, Offer, Standing, Terms};
@@ -27,6 +27,8 @@ use crate::store::registrations::{self, RegistrationRow};
 pub struct Placed {
     pub bid: BidRow,
     pub replay: bool,
+    /// Where the bid's event went (a new bid; a replay reads it back for its receipt).
+    pub logged: Option<audit::Logged>,
     /// The registration that led before this bid, if another one.
     pub outbid: Option<i64>,
 }
@@ -36,6 +38,7 @@ impl Placed {
         Self {
             bid,
             replay: true,
+            logged: None,
             outbid: None,
         }
     }
@@ -62,7 +65,21 @@ pub fn place_bid(
     amount: Money,
     key: &str,
 ) -> Result<Placed, AppError> {
-    let early = Seen::read(conn, listing_id, by.user.id).and_then(|seen| {
+    let seen = Seen::read(conn, listing_id, by.user.id);
+    place_seen(conn, deps, by, listing_id, seen, amount, key)
+}
+
+/// [`place_bid`] once the listing, its auction and the bidder's registration are read.
+pub(super) fn place_seen(
+    conn: &mut Conn,
+    deps: &Deps,
+    by: &By,
+    listing_id: i64,
+    seen: Result<Seen, AppError>,
+    amount: Money,
+    key: &str,
+) -> Result<Placed, AppError> {
+    let early = seen.and_then(|seen| {
         seen.refuse_early(amount, deps.clock.now())?;
         Ok(seen)
     });
@@ -99,7 +116,7 @@ pub fn place_bid(
         .registration
         .ok_or_else(|| refusal(BidRefusal::NotEligible))?;
     super::mark_started(conn, &listing, auction.id, at)?;
-    let bid = write(conn, by, &auction, &reg, amount, at, ends_at, key)?;
+    let (bid, logged) = write(conn, by, &auction, &reg, amount, at, ends_at, key)?;
     let outbid = auction
         .leading_registration_id
         .filter(|leader| *leader != reg.id);
@@ -107,20 +124,21 @@ pub fn place_bid(
     Ok(Placed {
         bid,
         replay: false,
+        logged: Some(logged),
         outbid,
     })
 }
 
 /// What a bid request reads before it queues: the listing, its auction and the bidder's
 /// registration (each once).
-struct Seen {
-    listing: ListingRow,
+pub(super) struct Seen {
+    pub(super) listing: ListingRow,
     auction: AuctionRow,
     registration: Option<RegistrationRow>,
 }
 
 impl Seen {
-    fn read(conn: &mut Conn, listing_id: i64, user_id: i64) -> Result<Self, AppError> {
+    pub(super) fn read(conn: &mut Conn, listing_id: i64, user_id: i64) -> Result<Self, AppError> {
         let (listing, auction, registration) = store::for_bid(conn, listing_id, user_id)?
             .filter(|(l, _, _)| {
                 ListingStatus::parse(&l.status).is_some_and(ListingStatus::is_public)
@@ -199,7 +217,7 @@ fn write(
     at: DateTime<Utc>,
     ends_at: DateTime<Utc>,
     key: &str,
-) -> Result<BidRow, AppError> {
+) -> Result<(BidRow, audit::Logged), AppError> {
     let code = reg.bidder_code.clone().unwrap_or_default();
     let ip = by.meta.ip_string();
     let bid = store::accept(
@@ -231,20 +249,22 @@ fn write(
         other => other,
     })?;
     store::remember(conn, by.user.id, auction.listing_id, key, bid.id, at)?;
-    record(
+    let logged = audit::record_logged(
         conn,
         at,
-        auction.listing_id,
-        "bid.placed",
-        Actor::user(by.user.id, by.user.role),
-        json!({
+        audit::Event {
+            stream: format!("listing:{}", auction.listing_id),
+            action: "bid.placed",
+            actor: Actor::user(by.user.id, by.user.role),
+            meta: by.meta,
+            payload: json!({
             "listing_id": auction.listing_id, "auction_id": auction.id, "seq": bid.seq, "amount": amount.to_string(),
             "bidder_code": code, "registration_id": reg.id, "placed_at": audit::chain::format_time(at),
             "ends_at": audit::chain::format_time(ends_at), "preemptive_match": bid.kind == "match",
-        }),
-        by.meta,
+            }),
+        },
     )?;
-    Ok(bid)
+    Ok((bid, logged))
 }
 
 /// What follows an accepted bid in the same transaction: the risk rules, the outbid mail and

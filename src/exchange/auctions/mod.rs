@@ -250,8 +250,8 @@ pub enum Placement {
     Sealed(SealedPlaced),
 }
 
-/// Places a bid by the listing's bidding method (see [`place_bid`] and [`sealed`]). The
-/// method costs one read of the listing before the English path.
+/// Places a bid by the listing's bidding method (see [`place_bid`] and [`sealed`]): the one
+/// read of the listing, its auction and the bidder's registration serves both.
 pub fn place(
     conn: &mut Conn,
     deps: &Deps,
@@ -260,13 +260,12 @@ pub fn place(
     amount: Money,
     key: &str,
 ) -> Result<Placement, AppError> {
-    let listing = listings_store::find(conn, listing_id)?
-        .filter(|l| ListingStatus::parse(&l.status).is_some_and(ListingStatus::is_public))
-        .ok_or_else(|| AppError::not_found("no such listing"))?;
-    if sealed::is_sealed(&listing) {
-        sealed::place(conn, deps, by, &listing, amount, key).map(Placement::Sealed)
-    } else {
-        place_bid(conn, deps, by, listing_id, amount, key).map(Placement::Open)
+    let seen = bid::Seen::read(conn, listing_id, by.user.id);
+    match seen {
+        Ok(seen) if sealed::is_sealed(&seen.listing) => {
+            sealed::place(conn, deps, by, &seen.listing, amount, key).map(Placement::Sealed)
+        }
+        seen => bid::place_seen(conn, deps, by, listing_id, seen, amount, key).map(Placement::Open),
     }
 }
 
