@@ -1,5 +1,5 @@
-//! Reconciliation: replay each listing's events and compare what they say with the bids and
-//! registrations rows (status and deposit). A row that differs from its events, an event
+//! Reconciliation: replay each listing's events and compare what they say with the bids,
+//! registrations (status and deposit), auctions (standing) and deals (buyer and price) rows. A row that differs from its events, an event
 //! with no row, or a row with no event is a `state_mismatch` at the first event of the
 //! listing's stream that disagrees (a row with no event at all: one past the stream's end),
 //! naming the table.
@@ -10,11 +10,12 @@ use serde_json::Value;
 
 use super::chain::format_time;
 use super::verify::Invalid;
+use crate::domain::money::Money;
 use crate::error::AppError;
 use crate::store::audit::StoredEvent;
 use crate::store::models::from_db;
-use crate::store::reconcile::{self as store, BidFacts};
-use crate::store::{Db, audit as audit_store};
+use crate::store::reconcile::{self as store, AuctionFacts, BidFacts, DealFacts};
+use crate::store::{Conn, Db, audit as audit_store};
 
 pub const STATE_MISMATCH: &str = "state_mismatch";
 
@@ -158,6 +159,108 @@ pub fn first_mismatch(
     found.into_iter().min_by_key(|f| f.0)
 }
 
+fn money(fen: Option<i64>) -> Value {
+    fen.map_or(Value::Null, |f| {
+        Value::String(Money::from_fen(f).to_string())
+    })
+}
+
+fn code(c: Option<&String>) -> Value {
+    c.map_or(Value::Null, |c| Value::String(c.clone()))
+}
+
+/// The first disagreement between a listing's events and its auctions and deals rows: an
+/// auction's bid count, price and leader against its `auction.closed` event (or, while it
+/// runs, against its `bid.placed` events), and a deal's buyer and price against the
+/// `deal.awarded` (or `deal.offer_accepted`) event that made it.
+pub fn standing_mismatch(
+    events: &[StoredEvent],
+    auctions: &[AuctionFacts],
+    deals: &[DealFacts],
+) -> Option<(i64, &'static str)> {
+    let end = events.last().map_or(1, |e| e.stream_seq + 1);
+    let parsed: Vec<(&StoredEvent, Value)> = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.action.as_str(),
+                "auction.closed" | "deal.awarded" | "deal.offer_accepted"
+            )
+        })
+        .map(|e| (e, serde_json::from_str(&e.payload).unwrap_or(Value::Null)))
+        .collect();
+    let placed = trail_bids(events);
+    let mut found: Vec<(i64, &'static str)> = Vec::new();
+    for a in auctions {
+        let closed = parsed
+            .iter()
+            .rev()
+            .find(|(e, p)| e.action == "auction.closed" && int(p, "auction_id") == a.id);
+        if let Some((e, p)) = closed {
+            let mut same = int(p, "bids") == i64::from(a.bid_count);
+            if p["status"] != "terminated" {
+                same = same
+                    && p["price"] == money(a.current_price)
+                    && p["winner_bidder_code"] == code(a.leading_bidder_code.as_ref());
+            }
+            if !same {
+                found.push((e.stream_seq, "auctions"));
+            }
+            continue;
+        }
+        // Running: an English auction's standing is its last bid (sealed bids are counted
+        // but their amounts enter the trail only at the opening).
+        let mine: Vec<&TrailBid> = placed.iter().filter(|b| b.auction_id == a.id).collect();
+        if let Some(last) = mine.last() {
+            let same = mine.len() == usize::try_from(a.bid_count).unwrap_or(usize::MAX)
+                && Value::String(last.amount.clone()) == money(a.current_price)
+                && Some(&last.bidder_code) == a.leading_bidder_code.as_ref();
+            if !same {
+                found.push((last.stream_seq, "auctions"));
+            }
+        }
+    }
+    for d in deals {
+        let made = parsed.iter().find(|(e, p)| match e.action.as_str() {
+            "deal.awarded" => {
+                int(p, "round") == i64::from(d.round)
+                    && int(p, "registration_id") == d.registration_id
+            }
+            "deal.offer_accepted" => int(p, "deal_id") == d.id,
+            _ => false,
+        });
+        match made {
+            Some((e, p)) => {
+                if p["price"] != money(Some(d.price)) || text(p, "bidder_code") != d.bidder_code {
+                    found.push((e.stream_seq, "deals"));
+                }
+            }
+            None => found.push((end, "deals")),
+        }
+    }
+    found.into_iter().min_by_key(|f| f.0)
+}
+
+/// The first disagreement of a listing's rows (bids, registrations, auctions, deals) with its
+/// events, read already: `(stream_seq, table)`.
+pub fn listing_mismatch(
+    conn: &mut Conn,
+    id: i64,
+    events: &[StoredEvent],
+) -> Result<Option<(i64, &'static str)>, AppError> {
+    let bids = store::bids_of(conn, id)?;
+    let regs = store::registrations_of(conn, id)?;
+    let auctions = store::auctions_of(conn, id)?;
+    let deals = store::deals_of(conn, id)?;
+    Ok([
+        first_mismatch(events, &bids, &regs),
+        standing_mismatch(events, &auctions, &deals),
+    ]
+    .into_iter()
+    .flatten()
+    .min_by_key(|f| f.0))
+}
+
 /// Reconciles every listing, a listing at a time; returns the problems in listing order.
 pub fn check(db: &Db) -> Result<Vec<Invalid>, AppError> {
     let mut problems = Vec::new();
@@ -168,14 +271,11 @@ pub fn check(db: &Db) -> Result<Vec<Invalid>, AppError> {
         after = last;
         for id in ids {
             let stream = format!("listing:{id}");
-            let (events, bids, regs) = db.run_blocking(|c| {
-                Ok::<_, AppError>((
-                    audit_store::stream_events(c, &stream)?,
-                    store::bids_of(c, id)?,
-                    store::registrations_of(c, id)?,
-                ))
+            let first = db.run_blocking(|c| {
+                let events = audit_store::stream_events(c, &stream)?;
+                listing_mismatch(c, id, &events)
             })?;
-            if let Some((seq, table)) = first_mismatch(&events, &bids, &regs) {
+            if let Some((seq, table)) = first {
                 problems.push(Invalid {
                     stream,
                     stream_seq: seq,

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::Conn;
-use super::schema::{bids, listings, registrations};
+use super::schema::{auctions, bids, deals, listings, registrations};
 use crate::error::AppError;
 use crate::with_conn;
 
@@ -48,6 +48,43 @@ pub fn registrations_of(
         .filter(registrations::listing_id.eq(listing_id))
         .order(registrations::id.asc())
         .select((registrations::id, registrations::status, registrations::deposit_status))
+        .load(c))?;
+    Ok(rows)
+}
+
+/// An auction row's standing, as its events must explain it.
+#[derive(Debug, Clone, Queryable)]
+pub struct AuctionFacts {
+    pub id: i64,
+    pub bid_count: i32,
+    pub current_price: Option<i64>,
+    pub leading_bidder_code: Option<String>,
+}
+
+pub fn auctions_of(conn: &mut Conn, listing_id: i64) -> Result<Vec<AuctionFacts>, AppError> {
+    let rows = with_conn!(conn, c => auctions::table
+        .filter(auctions::listing_id.eq(listing_id))
+        .order(auctions::id.asc())
+        .select((auctions::id, auctions::bid_count, auctions::current_price, auctions::leading_bidder_code))
+        .load(c))?;
+    Ok(rows)
+}
+
+/// A deal row's award: who bought, at what price.
+#[derive(Debug, Clone, Queryable)]
+pub struct DealFacts {
+    pub id: i64,
+    pub round: i32,
+    pub registration_id: i64,
+    pub bidder_code: String,
+    pub price: i64,
+}
+
+pub fn deals_of(conn: &mut Conn, listing_id: i64) -> Result<Vec<DealFacts>, AppError> {
+    let rows = with_conn!(conn, c => deals::table
+        .filter(deals::listing_id.eq(listing_id))
+        .order(deals::id.asc())
+        .select((deals::id, deals::round, deals::registration_id, deals::bidder_code, deals::price))
         .load(c))?;
     Ok(rows)
 }

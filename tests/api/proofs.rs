@@ -661,3 +661,95 @@ async fn a_changed_bid_amount_is_a_state_mismatch_at_its_event() {
     assert_eq!(shown["amount"], "10050000.00");
     assert_eq!(shown["table_amount"], "10010000.00");
 }
+
+async fn first_invalid(app: &TestApp, auditor: &str) -> Value {
+    let report = app.get("/api/v1/audit/verify", Some(auditor)).await.json();
+    assert_eq!(report["valid"], false, "{report}");
+    report["first_invalid"].clone()
+}
+
+async fn event_seq(app: &TestApp, auditor: &str, id: i64, action: &str, nth: usize) -> Value {
+    let events = app
+        .get(
+            &format!("/api/v1/audit/events?listing_id={id}&action={action}"),
+            Some(auditor),
+        )
+        .await
+        .json();
+    events["items"][nth]["stream_seq"].clone()
+}
+
+#[actix_web::test]
+async fn a_changed_auction_standing_or_deal_price_is_a_state_mismatch() {
+    let app = spawn_app().await;
+    let (id, b, mut c) = bidding(&app).await;
+    for (i, amount) in ["10000000", "10050000"].iter().enumerate() {
+        let r = bid(&app, id, &b[i], amount, &key()).await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    }
+    // While it runs: the price must be the last bid's.
+    app.sql_both(&format!(
+        "UPDATE auctions SET current_price = current_price - 5000000 WHERE listing_id = {id}"
+    ))
+    .await;
+    let first = first_invalid(&app, &c.auditor).await;
+    assert_eq!(
+        (&first["reason"], &first["table"]),
+        (&json!("state_mismatch"), &json!("auctions"))
+    );
+    assert_eq!(
+        first["stream_seq"],
+        event_seq(&app, &c.auditor, id, "bid.placed", 1).await
+    );
+    app.sql_both(&format!(
+        "UPDATE auctions SET current_price = current_price + 5000000 WHERE listing_id = {id}"
+    ))
+    .await;
+    let ok = app
+        .get("/api/v1/audit/verify", Some(&c.auditor))
+        .await
+        .json();
+    assert_eq!(ok["valid"], true, "{ok}");
+
+    // Closed and awarded: the deal's price and the auction's winner are the trail's.
+    app.clock.advance(chrono::Duration::seconds(3600 + 900));
+    c.renew(&app).await;
+    assert_eq!(
+        crate::auctions::wait_status(&app, id, "awarded").await["status"],
+        "awarded"
+    );
+    let ok = app
+        .get("/api/v1/audit/verify", Some(&c.auditor))
+        .await
+        .json();
+    assert_eq!(ok["valid"], true, "{ok}");
+    app.sql_both(&format!(
+        "UPDATE deals SET price = price - 100 WHERE listing_id = {id}"
+    ))
+    .await;
+    let first = first_invalid(&app, &c.auditor).await;
+    assert_eq!(first["table"], "deals", "{first}");
+    assert_eq!(
+        first["stream_seq"],
+        event_seq(&app, &c.auditor, id, "deal.awarded", 0).await
+    );
+    let r = app
+        .get(
+            &format!("/api/v1/audit/listings/{id}/report"),
+            Some(&c.auditor),
+        )
+        .await
+        .json();
+    assert_eq!(r["verification"]["table_disagreeing"], "deals");
+    app.sql_both(&format!(
+        "UPDATE auctions SET leading_bidder_code = 'FORGED' WHERE listing_id = {id}"
+    ))
+    .await;
+    let first = first_invalid(&app, &c.auditor).await;
+    // The auction closed before the deal was awarded: its event comes first.
+    assert_eq!(first["table"], "auctions", "{first}");
+    assert_eq!(
+        first["stream_seq"],
+        event_seq(&app, &c.auditor, id, "auction.closed", 0).await
+    );
+}

@@ -64,11 +64,7 @@ pub fn listing_report(
     let checkpoints = crate::audit::checkpoints(conn)?;
     let events = audit_store::stream_events(conn, &stream)?;
     let mut verification = verify_stream(keys, &stream, &checkpoints, &events);
-    let mismatch = crate::audit::reconcile::first_mismatch(
-        &events,
-        &crate::store::reconcile::bids_of(conn, id)?,
-        &crate::store::reconcile::registrations_of(conn, id)?,
-    );
+    let mismatch = crate::audit::reconcile::listing_mismatch(conn, id, &events)?;
     if let Some((seq, table)) = mismatch {
         mark_mismatch(&mut verification, &stream, seq, table);
     }
