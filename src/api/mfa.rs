@@ -2,8 +2,8 @@
 //! of a login (`/auth/mfa`). The login's own answer for an account with MFA on (401
 //! `mfa_required` with an `mfa_token`) is written here too.
 
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -75,7 +75,7 @@ fn no_store(body: &impl Serialize) -> HttpResponse {
 
 /// Start enrolling in two-factor authentication (TOTP: SHA-1, 6 digits, 30 s). The secret is
 /// pending until confirmed with a code; calling again replaces a pending secret.
-#[utoipa::path(post, path = "/api/v1/me/mfa", tag = "accounts",
+#[utoipa::path(post, path = "/api/v1/me/mfa", operation_id = "start_mfa_enrolment", tag = "accounts",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A new secret, pending until confirmed", body = MfaEnrolment),
@@ -102,7 +102,7 @@ pub struct ConfirmMfaRequest {
 
 /// Confirm the pending enrolment with a code: two-factor authentication is on from now, and
 /// the answer holds ten single-use recovery codes (shown this once only).
-#[utoipa::path(post, path = "/api/v1/me/mfa/confirm", tag = "accounts",
+#[utoipa::path(post, path = "/api/v1/me/mfa/confirm", operation_id = "confirm_mfa_enrolment", tag = "accounts",
     request_body = ConfirmMfaRequest,
     security(("bearer" = [])),
     responses(
@@ -147,7 +147,7 @@ pub struct MfaLoginRequest {
 /// 401 `mfa_required` answer and a code. A wrong code counts toward the account's lockout
 /// like a wrong password; a TOTP code works once (not again within its 30 s step); a
 /// recovery code works once.
-#[utoipa::path(post, path = "/api/v1/auth/mfa", tag = "accounts",
+#[utoipa::path(post, path = "/api/v1/auth/mfa", operation_id = "login_second_factor", tag = "accounts",
     request_body = MfaLoginRequest,
     responses(
         (status = 200, description = "Signed in", body = TokenPair),

@@ -395,3 +395,41 @@ pub async fn verify<S: Services>(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 6238 appendix B, SHA-1 (the 8-digit codes' last six digits).
+    #[test]
+    fn codes_follow_the_rfc_6238_test_vectors() {
+        let secret = Secret::new(b"12345678901234567890".to_vec().into_boxed_slice()).to_base32();
+        let totp = totp(&secret, "asset-exchange", "a@example.com").unwrap();
+        for (time, code) in [
+            (59, "287082"),
+            (1_111_111_109, "081804"),
+            (2_000_000_000, "279037"),
+        ] {
+            let at = DateTime::from_timestamp(time, 0).unwrap();
+            assert_eq!(
+                totp.generate(u64::try_from(time).unwrap()).to_string(),
+                code
+            );
+            assert_eq!(totp_step(&totp, code, at), Some(time / 30));
+        }
+        // One step of skew either way, no more.
+        let at = DateTime::from_timestamp(59 + 30, 0).unwrap();
+        assert_eq!(totp_step(&totp, "287082", at), Some(1));
+        let at = DateTime::from_timestamp(59 + 60, 0).unwrap();
+        assert_eq!(totp_step(&totp, "287082", at), None);
+    }
+
+    #[test]
+    fn recovery_codes_hash_the_same_however_they_are_typed() {
+        assert_eq!(
+            recovery_hash("ABCD-efgh-2345-6722"),
+            recovery_hash("abcdefgh23456722")
+        );
+        assert_ne!(recovery_hash("abcd"), recovery_hash("abce"));
+    }
+}

@@ -55,7 +55,11 @@ async fn enrol(app: &TestApp, token: &str) -> (Totp, Vec<String>) {
     let totp = totp_of(r.json()["secret"].as_str().unwrap());
     let code = code_at(&totp, app.now());
     let r = app
-        .post("/api/v1/me/mfa/confirm", Some(token), &json!({"code": code}))
+        .post(
+            "/api/v1/me/mfa/confirm",
+            Some(token),
+            &json!({"code": code}),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let codes = r.json()["recovery_codes"]
@@ -126,7 +130,9 @@ async fn enrolment_turns_mfa_on_and_then_a_login_needs_a_code() {
         .await
         .assert_problem(422, "invalid_mfa_code");
     let right = json!({"code": code_at(&totp, app.now())});
-    let r = app.post("/api/v1/me/mfa/confirm", Some(token), &right).await;
+    let r = app
+        .post("/api/v1/me/mfa/confirm", Some(token), &right)
+        .await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let codes = r.json()["recovery_codes"].as_array().unwrap().clone();
     assert_eq!(codes.len(), 10);
@@ -167,7 +173,12 @@ async fn enrolment_turns_mfa_on_and_then_a_login_needs_a_code() {
         }
     }
     let logins = payloads(&app, "auth.login").await;
-    assert!(logins.last().unwrap().contains("\"second_factor\":\"totp\""));
+    assert!(
+        logins
+            .last()
+            .unwrap()
+            .contains("\"second_factor\":\"totp\"")
+    );
 }
 
 #[actix_web::test]
@@ -175,11 +186,21 @@ async fn starting_again_replaces_a_pending_secret() {
     let app = spawn_app().await;
     let (_, t) = app.signed_in("enterprise").await;
     let token = bearer(&t).unwrap();
-    let first = app.post("/api/v1/me/mfa", Some(token), &json!({})).await.json();
-    app.post("/api/v1/me/mfa/confirm", Some(token), &json!({"code": "12345"}))
+    let first = app
+        .post("/api/v1/me/mfa", Some(token), &json!({}))
         .await
-        .assert_problem(422, "invalid_mfa_code");
-    let second = app.post("/api/v1/me/mfa", Some(token), &json!({})).await.json();
+        .json();
+    app.post(
+        "/api/v1/me/mfa/confirm",
+        Some(token),
+        &json!({"code": "12345"}),
+    )
+    .await
+    .assert_problem(422, "invalid_mfa_code");
+    let second = app
+        .post("/api/v1/me/mfa", Some(token), &json!({}))
+        .await
+        .json();
     assert_ne!(first["secret"], second["secret"]);
     let old = totp_of(first["secret"].as_str().unwrap());
     let new = totp_of(second["secret"].as_str().unwrap());
@@ -188,9 +209,13 @@ async fn starting_again_replaces_a_pending_secret() {
         .iter()
         .any(|s| code_at(&new, app.now() + Duration::seconds(*s)) == old_code)
     {
-        app.post("/api/v1/me/mfa/confirm", Some(token), &json!({"code": old_code}))
-            .await
-            .assert_problem(422, "invalid_mfa_code");
+        app.post(
+            "/api/v1/me/mfa/confirm",
+            Some(token),
+            &json!({"code": old_code}),
+        )
+        .await
+        .assert_problem(422, "invalid_mfa_code");
     }
     let r = app
         .post(
@@ -361,6 +386,8 @@ async fn staff_of_the_required_roles_must_enroll_before_anything_else() {
     assert_eq!(r.status, 200);
     assert_eq!(app.get("/api/v1/me", bearer(&r.json())).await.status, 200);
     // Signing out is allowed before enrolling.
-    let r = app.post("/api/v1/auth/logout-all", Some(&auditor), &json!({})).await;
+    let r = app
+        .post("/api/v1/auth/logout-all", Some(&auditor), &json!({}))
+        .await;
     assert_eq!(r.status, 204);
 }
