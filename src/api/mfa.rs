@@ -63,6 +63,10 @@ pub(super) fn mfa_required(challenge: MfaChallenge) -> HttpResponse {
     HttpResponse::Unauthorized()
         .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)))
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .insert_header((
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"asset-exchange\""),
+        ))
         .body(serde_json::to_string(&body).unwrap_or_default())
 }
 

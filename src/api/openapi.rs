@@ -178,6 +178,20 @@ fn string_header(description: &str) -> RefOr<utoipa::openapi::header::Header> {
     )
 }
 
+/// Signed-in routes answer 403 `mfa_enrollment_required` to an account whose role must use
+/// two-factor authentication until it enrolls.
+fn mfa_enrollment_required(op: &mut Operation) {
+    const NOTE: &str = "`mfa_enrollment_required`: the caller's role must use two-factor authentication (`auth.mfa_required_roles`) and it has not enrolled yet (POST /api/v1/me/mfa)";
+    match op.responses.responses.get_mut("403") {
+        Some(RefOr::T(r)) => {
+            if !r.description.contains("mfa_enrollment_required") {
+                r.description = format!("{}; or {NOTE}", r.description);
+            }
+        }
+        _ => add(op, "403", NOTE),
+    }
+}
+
 fn www_authenticate() -> RefOr<utoipa::openapi::header::Header> {
     string_header("`Bearer realm=\"asset-exchange\"`")
 }
@@ -240,6 +254,15 @@ fn common_responses(path: &str, method: &str, op: &mut Operation) {
             "403",
             &format!("`forbidden`: only {} may do this", roles.join(" or ")),
         );
+    }
+    if (reads_token
+        || matches!(
+            access,
+            Some(Access::SignedIn | Access::Roles(_) | Access::Sandbox(_))
+        ))
+        && !super::extract::MFA_ENROLMENT_PATHS.contains(&path)
+    {
+        mfa_enrollment_required(op);
     }
     let has = |op: &Operation, kind: ParameterIn| {
         op.parameters

@@ -391,3 +391,32 @@ async fn staff_of_the_required_roles_must_enroll_before_anything_else() {
         .await;
     assert_eq!(r.status, 204);
 }
+
+#[actix_web::test]
+async fn the_openapi_document_describes_the_mfa_routes_and_answers() {
+    let app = spawn_app().await;
+    let doc = app.get("/api-docs/openapi.json", None).await.json();
+    let paths = &doc["paths"];
+    for path in [
+        "/api/v1/me/mfa",
+        "/api/v1/me/mfa/confirm",
+        "/api/v1/auth/mfa",
+    ] {
+        assert!(paths[path]["post"].is_object(), "{path} is not documented");
+    }
+    let login_401 = &paths["/api/v1/auth/login"]["post"]["responses"]["401"];
+    assert!(
+        login_401.to_string().contains("mfa_required"),
+        "{login_401}"
+    );
+    let guarded = &paths["/api/v1/notifications"]["get"]["responses"]["403"]["description"];
+    assert!(
+        guarded
+            .as_str()
+            .unwrap()
+            .contains("mfa_enrollment_required"),
+        "{guarded}"
+    );
+    let enrol = &paths["/api/v1/me/mfa"]["post"]["responses"];
+    assert!(enrol.get("403").is_none(), "{enrol}");
+}
