@@ -420,3 +420,22 @@ async fn the_openapi_document_describes_the_mfa_routes_and_answers() {
     let enrol = &paths["/api/v1/me/mfa"]["post"]["responses"];
     assert!(enrol.get("403").is_none(), "{enrol}");
 }
+
+#[actix_web::test]
+async fn one_code_sent_twice_at_once_signs_in_once() {
+    let app = spawn_app().await;
+    let (email, t) = app.signed_in("bidder").await;
+    let (totp, _) = enrol(&app, bearer(&t).unwrap()).await;
+    let (a, b) = (
+        first_step(&app, &email).await,
+        first_step(&app, &email).await,
+    );
+    let code = fresh_code(&app, &totp);
+    let (ra, rb) =
+        futures_util::future::join(second_step(&app, &a, &code), second_step(&app, &b, &code))
+            .await;
+    let mut statuses = [ra.status, rb.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 401], "{ra:?} {rb:?}");
+    assert_eq!(app.audit_count(Some("auth.login")).await, 2); // sign-up's login and this one
+}
