@@ -221,22 +221,20 @@ impl Modify for CommonResponses {
     }
 }
 
-fn common_responses(path: &str, method: &str, op: &mut Operation) {
-    let access = ROUTES
-        .iter()
-        .find(|r| r.path == path && r.method == method)
-        .map(|r| r.access);
+/// The answers of authentication and authorisation: 401 (with how to authenticate), 403 for
+/// roles, and 403 `mfa_enrollment_required`.
+fn auth_responses(path: &str, access: Option<Access>, op: &mut Operation) {
     let reads_token = op
         .security
         .as_ref()
         .and_then(|s| serde_json::to_string(s).ok())
         .is_some_and(|s| s.contains("\"bearer\""));
-    if reads_token
+    let signed_in = reads_token
         || matches!(
             access,
             Some(Access::SignedIn | Access::Roles(_) | Access::Sandbox(_))
-        )
-    {
+        );
+    if signed_in {
         op.responses
             .responses
             .entry("401".to_string())
@@ -255,15 +253,17 @@ fn common_responses(path: &str, method: &str, op: &mut Operation) {
             &format!("`forbidden`: only {} may do this", roles.join(" or ")),
         );
     }
-    if (reads_token
-        || matches!(
-            access,
-            Some(Access::SignedIn | Access::Roles(_) | Access::Sandbox(_))
-        ))
-        && !super::extract::MFA_ENROLMENT_PATHS.contains(&path)
-    {
+    if signed_in && !super::extract::MFA_ENROLMENT_PATHS.contains(&path) {
         mfa_enrollment_required(op);
     }
+}
+
+fn common_responses(path: &str, method: &str, op: &mut Operation) {
+    let access = ROUTES
+        .iter()
+        .find(|r| r.path == path && r.method == method)
+        .map(|r| r.access);
+    auth_responses(path, access, op);
     let has = |op: &Operation, kind: ParameterIn| {
         op.parameters
             .iter()
