@@ -115,13 +115,18 @@ pub async fn register(
     Ok(HttpResponse::Created().json(answer))
 }
 
-/// Sign in with e-mail and password.
+/// Sign in with e-mail and password. For an account with two-factor authentication on, the
+/// right password answers 401 `mfa_required` with an `mfa_token` (single use, short-lived):
+/// send it with a code to `POST /api/v1/auth/mfa`. A staff account whose role must use MFA
+/// (`auth.mfa_required_roles`) but has not enrolled yet is signed in, and every route but
+/// `/api/v1/me/mfa`, `/api/v1/me/mfa/confirm`, logout and logout-all answers it 403
+/// `mfa_enrollment_required` until it enrolls.
 #[utoipa::path(post, path = "/api/v1/auth/login", 
     tag = "accounts",
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in", body = TokenPair),
-        (status = 401, description = "`invalid_credentials` (also for unknown or locked accounts)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`invalid_credentials` (also for unknown or locked accounts), or `mfa_required` with an `mfa_token`", body = super::mfa::LoginProblem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -132,8 +137,10 @@ pub async fn login_handler(
 ) -> Result<HttpResponse, AppError> {
     rate_limit(&state.login_limiter, &meta)?;
     let b = body.0;
-    let pair = login::login(state, b.email, b.password, meta).await?;
-    Ok(HttpResponse::Ok().json(pair))
+    match login::login(state, b.email, b.password, meta).await? {
+        login::LoginAnswer::Tokens(pair) => Ok(HttpResponse::Ok().json(pair)),
+        login::LoginAnswer::MfaRequired(challenge) => Ok(super::mfa::mfa_required(challenge)),
+    }
 }
 
 /// Exchange a refresh token for a new pair. The old refresh token stops working; presenting

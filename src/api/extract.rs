@@ -95,11 +95,47 @@ impl FromRequest for AuthUser {
                 organization_id,
                 session_id: sid,
             };
+            check_mfa_enrolment(&state, &req, &user).await?;
             tracing::Span::current().record("user_id", user_id);
             req.extensions_mut().insert(user.clone());
             Ok(user)
         })
     }
+}
+
+/// The routes an account that must enroll in MFA may use before it has: enrolling, and
+/// signing out.
+pub const MFA_ENROLMENT_PATHS: [&str; 4] = [
+    "/api/v1/me/mfa",
+    "/api/v1/me/mfa/confirm",
+    "/api/v1/auth/logout",
+    "/api/v1/auth/logout-all",
+];
+
+/// A caller whose role must use MFA (`auth.mfa_required_roles`) and who has not enrolled yet
+/// may only enroll or sign out: anything else is 403 `mfa_enrollment_required`. Roles that need
+/// no MFA cost no look-up.
+async fn check_mfa_enrolment(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    user: &AuthUser,
+) -> Result<(), AppError> {
+    let required = state.settings.auth.mfa_required_roles();
+    if !required.contains(&user.role) || MFA_ENROLMENT_PATHS.contains(&req.path()) {
+        return Ok(());
+    }
+    let id = user.id;
+    let enrolled = state
+        .db
+        .run(move |c| crate::store::mfa::is_on(c, id))
+        .await?;
+    if crate::domain::mfa::must_enroll(user.role, &required, enrolled) {
+        return Err(AppError::Forbidden {
+            code: "mfa_enrollment_required",
+            detail: "this account must use two-factor authentication: enroll at POST /api/v1/me/mfa, then confirm at POST /api/v1/me/mfa/confirm".into(),
+        });
+    }
+    Ok(())
 }
 
 /// Which roles a guard lets through.

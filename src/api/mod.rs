@@ -18,6 +18,7 @@ pub mod listings;
 pub mod live;
 pub mod me;
 pub mod metrics;
+pub mod mfa;
 pub mod notifications;
 pub mod ocds;
 pub mod openapi;
@@ -105,6 +106,9 @@ route_table! {
     post "/api/v1/auth/password-reset" => account::request_reset, Access::Public;
     post "/api/v1/auth/password-reset/confirm" => account::confirm_reset, Access::Public;
     post "/api/v1/auth/logout-all" => account::logout_all, Access::SignedIn;
+    post "/api/v1/auth/mfa" => mfa::verify, Access::Public;
+    post "/api/v1/me/mfa" => mfa::enrol, Access::SignedIn;
+    post "/api/v1/me/mfa/confirm" => mfa::confirm, Access::SignedIn;
     post "/api/v1/me/password" => account::change_password, Access::SignedIn;
     post "/api/v1/admin/users/{id}/disable" => account::disable, Access::Roles(ADMINS);
     post "/api/v1/admin/users/{id}/enable" => account::enable, Access::Roles(ADMINS);

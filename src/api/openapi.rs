@@ -31,6 +31,9 @@ use crate::error::{FieldProblem, PROBLEM_JSON, Problem};
         super::account::request_reset,
         super::account::confirm_reset,
         super::account::logout_all,
+        super::mfa::verify,
+        super::mfa::enrol,
+        super::mfa::confirm,
         super::account::disable,
         super::account::enable,
         super::me::me,
@@ -175,6 +178,20 @@ fn string_header(description: &str) -> RefOr<utoipa::openapi::header::Header> {
     )
 }
 
+/// Signed-in routes answer 403 `mfa_enrollment_required` to an account whose role must use
+/// two-factor authentication until it enrolls.
+fn mfa_enrollment_required(op: &mut Operation) {
+    const NOTE: &str = "`mfa_enrollment_required`: the caller's role must use two-factor authentication (`auth.mfa_required_roles`) and it has not enrolled yet (POST /api/v1/me/mfa)";
+    match op.responses.responses.get_mut("403") {
+        Some(RefOr::T(r)) => {
+            if !r.description.contains("mfa_enrollment_required") {
+                r.description = format!("{}; or {NOTE}", r.description);
+            }
+        }
+        _ => add(op, "403", NOTE),
+    }
+}
+
 fn www_authenticate() -> RefOr<utoipa::openapi::header::Header> {
     string_header("`Bearer realm=\"asset-exchange\"`")
 }
@@ -204,22 +221,20 @@ impl Modify for CommonResponses {
     }
 }
 
-fn common_responses(path: &str, method: &str, op: &mut Operation) {
-    let access = ROUTES
-        .iter()
-        .find(|r| r.path == path && r.method == method)
-        .map(|r| r.access);
+/// The answers of authentication and authorisation: 401 (with how to authenticate), 403 for
+/// roles, and 403 `mfa_enrollment_required`.
+fn auth_responses(path: &str, access: Option<Access>, op: &mut Operation) {
     let reads_token = op
         .security
         .as_ref()
         .and_then(|s| serde_json::to_string(s).ok())
         .is_some_and(|s| s.contains("\"bearer\""));
-    if reads_token
+    let signed_in = reads_token
         || matches!(
             access,
             Some(Access::SignedIn | Access::Roles(_) | Access::Sandbox(_))
-        )
-    {
+        );
+    if signed_in {
         op.responses
             .responses
             .entry("401".to_string())
@@ -238,6 +253,17 @@ fn common_responses(path: &str, method: &str, op: &mut Operation) {
             &format!("`forbidden`: only {} may do this", roles.join(" or ")),
         );
     }
+    if signed_in && !super::extract::MFA_ENROLMENT_PATHS.contains(&path) {
+        mfa_enrollment_required(op);
+    }
+}
+
+fn common_responses(path: &str, method: &str, op: &mut Operation) {
+    let access = ROUTES
+        .iter()
+        .find(|r| r.path == path && r.method == method)
+        .map(|r| r.access);
+    auth_responses(path, access, op);
     let has = |op: &Operation, kind: ParameterIn| {
         op.parameters
             .iter()

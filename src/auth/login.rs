@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::audit::RequestMeta;
 use crate::audit::{self, Actor, Event};
 use crate::auth::AuthUser;
+use crate::auth::mfa::{self, MfaChallenge};
 use crate::auth::password::PasswordHasher;
 use crate::auth::tokens::JwtKeys;
 use crate::auth::tokens::hash_token;
@@ -54,20 +55,20 @@ fn invalid_credentials() -> AppError {
     AppError::unauthorized("invalid_credentials", "the e-mail or password is wrong")
 }
 
-fn lockout_policy(auth: &AuthSettings) -> LockoutPolicy {
+pub(crate) fn lockout_policy(auth: &AuthSettings) -> LockoutPolicy {
     LockoutPolicy {
         max_failed: auth.max_failed_logins,
         duration: Duration::minutes(i64::try_from(auth.lockout_minutes).unwrap_or(15)),
     }
 }
 
-fn role_of(user: &User) -> Result<Role, AppError> {
+pub(crate) fn role_of(user: &User) -> Result<Role, AppError> {
     Role::parse(&user.role)
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("bad role in database")))
 }
 
 /// Creates the refresh token of a session and returns the pair.
-fn issue_pair(
+pub(crate) fn issue_pair(
     state: &impl Services,
     conn: &mut Conn,
     user_id: i64,
@@ -104,7 +105,18 @@ fn issue_pair(
 
 enum LoginOutcome {
     Success(TokenPair),
+    /// The password was right and MFA is on: a code is still due.
+    MfaRequired(MfaChallenge),
     Refused,
+}
+
+/// What a login with the right password answers.
+#[derive(Debug)]
+pub enum LoginAnswer {
+    /// Signed in.
+    Tokens(TokenPair),
+    /// MFA is on: send a code with this token to `POST /api/v1/auth/mfa`.
+    MfaRequired(MfaChallenge),
 }
 
 /// One login attempt, its password already checked, to be decided in one transaction.
@@ -183,7 +195,12 @@ impl Attempt {
         if !attempt.password_ok {
             return attempt.wrong_password(c, st, user, role);
         }
-        attempt.open_session(c, st, user, role)
+        if crate::store::mfa::is_on(c, user.id)? {
+            let challenge = mfa::challenge(c, st, user, role, now, meta)?;
+            return Ok(LoginOutcome::MfaRequired(challenge));
+        }
+        let pair = open_session(c, st, user, role, now, meta, None)?;
+        Ok(LoginOutcome::Success(pair))
     }
 
     /// A wrong password: counted, and the account locked when the policy says so.
@@ -194,109 +211,143 @@ impl Attempt {
         user: &User,
         role: Role,
     ) -> Result<LoginOutcome, AppError> {
-        let (now, meta, policy) = (self.now, &self.meta, &self.policy);
-        let actor = Actor::user(user.id, role);
-        let stream = audit::user_stream(user.id);
-        let counted = users::count_failed_login(c, user.id, now)?;
-        let so_far = u32::try_from(counted - 1).unwrap_or(0);
-        audit::record(
-            c,
-            now,
-            Event {
-                stream: stream.clone(),
-                action: "auth.login_failed",
-                actor,
-                payload: json!({"reason": "wrong_password", "user_id": user.id, "failed_logins": counted}),
-                meta,
-            },
-        )?;
-        if let FailedLoginOutcome::Locked { until } = policy.on_failure(so_far, now) {
-            users::lock(c, user.id, until, now)?;
-            st.notifier().queue(
-                c,
-                now,
-                &Recipient::of(user),
-                Kind::AccountLocked,
-                json!({
-                    "failures": policy.max_failed,
-                    "locked_until": format_beijing(until),
-                    "client_ip": meta.ip_string().unwrap_or_else(|| "-".into()),
-                }),
-            )?;
-            audit::record(
-                c,
-                now,
-                Event {
-                    stream,
-                    action: "auth.locked",
-                    actor,
-                    payload: json!({"user_id": user.id, "locked_until": audit::chain::format_time(until)}),
-                    meta,
-                },
-            )?;
-        }
+        let failure = Failure {
+            action: "auth.login_failed",
+            reason: "wrong_password",
+        };
+        count_failure(c, st, user, role, self.now, &self.meta, failure)?;
         Ok(LoginOutcome::Refused)
-    }
-
-    /// The right password: failures cleared, a session and its tokens.
-    fn open_session(
-        &self,
-        c: &mut Conn,
-        st: &impl Services,
-        user: &User,
-        role: Role,
-    ) -> Result<LoginOutcome, AppError> {
-        let (now, meta) = (self.now, &self.meta);
-        let actor = Actor::user(user.id, role);
-        let stream = audit::user_stream(user.id);
-        let after_lockout = user.locked_until.is_some();
-        users::clear_failures(c, user.id, now)?;
-        let ip = meta.ip_string();
-        let session = sessions::insert_session(
-            c,
-            &NewSession {
-                user_id: user.id,
-                created_at: to_db(now),
-                client_ip: ip.as_deref(),
-                user_agent: meta.user_agent.as_deref(),
-            },
-        )?;
-        let pair = issue_pair(st, c, user.id, role, session.id, now, now)?;
-        if after_lockout {
-            st.notifier().queue(
-                c,
-                now,
-                &Recipient::of(user),
-                Kind::LoginAfterLockout,
-                json!({
-                    "login_at": format_beijing(now),
-                    "client_ip": meta.ip_string().unwrap_or_else(|| "-".into()),
-                }),
-            )?;
-        }
-        audit::record(
-            c,
-            now,
-            Event {
-                stream,
-                action: "auth.login",
-                actor,
-                payload: json!({"user_id": user.id, "session_id": session.id, "after_lockout": after_lockout}),
-                meta,
-            },
-        )?;
-        Ok(LoginOutcome::Success(pair))
     }
 }
 
-/// Checks credentials and opens a login. Unknown, locked and wrong-password attempts all
-/// answer 401 `invalid_credentials` after one password verification each.
+/// A failed attempt at one of the login's factors, as the audit trail names it.
+pub(crate) struct Failure {
+    pub action: &'static str,
+    pub reason: &'static str,
+}
+
+/// Counts a failed attempt (a wrong password or a wrong second-factor code) toward the
+/// account's lockout, and locks it when the policy says so. Returns whether it locked.
+pub(crate) fn count_failure(
+    c: &mut Conn,
+    st: &impl Services,
+    user: &User,
+    role: Role,
+    now: DateTime<Utc>,
+    meta: &RequestMeta,
+    failure: Failure,
+) -> Result<bool, AppError> {
+    let policy = lockout_policy(st.auth_settings());
+    let actor = Actor::user(user.id, role);
+    let stream = audit::user_stream(user.id);
+    let counted = users::count_failed_login(c, user.id, now)?;
+    let so_far = u32::try_from(counted - 1).unwrap_or(0);
+    audit::record(
+        c,
+        now,
+        Event {
+            stream: stream.clone(),
+            action: failure.action,
+            actor,
+            payload: json!({"reason": failure.reason, "user_id": user.id, "failed_logins": counted}),
+            meta,
+        },
+    )?;
+    let FailedLoginOutcome::Locked { until } = policy.on_failure(so_far, now) else {
+        return Ok(false);
+    };
+    users::lock(c, user.id, until, now)?;
+    st.notifier().queue(
+        c,
+        now,
+        &Recipient::of(user),
+        Kind::AccountLocked,
+        json!({
+            "failures": policy.max_failed,
+            "locked_until": format_beijing(until),
+            "client_ip": meta.ip_string().unwrap_or_else(|| "-".into()),
+        }),
+    )?;
+    audit::record(
+        c,
+        now,
+        Event {
+            stream,
+            action: "auth.locked",
+            actor,
+            payload: json!({"user_id": user.id, "locked_until": audit::chain::format_time(until)}),
+            meta,
+        },
+    )?;
+    Ok(true)
+}
+
+/// Every factor checked: failures cleared, a session and its tokens. `second_factor` names
+/// the one used (`totp` or `recovery_code`) when MFA is on.
+pub(crate) fn open_session(
+    c: &mut Conn,
+    st: &impl Services,
+    user: &User,
+    role: Role,
+    now: DateTime<Utc>,
+    meta: &RequestMeta,
+    second_factor: Option<&'static str>,
+) -> Result<TokenPair, AppError> {
+    let actor = Actor::user(user.id, role);
+    let stream = audit::user_stream(user.id);
+    let after_lockout = user.locked_until.is_some();
+    users::clear_failures(c, user.id, now)?;
+    let ip = meta.ip_string();
+    let session = sessions::insert_session(
+        c,
+        &NewSession {
+            user_id: user.id,
+            created_at: to_db(now),
+            client_ip: ip.as_deref(),
+            user_agent: meta.user_agent.as_deref(),
+        },
+    )?;
+    let pair = issue_pair(st, c, user.id, role, session.id, now, now)?;
+    if after_lockout {
+        st.notifier().queue(
+            c,
+            now,
+            &Recipient::of(user),
+            Kind::LoginAfterLockout,
+            json!({
+                "login_at": format_beijing(now),
+                "client_ip": meta.ip_string().unwrap_or_else(|| "-".into()),
+            }),
+        )?;
+    }
+    let mut payload =
+        json!({"user_id": user.id, "session_id": session.id, "after_lockout": after_lockout});
+    if let Some(factor) = second_factor {
+        payload["second_factor"] = json!(factor);
+    }
+    audit::record(
+        c,
+        now,
+        Event {
+            stream,
+            action: "auth.login",
+            actor,
+            payload,
+            meta,
+        },
+    )?;
+    Ok(pair)
+}
+
+/// Checks credentials and opens a login, or, for an account with MFA on, answers the
+/// challenge its second step needs. Unknown, locked and wrong-password attempts all answer
+/// 401 `invalid_credentials` after one password verification each.
 pub async fn login<S: Services>(
     state: actix_web::web::Data<S>,
     email: String,
     password: String,
     meta: RequestMeta,
-) -> Result<TokenPair, AppError> {
+) -> Result<LoginAnswer, AppError> {
     let Ok(email) = normalize_email(&email) else {
         let s = state.clone();
         actix_web::web::block(move || s.passwords().verify_dummy(&password))
@@ -337,7 +388,8 @@ pub async fn login<S: Services>(
         })
         .await?;
     match outcome {
-        LoginOutcome::Success(pair) => Ok(pair),
+        LoginOutcome::Success(pair) => Ok(LoginAnswer::Tokens(pair)),
+        LoginOutcome::MfaRequired(challenge) => Ok(LoginAnswer::MfaRequired(challenge)),
         LoginOutcome::Refused => Err(invalid_credentials()),
     }
 }

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod credentials;
 pub mod login;
+pub mod mfa;
 pub mod password;
 pub mod ratelimit;
 pub mod tokens;

@@ -115,6 +115,12 @@ pub struct AuthSettings {
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
+    /// Roles that must have two-factor authentication on (comma-separated role names).
+    pub mfa_required_roles: String,
+    /// The issuer shown by authenticator apps (the `otpauth://` URL's issuer).
+    pub mfa_issuer: String,
+    /// Lifetime of the `mfa_token` a login with MFA on answers, in seconds.
+    pub mfa_token_ttl_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -412,6 +418,11 @@ impl AuthSettings {
     pub fn session_max(&self) -> chrono::Duration {
         chrono::Duration::hours(i64::try_from(self.session_max_hours).unwrap_or(12))
     }
+
+    /// The roles that must have two-factor authentication on (checked at start-up).
+    pub fn mfa_required_roles(&self) -> Vec<crate::domain::Role> {
+        crate::domain::mfa::parse_roles(&self.mfa_required_roles).unwrap_or_default()
+    }
 }
 
 impl Settings {
@@ -476,6 +487,14 @@ impl Settings {
         if self.rate_limit.login_window_seconds == 0 || self.rate_limit.register_window_seconds == 0
         {
             bail!("rate limit windows must be at least 1 second");
+        }
+        crate::domain::mfa::parse_roles(&self.auth.mfa_required_roles)
+            .map_err(|e| anyhow::anyhow!("auth.mfa_required_roles: {e}"))?;
+        if self.auth.mfa_issuer.is_empty() || self.auth.mfa_issuer.contains(':') {
+            bail!("auth.mfa_issuer must be a name without ':'");
+        }
+        if self.auth.mfa_token_ttl_seconds == 0 || self.auth.mfa_token_ttl_seconds > 900 {
+            bail!("auth.mfa_token_ttl_seconds must be between 1 and 900");
         }
         if self.auth.jwt_key_id.is_empty() {
             bail!("auth.jwt_key_id must not be empty");

@@ -298,3 +298,26 @@ fn development_by_default_refuses_a_public_address_or_postgresql() {
     }
     assert!(!is_loopback_host("10.0.0.1"));
 }
+
+#[test]
+fn staff_must_use_mfa_in_production_and_nobody_must_elsewhere() {
+    use crate::domain::Role;
+    let s = production(&[]).unwrap();
+    assert_eq!(
+        s.auth.mfa_required_roles(),
+        vec![Role::Operator, Role::Auditor, Role::Admin]
+    );
+    for env in [AppEnv::Development, AppEnv::Test] {
+        let s = Settings::load_from(&config_dir(), env, vec![]).unwrap();
+        assert!(s.auth.mfa_required_roles().is_empty(), "{env:?}");
+    }
+    let s = production(&[("APP__AUTH__MFA_REQUIRED_ROLES", "admin")]).unwrap();
+    assert_eq!(s.auth.mfa_required_roles(), vec![Role::Admin]);
+    let err = production(&[("APP__AUTH__MFA_REQUIRED_ROLES", "admin,root")]).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("auth.mfa_required_roles"),
+        "{err:#}"
+    );
+    let err = production(&[("APP__AUTH__MFA_TOKEN_TTL_SECONDS", "0")]).unwrap_err();
+    assert!(format!("{err:#}").contains("mfa_token_ttl_seconds"));
+}

@@ -10,6 +10,7 @@ pub mod credit_code;
 pub mod deal;
 pub mod disclosure;
 pub mod listing;
+pub mod mfa;
 pub mod money;
 pub mod payment;
 pub mod qualification;

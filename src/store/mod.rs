@@ -14,6 +14,7 @@ pub mod browse;
 pub mod deals;
 pub mod listings;
 pub mod metrics;
+pub mod mfa;
 pub mod migrations;
 pub mod models;
 pub mod notices;

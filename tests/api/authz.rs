@@ -85,6 +85,7 @@ const FORBIDDEN: Want = Problem(403, "forbidden");
 const HIDDEN: Want = Problem(404, "not_found");
 const WRONG_STATE: Want = Problem(409, "invalid_state");
 const WRONG_PASSWORD: Want = Problem(403, "wrong_password");
+const NO_MFA_TOKEN: Want = Problem(401, "invalid_mfa_token");
 
 const PUBLIC: Access = Access::Public;
 const SIGNED_IN: Access = Access::SignedIn;
@@ -145,6 +146,12 @@ const TABLE: &[Line] = &[
     l("POST",  "/api/v1/auth/password-reset/confirm",       PUBLIC,      Some(r#"{"token":"not-a-reset-token-at-all","new_password":"Another-Passphrase-77"}"#), &[(Anonymous, Problem(400, "invalid_token")), (Owner, Problem(400, "invalid_token"))]),
     // Ends every login of the caller; the matrix signs the caller in again afterwards.
     l("POST",  "/api/v1/auth/logout-all",                   SIGNED_IN,   NONE, &[(Owner, Status(204)), (Bidder, Status(204)), (Admin, Status(204))]),
+    // No challenge has this token: refused whoever asks.
+    l("POST",  "/api/v1/auth/mfa",                          PUBLIC,      Some(r#"{"mfa_token":"not-an-mfa-token","code":"123456"}"#), &[(Anonymous, NO_MFA_TOKEN), (Owner, NO_MFA_TOKEN), (OtherEnterprise, NO_MFA_TOKEN), (Registered, NO_MFA_TOKEN), (Bidder, NO_MFA_TOKEN), (Operator, NO_MFA_TOKEN), (Auditor, NO_MFA_TOKEN), (Admin, NO_MFA_TOKEN)]),
+    // Every signed-in caller may start enrolling (a pending secret changes nothing else) ...
+    l("POST",  "/api/v1/me/mfa",                            SIGNED_IN,   NONE, &[(Owner, Status(200)), (OtherEnterprise, Status(200)), (Registered, Status(200)), (Bidder, Status(200)), (Operator, Status(200)), (Auditor, Status(200)), (Admin, Status(200))]),
+    // ... and a code that is no code confirms nothing.
+    l("POST",  "/api/v1/me/mfa/confirm",                    SIGNED_IN,   Some(r#"{"code":"not-a-code"}"#), &[(Owner, Problem(422, "invalid_mfa_code")), (OtherEnterprise, Problem(422, "invalid_mfa_code")), (Registered, Problem(422, "invalid_mfa_code")), (Bidder, Problem(422, "invalid_mfa_code")), (Operator, Problem(422, "invalid_mfa_code")), (Auditor, Problem(422, "invalid_mfa_code")), (Admin, Problem(422, "invalid_mfa_code"))]),
     // The current password given is wrong: nothing changes, whoever asks.
     l("POST",  "/api/v1/me/password",                       SIGNED_IN,   Some(r#"{"current_password":"not-the-password-123","new_password":"Another-Passphrase-77"}"#), &[(Owner, WRONG_PASSWORD), (OtherEnterprise, WRONG_PASSWORD), (Registered, WRONG_PASSWORD), (Bidder, WRONG_PASSWORD), (Operator, WRONG_PASSWORD), (Auditor, WRONG_PASSWORD), (Admin, WRONG_PASSWORD)]),
     // A spare account of the world is disabled, then enabled again.

@@ -25,6 +25,7 @@ mod listings;
 mod live;
 mod mail;
 mod metrics;
+mod mfa;
 mod ocds;
 mod pages;
 mod preemption;
