@@ -169,6 +169,7 @@ impl Actor {
                 role,
                 organization_id: user.organization_id,
                 session_id: 0,
+                scope: Default::default(),
             },
             meta: meta(ip),
         }
@@ -312,6 +313,7 @@ impl<'a> Seeder<'a> {
             credit_code: &credit_code,
             phone: Some(a.phone),
             locale: None,
+            supervisory_body_id: None,
         })
         .map_err(|e| anyhow::anyhow!("{}: {}", a.email, describe(&e)))?;
         let hash = st.passwords.hash(password)?;
