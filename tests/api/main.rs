@@ -29,6 +29,7 @@ mod ocds;
 mod pages;
 mod preemption;
 mod proofs;
+mod province;
 mod report;
 mod road;
 mod sandbox;
