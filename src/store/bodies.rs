@@ -171,3 +171,13 @@ pub fn organization_bodies(conn: &mut Conn) -> Result<Vec<(i64, Option<i64>)>, A
         .load(c))?;
     Ok(rows)
 }
+
+/// The body with this GB/T 2260 region code.
+pub fn by_code(conn: &mut Conn, region_code: &str) -> Result<Option<BodyRow>, AppError> {
+    let row = with_conn!(conn, c => b::table
+        .filter(b::region_code.eq(region_code))
+        .select(BodyRow::as_select())
+        .first(c)
+        .optional())?;
+    Ok(row)
+}
