@@ -259,7 +259,13 @@ pub fn guide(base: &str, live: Option<i64>, running: bool) -> String {
         }
         (None, _) => {}
     }
-    let id = live.unwrap_or(1);
+    try_these(&mut g, base, live.unwrap_or(1));
+    g
+}
+
+/// The guide's last part: a few commands to try.
+fn try_these(g: &mut String, base: &str, id: i64) {
+    use std::fmt::Write;
     let _ = writeln!(g, "Try:");
     let _ = writeln!(g, "  curl -s '{base}/api/v1/listings?per_page=20'");
     let _ = writeln!(g, "  curl -s {base}/api/v1/listings/{id}/auction");
@@ -285,7 +291,6 @@ pub fn guide(base: &str, live: Option<i64>, running: bool) -> String {
          curl -s {base}/api/v1/audit/summary -H \"authorization: Bearer $TOKEN\")",
         data::HANGZHOU_AUDITOR.email
     );
-    g
 }
 
 #[cfg(test)]
