@@ -11,7 +11,7 @@ use crate::exchange::bodies::{self as uc, Attach, BodyView, NewBody, Organizatio
 use crate::state::AppState;
 
 /// Every supervising body, as a flat list with `parent_id` (the root has none).
-#[utoipa::path(get, path = "/api/v1/supervisory-bodies", tag = "supervision",
+#[utoipa::path(get, path = "/api/v1/supervisory-bodies", operation_id = "list_supervisory_bodies", tag = "supervision",
     responses((status = 200, description = "The tree as a list, in id order", body = [BodyView]))
 )]
 pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
@@ -20,7 +20,7 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, AppError> 
 }
 
 /// Add a supervising body under a parent.
-#[utoipa::path(post, path = "/api/v1/admin/supervisory-bodies", tag = "supervision",
+#[utoipa::path(post, path = "/api/v1/admin/supervisory-bodies", operation_id = "create_supervisory_body", tag = "supervision",
     request_body = NewBody,
     security(("bearer" = [])),
     responses(
@@ -43,7 +43,7 @@ pub async fn create(
 }
 
 /// Move an organisation under another supervising body (recorded in the audit trail).
-#[utoipa::path(post, path = "/api/v1/admin/organizations/{id}/supervisory-body", tag = "supervision",
+#[utoipa::path(post, path = "/api/v1/admin/organizations/{id}/supervisory-body", operation_id = "attach_organization_to_body", tag = "supervision",
     params(("id" = i64, Path, description = "Organisation id")),
     request_body = Attach,
     security(("bearer" = [])),
