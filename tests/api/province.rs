@@ -182,6 +182,30 @@ async fn a_city_auditor_sees_its_city_and_counties_and_nothing_of_another_city()
     let text = String::from_utf8_lossy(&export.body).to_string();
     assert!(text.contains(&format!("\"listing:{}\"", p.hangzhou)));
     assert!(!text.contains(&format!("\"listing:{}\"", p.ningbo)));
+    // ... and verifies offline against the signed checkpoints.
+    let cp = app
+        .post(
+            "/api/v1/audit/checkpoints",
+            Some(&p.province_auditor),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(cp.status, 201);
+    let export = app.get("/api/v1/audit/export", hz).await;
+    let key = app.get("/api/v1/audit/public-key", None).await.json()["public_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hangzhou.jsonl");
+    std::fs::write(&path, &export.body).unwrap();
+    let out = crate::audit::offline_verify(&path, &key);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     // A Ningbo alert cannot be acknowledged from Hangzhou; nothing changes.
     let nb_alerts = app
         .get(
