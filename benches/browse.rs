@@ -419,6 +419,7 @@ fn seed_seller(db: &Db, created: NaiveDateTime) -> anyhow::Result<(i64, i64)> {
                 name: "某市国有资产经营公司",
                 credit_code: &credit_code,
                 created_at: created,
+                supervisory_body_id: None,
             },
         )?;
         let user = users::insert_user(

@@ -13,6 +13,7 @@ use super::json::ApiJson;
 use super::paging::{Page, Paging};
 use crate::domain::risk::{Rule, Severity};
 use crate::error::{AppError, Problem};
+use crate::exchange::scope as scope_uc;
 use crate::exchange::supervision::{self as uc, AlertView, RuleView, SummaryView};
 use crate::state::AppState;
 use crate::store::alerts::{self as store, AlertFilter};
@@ -83,6 +84,7 @@ fn filter_of(q: &AlertQuery) -> Result<AlertFilter, AppError> {
         rule: q.rule.clone(),
         severity: q.severity.clone(),
         acknowledged,
+        organizations: None,
     })
 }
 
@@ -99,16 +101,23 @@ fn filter_of(q: &AlertQuery) -> Result<AlertFilter, AppError> {
 )]
 pub async fn list(
     state: web::Data<AppState>,
-    _auditor: Staff<Auditors>,
+    auditor: Staff<Auditors>,
     q: web::Query<AlertQuery>,
 ) -> Result<HttpResponse, AppError> {
     let q = q.into_inner();
     let paging = Paging::new(q.page, q.per_page)?;
-    let filter = filter_of(&q)?;
+    let mut filter = filter_of(&q)?;
+    filter.organizations = auditor.scope.organization_ids();
     let (offset, limit) = (paging.offset(), paging.limit());
+    let scope = auditor.scope.clone();
     let (rows, total) = state
         .db
-        .run(move |c| store::query(c, &filter, offset, limit))
+        .run(move |c| {
+            if let Some(id) = filter.listing_id {
+                scope_uc::require_listing(c, &scope, id)?;
+            }
+            store::query(c, &filter, offset, limit)
+        })
         .await?;
     let items: Vec<AlertView> = rows.iter().map(uc::view).collect();
     Ok(HttpResponse::Ok().json(paging.page(items, total)))
@@ -179,6 +188,9 @@ pub struct SummaryQuery {
     pub from: Option<DateTime<Utc>>,
     /// Exclusive upper bound (RFC 3339).
     pub to: Option<DateTime<Utc>>,
+    /// The figures of this supervising body and those below it (default: the caller's body,
+    /// or the whole platform); split in `by_body` by its direct children.
+    pub supervisory_body_id: Option<i64>,
 }
 
 /// The supervisor's dashboard: alerts by rule, severity and month; deals and value by kind;
@@ -190,14 +202,19 @@ pub struct SummaryQuery {
         (status = 200, description = "The figures", body = SummaryView),
         (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an auditor or admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such supervisory body in the caller's scope", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn summary(
     state: web::Data<AppState>,
-    _auditor: Staff<Auditors>,
+    auditor: Staff<Auditors>,
     q: web::Query<SummaryQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let SummaryQuery { from, to } = q.into_inner();
+    let SummaryQuery {
+        from,
+        to,
+        supervisory_body_id,
+    } = q.into_inner();
     if let (Some(f), Some(t)) = (from, to)
         && t <= f
     {
@@ -206,6 +223,10 @@ pub async fn summary(
             "`to` must be later than `from`",
         ));
     }
-    let view = state.db.run(move |c| uc::summary(c, from, to)).await?;
+    let scope = auditor.scope.clone();
+    let view = state
+        .db
+        .run(move |c| uc::summary(c, &scope, supervisory_body_id, from, to))
+        .await?;
     Ok(HttpResponse::Ok().json(view))
 }

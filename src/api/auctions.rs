@@ -316,7 +316,7 @@ pub async fn list(
     let items = state
         .db
         .run(move |c| {
-            let row = visible_listing(c, id, viewer)?;
+            let row = visible_listing(c, id, viewer.clone())?;
             let Some(auction) = store::of_listing(c, id, row.round)? else {
                 return Ok(Listed::Bids(Vec::new()));
             };
@@ -364,7 +364,7 @@ fn identities(
     id: i64,
     round: i32,
 ) -> Result<HashMap<i64, BidderIdentity>, AppError> {
-    if !matches!(viewer, Viewer::Staff) {
+    if !viewer.is_staff() {
         return Ok(HashMap::new());
     }
     Ok(registrations::for_listing(c, id, round)?

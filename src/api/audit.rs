@@ -15,6 +15,7 @@ use crate::audit::checkpoint::CheckpointView;
 use crate::audit::verify::Report;
 use crate::audit::{self, Event, export};
 use crate::error::{AppError, Problem};
+use crate::exchange::scope as scope_uc;
 use crate::state::AppState;
 use crate::store::audit::{self as store, EventFilter, StoredEvent};
 use crate::store::models::from_db;
@@ -31,7 +32,8 @@ pub struct EventView {
     pub actor_role: Option<String>,
     /// Dotted action name, e.g. `auth.login`.
     pub action: String,
-    /// The recorded facts (canonical JSON; personal data only as salted hashes).
+    /// The recorded facts (canonical JSON; personal data only as salted hashes); null for an
+    /// auditor outside whose scope the event falls (its hashes still chain and verify).
     pub payload: Value,
     pub client_ip: Option<String>,
     pub request_id: Option<String>,
@@ -92,7 +94,7 @@ pub struct EventQuery {
 )]
 pub async fn events(
     state: web::Data<AppState>,
-    _auditor: Staff<Auditors>,
+    auditor: Staff<Auditors>,
     q: web::Query<EventQuery>,
 ) -> Result<HttpResponse, AppError> {
     let q = q.into_inner();
@@ -111,11 +113,29 @@ pub async fn events(
         to: q.to,
     };
     let (offset, limit) = (paging.offset(), paging.limit());
-    let (rows, total) = state
+    let (scope, listing) = (auditor.scope.clone(), q.listing_id);
+    let (rows, total, visible) = state
         .db
-        .run(move |c| store::query_events(c, &filter, offset, limit))
+        .run(move |c| {
+            if let Some(id) = listing {
+                scope_uc::require_listing(c, &scope, id)?;
+            }
+            let (rows, total) = store::query_events(c, &filter, offset, limit)?;
+            Ok::<_, AppError>((rows, total, scope_uc::visible_streams(c, &scope)?))
+        })
         .await?;
-    let items: Vec<EventView> = rows.into_iter().map(EventView::from).collect();
+    let items: Vec<EventView> = rows
+        .into_iter()
+        .map(|e| {
+            let hidden = visible.as_ref().is_some_and(|v| !v.contains(&e.stream));
+            let mut view = EventView::from(e);
+            if hidden {
+                view.payload = Value::Null;
+                view.client_ip = None;
+            }
+            view
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(paging.page(items, total)))
 }
 
@@ -222,19 +242,36 @@ pub async fn export_trail(
     let stream = q.listing_id.map(|id| format!("listing:{id}"));
     let s = call.state().clone();
     let scope = stream.clone();
+    let (auditor_scope, listing) = (auditor.scope.clone(), q.listing_id);
     let body = web::block(move || -> Result<String, AppError> {
+        // A supervisor exports only the streams in its scope (and a listing in it).
+        let visible = s.db.run_blocking(|c| {
+            if let Some(id) = listing {
+                scope_uc::require_listing(c, &auditor_scope, id)?;
+            }
+            scope_uc::visible_streams(c, &auditor_scope)
+        })?;
+        let shown = |e: &StoredEvent| visible.as_ref().is_none_or(|v| v.contains(&e.stream));
         let now = s.clock.now();
         let mut out = String::new();
         if csv {
             out.push_str(export::CSV_HEADER);
             audit::each_event(&s.db, scope.as_deref(), |e| {
-                out.push_str(&export::csv_row(e))
+                if shown(e) {
+                    out.push_str(&export::csv_row(e));
+                }
             })?;
         } else {
-            let scope_list = scope.clone().map(|s| vec![s]);
+            let scope_list = match (&scope, &visible) {
+                (Some(s), _) => Some(vec![s.clone()]),
+                (None, Some(v)) => Some(v.iter().cloned().collect()),
+                (None, None) => None,
+            };
             out.push_str(&export::header_line(scope_list.as_deref(), now));
             audit::each_event(&s.db, scope.as_deref(), |e| {
-                out.push_str(&export::event_line(e))
+                if shown(e) {
+                    out.push_str(&export::event_line(e));
+                }
             })?;
             for cp in s.db.run_blocking(audit::checkpoints)? {
                 out.push_str(&export::checkpoint_line(&cp));

@@ -31,6 +31,9 @@ pub struct RegisterRequest {
     pub phone: Option<String>,
     /// `zh-CN` (default) or `en`: the language of e-mails.
     pub locale: Option<String>,
+    /// The organisation's supervising body (`GET /api/v1/supervisory-bodies`); default: the
+    /// province (the root).
+    pub supervisory_body_id: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -90,6 +93,7 @@ pub async fn register(
         credit_code: &b.credit_code,
         phone: b.phone.as_deref(),
         locale: b.locale.as_deref(),
+        supervisory_body_id: b.supervisory_body_id,
     })?;
     let s = state.clone();
     let password = b.password;

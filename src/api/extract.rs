@@ -7,6 +7,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -16,9 +17,10 @@ pub use crate::audit::RequestMeta;
 pub use crate::auth::AuthUser;
 use crate::auth::tokens::TokenError;
 use crate::domain::Role;
+use crate::domain::scope::Scope;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::sessions;
+use crate::store::{bodies, sessions};
 use crate::telemetry::RequestId;
 
 fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
@@ -78,9 +80,22 @@ impl FromRequest for AuthUser {
             let started_after = state.clock.now() - state.settings.auth.session_max();
             let live = state
                 .db
-                .run(move |c| sessions::live_session_role(c, sid, user_id, started_after))
+                .run(move |c| {
+                    let Some((role, org, body)) =
+                        sessions::live_session_role(c, sid, user_id, started_after)?
+                    else {
+                        return Ok(None);
+                    };
+                    // Supervision narrows what an auditor sees; no one else's view depends on it.
+                    let scope = if role == Role::Auditor.as_str() {
+                        bodies::scope_of(c, body)?
+                    } else {
+                        Scope::All
+                    };
+                    Ok::<_, AppError>(Some((role, org, scope)))
+                })
                 .await?;
-            let Some((role, organization_id)) = live else {
+            let Some((role, organization_id, scope)) = live else {
                 return Err(AppError::unauthorized(
                     "token_revoked",
                     "this login has ended; sign in again",
@@ -94,6 +109,7 @@ impl FromRequest for AuthUser {
                 role,
                 organization_id,
                 session_id: sid,
+                scope: Arc::new(scope),
             };
             check_mfa_enrolment(&state, &req, &user).await?;
             tracing::Span::current().record("user_id", user_id);

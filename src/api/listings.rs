@@ -58,7 +58,7 @@ fn present_with(
     if let Some(e) = eligible_err {
         return Err(e);
     }
-    let privileged = matches!(viewer, Viewer::Staff) || viewer.owns(row);
+    let privileged = viewer.is_staff() || viewer.owns(row);
     let count = if privileged {
         Some(registrations::count_for_round(c, row.id, row.round)?)
     } else {
@@ -217,7 +217,7 @@ pub async fn review(
             uc::review(c, &cx.deps(), &cx.user, id, &r, &cx.meta, cx.now)
         })
         .await?;
-    respond(call.state(), row, Viewer::Staff, warnings, false).await
+    respond(call.state(), row, Viewer::staff(), warnings, false).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -246,7 +246,7 @@ macro_rules! operator_action {
             let id = path.into_inner();
             let (row, warnings) = call.tx(&op, move |c, cx| ($call)(c, &cx.deps(), &cx.user, id, &body.reason, &cx.meta, cx.now)).await?;
             call.state().hub.publish(id);
-            respond(call.state(), row, Viewer::Staff, warnings, false).await
+            respond(call.state(), row, Viewer::staff(), warnings, false).await
         }
     };
 }
@@ -298,7 +298,7 @@ pub async fn terminate(
         })
         .await?;
     call.state().hub.publish(id);
-    respond(call.state(), row, Viewer::Staff, Vec::new(), false).await
+    respond(call.state(), row, Viewer::staff(), Vec::new(), false).await
 }
 
 /// Start a new round after no sale or a failed auction (status `submitted` again).
@@ -418,7 +418,7 @@ fn price(field: &str, v: &Option<String>) -> Result<Option<i64>, AppError> {
 
 /// The filters `q` asks for, as far as `viewer` may see.
 fn browse_filter(q: &BrowseQuery, viewer: Viewer) -> Result<Browse, AppError> {
-    let staff = matches!(viewer, Viewer::Staff);
+    let staff = viewer.is_staff();
     let statuses = match q.status {
         Some(s) if staff || s.is_public() => StatusFilter::In(vec![s.as_str().to_string()]),
         Some(_) => StatusFilter::In(Vec::new()),
@@ -457,6 +457,10 @@ fn browse_filter(q: &BrowseQuery, viewer: Viewer) -> Result<Browse, AppError> {
         min_price: price("min_price", &q.min_price)?,
         max_price: price("max_price", &q.max_price)?,
         hide_undisclosed: !staff,
+        organizations: match &viewer {
+            Viewer::Staff(scope) => scope.organization_ids(),
+            _ => None,
+        },
     })
 }
 
@@ -494,7 +498,7 @@ pub async fn browse(
         }
     };
     let viewer = Viewer::of(user.0.as_ref());
-    let b = browse_filter(&q, viewer)?;
+    let b = browse_filter(&q, viewer.clone())?;
     let (now, counts) = (state.clock.now(), state.browse_counts.clone());
     let page = state
         .db
@@ -552,7 +556,7 @@ fn browse_page(
         .iter()
         .map(|r| {
             let seller = names.get(&r.organization_id).cloned().unwrap_or_default();
-            present_with(c, r, seller, viewer, now)
+            present_with(c, r, seller, viewer.clone(), now)
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(ListingPage {

@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod auctions;
 pub mod audit;
 pub mod auth;
+pub mod bodies;
 pub mod call;
 pub mod deals;
 pub mod defaults;
@@ -112,6 +113,9 @@ route_table! {
     post "/api/v1/me/password" => account::change_password, Access::SignedIn;
     post "/api/v1/admin/users/{id}/disable" => account::disable, Access::Roles(ADMINS);
     post "/api/v1/admin/users/{id}/enable" => account::enable, Access::Roles(ADMINS);
+    get "/api/v1/supervisory-bodies" => bodies::list, Access::Public;
+    post "/api/v1/admin/supervisory-bodies" => bodies::create, Access::Roles(ADMINS);
+    post "/api/v1/admin/organizations/{id}/supervisory-body" => bodies::attach, Access::Roles(ADMINS);
     get "/api/v1/me" => me::me, Access::SignedIn;
     get "/api/v1/me/notifications" => notifications::mine, Access::SignedIn;
     get "/api/v1/notifications" => notifications::deliveries, Access::Roles(OPERATORS);

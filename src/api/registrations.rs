@@ -81,7 +81,7 @@ pub async fn for_listing(
             let row = listings::find(c, id)?
                 .filter(|r| viewer.may_see(r))
                 .ok_or_else(|| AppError::not_found("no such listing"))?;
-            let staff = matches!(viewer, Viewer::Staff);
+            let staff = viewer.is_staff();
             if !staff && !viewer.owns(&row) {
                 return Err(AppError::forbidden(
                     "only the listing's owner and the exchange see its registrations",

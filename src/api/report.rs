@@ -82,10 +82,11 @@ pub async fn listing_report(
         now: call.now(),
     };
     let keys = call.state().audit_keys.clone();
+    let scope = auditor.scope.clone();
     let report = call
         .state()
         .db
-        .run(move |c| uc::listing_report(c, &keys, id, req))
+        .run(move |c| uc::listing_report(c, &keys, &scope, id, req))
         .await?;
 
     let payload = json!({

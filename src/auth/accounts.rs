@@ -16,7 +16,7 @@ use crate::domain::credit_code::CreditCode;
 use crate::error::AppError;
 use crate::notify::{Kind, Notifier, Recipient};
 use crate::store::models::{NewOrganization, NewUser, Organization, User, from_db, to_db};
-use crate::store::{Conn, users};
+use crate::store::{Conn, bodies, users};
 
 /// An organisation as its members and staff see it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -72,6 +72,8 @@ pub struct ValidRegistration {
     pub credit_code: String,
     pub phone: Option<String>,
     pub locale: String,
+    /// The supervising body asked for (checked against the tree in the transaction).
+    pub supervisory_body_id: Option<i64>,
 }
 
 /// The raw registration fields.
@@ -84,6 +86,7 @@ pub struct RegistrationInput<'a> {
     pub credit_code: &'a str,
     pub phone: Option<&'a str>,
     pub locale: Option<&'a str>,
+    pub supervisory_body_id: Option<i64>,
 }
 
 /// Validates every field, reporting all problems at once. Staff roles are refused with 403.
@@ -149,6 +152,7 @@ pub fn validate_registration(input: &RegistrationInput) -> Result<ValidRegistrat
                 credit_code: code.into_string(),
                 phone,
                 locale,
+                supervisory_body_id: input.supervisory_body_id,
             })
         }
         _ => Err(errors.into()),
@@ -185,11 +189,12 @@ pub fn register(
     meta: &RequestMeta,
     now: DateTime<Utc>,
 ) -> Result<Registered, AppError> {
+    let body = supervising_body(conn, reg.supervisory_body_id)?;
     if let Some((reason, owners)) = existing_owners(conn, reg)? {
         tell_owners(conn, reg, reason, &owners, deps, meta, now)?;
         return Ok(Registered::AlreadyThere);
     }
-    let (user, org) = insert_account(conn, reg, password_hash, now)?;
+    let (user, org) = insert_account(conn, reg, password_hash, body, now)?;
     record_registration(conn, reg, &user, &org, deps.pii_salt, meta, now)?;
     verify_email::send_link(
         conn,
@@ -201,6 +206,21 @@ pub fn register(
         now,
     )?;
     Ok(Registered::Created(Box::new((user, org))))
+}
+
+/// The body a new organisation belongs to: the one asked for, which must exist (else 422),
+/// or the root of the tree (the province).
+fn supervising_body(conn: &mut Conn, asked: Option<i64>) -> Result<Option<i64>, AppError> {
+    match asked {
+        Some(id) => match bodies::find(conn, id)? {
+            Some(b) => Ok(Some(b.id)),
+            None => Err(AppError::field(
+                "supervisory_body_id",
+                "no such supervisory body; see GET /api/v1/supervisory-bodies",
+            )),
+        },
+        None => Ok(bodies::root(conn)?.map(|b| b.id)),
+    }
 }
 
 /// What a registration did. The caller answers the same for both, so nobody learns from the
@@ -323,6 +343,7 @@ fn insert_account(
     conn: &mut Conn,
     reg: &ValidRegistration,
     password_hash: &str,
+    body: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<(User, Organization), AppError> {
     let org = users::insert_organization(
@@ -331,6 +352,7 @@ fn insert_account(
             name: &reg.organization_name,
             credit_code: &reg.credit_code,
             created_at: to_db(now),
+            supervisory_body_id: body,
         },
     )
     .map_err(|e| {
@@ -504,4 +526,33 @@ pub fn create_staff(
         },
     )?;
     Ok(user)
+}
+
+/// Places a staff account (an auditor) under a supervising body, so that it sees only the
+/// enterprises of that body and below (`asset-exchange user create --supervisory-body`).
+/// 422 for no such body; recorded on the user's stream.
+pub fn attach_staff_to_body(
+    conn: &mut Conn,
+    user_id: i64,
+    body: i64,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    if bodies::find(conn, body)?.is_none() {
+        return Err(AppError::field(
+            "supervisory_body",
+            "no such supervisory body",
+        ));
+    }
+    bodies::attach_user(conn, user_id, Some(body))?;
+    audit::record(
+        conn,
+        now,
+        Event {
+            stream: audit::user_stream(user_id),
+            action: "user.supervisory_body_set",
+            actor: Actor::SYSTEM,
+            payload: json!({"user_id": user_id, "supervisory_body_id": body}),
+            meta: &RequestMeta::default(),
+        },
+    )
 }

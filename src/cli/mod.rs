@@ -132,6 +132,10 @@ pub enum UserCommand {
         name: String,
         #[arg(long, value_parser = ["operator", "auditor", "admin"])]
         role: String,
+        /// For an auditor: the id of the supervising body it belongs to (it then sees only
+        /// that body's enterprises and those below; without it, the whole province).
+        #[arg(long)]
+        supervisory_body: Option<i64>,
     },
 }
 
@@ -204,10 +208,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     password,
                     name,
                     role,
+                    supervisory_body,
                 },
         } => {
             let id = tokio::task::spawn_blocking(move || {
-                create_staff(&settings, &email, &password, &name, &role)
+                let staff = NewStaffArgs {
+                    email: &email,
+                    password: &password,
+                    name: &name,
+                    role: &role,
+                    body: supervisory_body,
+                };
+                create_staff(&settings, &staff)
             })
             .await??;
             println!("created user {id}");
@@ -216,14 +228,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn create_staff(
-    settings: &Settings,
-    email: &str,
-    password: &str,
-    name: &str,
-    role: &str,
-) -> anyhow::Result<i64> {
+struct NewStaffArgs<'a> {
+    email: &'a str,
+    password: &'a str,
+    name: &'a str,
+    role: &'a str,
+    body: Option<i64>,
+}
+
+fn create_staff(settings: &Settings, args: &NewStaffArgs) -> anyhow::Result<i64> {
+    let NewStaffArgs {
+        email,
+        password,
+        name,
+        role,
+        body,
+    } = *args;
     let role = Role::parse(role).context("role must be operator, auditor or admin")?;
+    if body.is_some() && role != Role::Auditor {
+        anyhow::bail!("--supervisory-body is for auditors only");
+    }
     let (email, name) = accounts::validate_staff(&NewStaff {
         email,
         password,
@@ -242,7 +266,13 @@ fn create_staff(
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let now = clock.now();
     let user = db
-        .tx_blocking(|c| accounts::create_staff(c, &email, &name, role, &hash, &salt, now))
+        .tx_blocking(|c| {
+            let user = accounts::create_staff(c, &email, &name, role, &hash, &salt, now)?;
+            if let Some(b) = body {
+                accounts::attach_staff_to_body(c, user.id, b, now)?;
+            }
+            Ok(user)
+        })
         .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
     Ok(user.id)
 }

@@ -116,6 +116,11 @@ pub async fn seed_database(settings: Settings) -> anyhow::Result<Seeded> {
     seed(&state, &clock).await
 }
 
+/// The publisher name of `config/default.toml`, which the demo replaces with its own.
+const GENERIC_PUBLISHER: &str = "国有资产交易平台";
+/// The exchange the demo stands for (浙江产权交易所, the province's unified platform).
+pub const DEMO_PUBLISHER: &str = "浙江产权交易所";
+
 /// The settings the demo runs with: its own database and mail folder; never production.
 pub fn demo_settings(mut settings: Settings, options: &Options) -> anyhow::Result<Settings> {
     anyhow::ensure!(
@@ -129,6 +134,10 @@ pub fn demo_settings(mut settings: Settings, options: &Options) -> anyhow::Resul
     }
     // Visitors may walk the demo's deadlines forward (POST /api/v1/sandbox/clock as admin).
     settings.sandbox.adjustable_clock = true;
+    // The demo is Zhejiang's provincial platform: its exchange publishes the open data.
+    if settings.ocds.publisher_name == GENERIC_PUBLISHER {
+        settings.ocds.publisher_name = DEMO_PUBLISHER.into();
+    }
     Ok(settings)
 }
 
@@ -250,7 +259,13 @@ pub fn guide(base: &str, live: Option<i64>, running: bool) -> String {
         }
         (None, _) => {}
     }
-    let id = live.unwrap_or(1);
+    try_these(&mut g, base, live.unwrap_or(1));
+    g
+}
+
+/// The guide's last part: a few commands to try.
+fn try_these(g: &mut String, base: &str, id: i64) {
+    use std::fmt::Write;
     let _ = writeln!(g, "Try:");
     let _ = writeln!(g, "  curl -s '{base}/api/v1/listings?per_page=20'");
     let _ = writeln!(g, "  curl -s {base}/api/v1/listings/{id}/auction");
@@ -270,7 +285,12 @@ pub fn guide(base: &str, live: Option<i64>, running: bool) -> String {
         g,
         "  curl -s {base}/api/v1/audit/verify -H \"authorization: Bearer $TOKEN\""
     );
-    g
+    let _ = writeln!(
+        g,
+        "  (as {} the summary and the alerts are 杭州's only: \
+         curl -s {base}/api/v1/audit/summary -H \"authorization: Bearer $TOKEN\")",
+        data::HANGZHOU_AUDITOR.email
+    );
 }
 
 #[cfg(test)]
@@ -287,6 +307,7 @@ mod tests {
         let s = demo_settings(settings(AppEnv::Development), &Options::default()).unwrap();
         assert_eq!(s.database.url, DEFAULT_DATABASE);
         assert_eq!(s.mail.file_dir, DEMO_MAIL_DIR);
+        assert_eq!(s.ocds.publisher_name, DEMO_PUBLISHER);
     }
 
     #[test]

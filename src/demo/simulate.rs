@@ -141,6 +141,7 @@ impl Simulator {
                     role: Role::Bidder,
                     organization_id: user.organization_id,
                     session_id: 0,
+                    scope: Default::default(),
                 },
                 meta: RequestMeta {
                     client_ip: reg.client_ip.as_deref().and_then(|ip| ip.parse().ok()),

@@ -19,6 +19,7 @@ pub mod reminder;
 pub mod retry;
 pub mod risk;
 pub mod role;
+pub mod scope;
 pub mod supervision;
 
 pub use clock::Clock;

@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use super::money::Money;
+use super::scope::{self, Node};
 
 /// One alert, as the counts need it.
 #[derive(Debug, Clone)]
@@ -17,6 +18,8 @@ pub struct AlertFigure {
     /// Beijing date of creation.
     pub created_on: NaiveDate,
     pub acknowledged: bool,
+    /// The supervising body of the enterprise concerned.
+    pub body: i64,
 }
 
 /// Alert counts.
@@ -56,6 +59,8 @@ pub struct DealFigure {
     pub listing_price: Money,
     pub appraised: Money,
     pub negotiated: bool,
+    /// The supervising body of the seller.
+    pub body: i64,
 }
 
 /// Deal figures.
@@ -117,6 +122,58 @@ pub fn summarize_deals(deals: &[DealFigure]) -> DealSummary {
     }
 }
 
+/// The figures of one part of the tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyFigures {
+    pub body_id: i64,
+    /// True for the enterprises attached to the requested body itself; false for a child
+    /// body with everything below it.
+    pub own: bool,
+    pub deals: DealSummary,
+    pub alerts: AlertCounts,
+}
+
+/// The figures of `body` split into its own enterprises' and each direct child's, rolled up
+/// over the child's descendants. Every figure attached somewhere in the body's subtree
+/// falls in exactly one part, so the parts' counts and values add up to the whole.
+pub fn by_body(
+    body: i64,
+    tree: &[Node],
+    deals: &[DealFigure],
+    alerts: &[AlertFigure],
+) -> Vec<BodyFigures> {
+    let part = |body_id: i64, own: bool| {
+        let members = if own {
+            [body_id].into()
+        } else {
+            scope::subtree(body_id, tree)
+        };
+        let d: Vec<DealFigure> = deals
+            .iter()
+            .filter(|d| members.contains(&d.body))
+            .cloned()
+            .collect();
+        let a: Vec<AlertFigure> = alerts
+            .iter()
+            .filter(|a| members.contains(&a.body))
+            .cloned()
+            .collect();
+        BodyFigures {
+            body_id,
+            own,
+            deals: summarize_deals(&d),
+            alerts: count_alerts(&a),
+        }
+    };
+    std::iter::once(part(body, true))
+        .chain(
+            scope::children(Some(body), tree)
+                .into_iter()
+                .map(|c| part(c, false)),
+        )
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +193,7 @@ mod tests {
             severity: sev.into(),
             created_on: NaiveDate::from_ymd_opt(date.0, date.1, date.2).unwrap(),
             acknowledged: ack,
+            body: 1,
         };
         let c = count_alerts(&[
             a("single_bidder_deal", "medium", (2026, 10, 31), false),
@@ -158,6 +216,7 @@ mod tests {
                 listing_price: m("1000000.00"),
                 appraised: m("1000000.00"),
                 negotiated: false,
+                body: 1,
             },
             DealFigure {
                 kind: "equity_transfer".into(),
@@ -165,6 +224,7 @@ mod tests {
                 listing_price: m("900000.00"),
                 appraised: m("1000000.00"),
                 negotiated: true,
+                body: 1,
             },
             DealFigure {
                 kind: "asset_transfer".into(),
@@ -172,6 +232,7 @@ mod tests {
                 listing_price: m("0.03"),
                 appraised: m("0.03"),
                 negotiated: true,
+                body: 1,
             },
         ]);
         assert_eq!(s.deals, 3);
@@ -189,5 +250,58 @@ mod tests {
         assert_eq!(s.deals, 0);
         assert_eq!(s.single_bidder_share, None);
         assert_eq!(s.avg_premium_over_listing_percent, None);
+    }
+}
+
+#[cfg(test)]
+mod by_body_tests {
+    use super::*;
+
+    #[test]
+    fn the_parts_add_up_to_the_whole() {
+        let n = |id, parent_id| Node { id, parent_id };
+        // 1 province; 2 Hangzhou (4 Xihu); 3 Ningbo
+        let tree = [n(1, None), n(2, Some(1)), n(3, Some(1)), n(4, Some(2))];
+        let deal = |price: &str, body, negotiated| DealFigure {
+            kind: "asset_transfer".into(),
+            price: Money::parse(price).unwrap(),
+            listing_price: Money::parse("100.00").unwrap(),
+            appraised: Money::parse("100.00").unwrap(),
+            negotiated,
+            body,
+        };
+        let alert = |body, acknowledged| AlertFigure {
+            rule: "single_bidder_deal".into(),
+            severity: "medium".into(),
+            created_on: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+            acknowledged,
+            body,
+        };
+        let deals = [
+            deal("110.00", 1, false),
+            deal("120.00", 2, false),
+            deal("100.00", 4, true),
+            deal("130.00", 3, true),
+        ];
+        let alerts = [alert(4, false), alert(3, false), alert(3, true)];
+        let parts = by_body(1, &tree, &deals, &alerts);
+        let ids: Vec<(i64, bool)> = parts.iter().map(|p| (p.body_id, p.own)).collect();
+        assert_eq!(ids, vec![(1, true), (2, false), (3, false)]);
+        let whole = summarize_deals(&deals);
+        let sum_deals: u64 = parts.iter().map(|p| p.deals.deals).sum();
+        let sum_value: Decimal = parts.iter().map(|p| p.deals.total_value).sum();
+        let sum_single: u64 = parts.iter().map(|p| p.deals.single_bidder_deals).sum();
+        let sum_open: u64 = parts.iter().map(|p| p.alerts.open).sum();
+        assert_eq!(sum_deals, whole.deals);
+        assert_eq!(sum_value, whole.total_value);
+        assert_eq!(sum_single, whole.single_bidder_deals);
+        assert_eq!(sum_open, count_alerts(&alerts).open);
+        // Hangzhou rolls up Xihu: two deals, one of them single-bidder.
+        assert_eq!(parts[1].deals.deals, 2);
+        assert_eq!(
+            parts[1].deals.single_bidder_share,
+            Some("0.5".parse().unwrap())
+        );
+        assert_eq!(parts[1].alerts.open, 1);
     }
 }

@@ -2,6 +2,7 @@
 //! transaction, applies the rules from `domain`, writes its audit event and queues its mail.
 
 pub mod auctions;
+pub mod bodies;
 pub mod deals;
 pub mod decide;
 pub mod listings;
@@ -11,6 +12,7 @@ pub mod reminders;
 pub mod report;
 pub mod risk;
 pub mod sandbox;
+pub mod scope;
 pub mod supervision;
 
 use std::path::Path;

@@ -11,10 +11,14 @@ use crate::audit::{self, Actor, Event};
 use crate::domain::calendar::Calendar;
 use crate::domain::money::Money;
 use crate::domain::risk::{RiskPolicy, Rule};
-use crate::domain::supervision::{self, AlertFigure, DealFigure};
+use std::collections::HashMap;
+
+use crate::domain::scope::{self as domain_scope, Node, Scope};
+use crate::domain::supervision::{self, AlertFigure, BodyFigures, DealFigure};
 use crate::error::AppError;
 use crate::store::Conn;
 use crate::store::alerts::{self as store, AlertRow};
+use crate::store::bodies::{self, BodyRow};
 use crate::store::deals;
 use crate::store::models::from_db;
 
@@ -84,6 +88,9 @@ pub fn acknowledge(conn: &mut Conn, by: &By, id: i64, comment: &str) -> Result<A
         ));
     }
     let alert = store::find(conn, id)?.ok_or_else(|| AppError::not_found("no such alert"))?;
+    if !super::scope::alert_in_scope(conn, &by.user.scope, &alert)? {
+        return Err(AppError::not_found("no such alert"));
+    }
     if !store::acknowledge(conn, id, by.user.id, comment, by.now)? {
         return Err(AppError::conflict(
             "already_acknowledged",
@@ -193,49 +200,160 @@ pub struct SummaryView {
     pub avg_premium_over_listing_percent: Option<String>,
     /// Mean premium of the deal price over the appraised value, percent with 2 decimals.
     pub avg_premium_over_appraisal_percent: Option<String>,
+    /// The body the figures are of (null: the whole platform).
+    pub supervisory_body_id: Option<i64>,
+    /// The same figures split: the body's own enterprises (`own: true`) and each direct child
+    /// body with everything below it. Counts and values add up to the totals above.
+    pub by_body: Vec<BodySummary>,
+}
+
+/// The figures of one part of the requested body's tree.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BodySummary {
+    pub supervisory_body_id: i64,
+    pub name: String,
+    /// GB/T 2260 region code.
+    pub region_code: String,
+    /// True for the requested body's own enterprises; false for a child body rolled up.
+    pub own: bool,
+    pub deals: u64,
+    /// Sum of deal prices, yuan with 2 decimals.
+    pub total_value: String,
+    pub single_bidder_deals: u64,
+    pub single_bidder_share: Option<String>,
+    pub avg_premium_over_appraisal_percent: Option<String>,
+    pub alerts_total: u64,
+    pub alerts_open: u64,
 }
 
 fn yuan(d: rust_decimal::Decimal) -> String {
     format!("{:.2}", d.round_dp(2))
 }
 
-/// Alerts created and deals awarded in [from, to).
-pub fn summary(
+/// The figures the dashboard is made of, each attached to its enterprise's body.
+struct Figures {
+    alerts: Vec<AlertFigure>,
+    deals: Vec<DealFigure>,
+}
+
+/// Alerts created and deals awarded in [from, to), with their bodies (an organisation
+/// without one counts as the root's).
+fn figures(
     conn: &mut Conn,
+    root: i64,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
-) -> Result<SummaryView, AppError> {
-    let alerts: Vec<AlertFigure> = store::tallies(conn, from, to)?
+) -> Result<Figures, AppError> {
+    let orgs: HashMap<i64, Option<i64>> = bodies::organization_bodies(conn)?.into_iter().collect();
+    let body = |org: Option<i64>| {
+        org.and_then(|o| orgs.get(&o).copied().flatten())
+            .unwrap_or(root)
+    };
+    let alerts = store::tallies(conn, from, to)?
         .into_iter()
-        .map(|(rule, severity, at, acknowledged)| AlertFigure {
+        .map(|(rule, severity, at, acknowledged, org)| AlertFigure {
             rule,
             severity,
             created_on: Calendar::beijing_date(from_db(at)),
             acknowledged,
+            body: body(org),
         })
         .collect();
-    let counts = supervision::count_alerts(&alerts);
-    let figures: Vec<DealFigure> = deals::figures(conn, from, to)?
+    let deals = deals::figures(conn, from, to)?
         .into_iter()
         .map(
-            |(kind, price, listing_price, appraised, method)| DealFigure {
+            |(kind, price, listing_price, appraised, method, org)| DealFigure {
                 kind,
                 price: Money::from_fen(price),
                 listing_price: Money::from_fen(listing_price),
                 appraised: Money::from_fen(appraised),
                 negotiated: method == "negotiation",
+                body: body(Some(org)),
             },
         )
         .collect();
-    let d = supervision::summarize_deals(&figures);
+    Ok(Figures { alerts, deals })
+}
+
+/// The dashboard for `scope`: of the requested body (which must be in scope; default: the
+/// scope's own body, else the whole province), split by its direct children.
+pub fn summary(
+    conn: &mut Conn,
+    scope: &Scope,
+    requested: Option<i64>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<SummaryView, AppError> {
+    if let Some(b) = requested
+        && (bodies::find(conn, b)?.is_none() || !scope.covers_body(Some(b)))
+    {
+        return Err(AppError::not_found("no such supervisory body"));
+    }
+    let tree = bodies::all(conn)?;
+    let nodes: Vec<Node> = tree
+        .iter()
+        .map(|b| Node {
+            id: b.id,
+            parent_id: b.parent_id,
+        })
+        .collect();
+    let root = bodies::root(conn)?.map_or(0, |r| r.id);
+    let mut f = figures(conn, root, from, to)?;
+    let focus = requested.or(scope.body());
+    if let Some(b) = focus {
+        let within = domain_scope::subtree(b, &nodes);
+        f.alerts.retain(|a| within.contains(&a.body));
+        f.deals.retain(|d| within.contains(&d.body));
+    }
+    let parts = supervision::by_body(focus.unwrap_or(root), &nodes, &f.deals, &f.alerts);
+    let names: HashMap<i64, &BodyRow> = tree.iter().map(|b| (b.id, b)).collect();
+    let by_body = parts
+        .iter()
+        .map(|p| body_view(p, names.get(&p.body_id).copied()))
+        .collect();
+    let mut view = totals(from, to, &f.alerts, &f.deals);
+    view.supervisory_body_id = focus;
+    view.by_body = by_body;
+    Ok(view)
+}
+
+fn body_view(p: &BodyFigures, body: Option<&BodyRow>) -> BodySummary {
+    BodySummary {
+        supervisory_body_id: p.body_id,
+        name: body.map(|b| b.name.clone()).unwrap_or_default(),
+        region_code: body.map(|b| b.region_code.clone()).unwrap_or_default(),
+        own: p.own,
+        deals: p.deals.deals,
+        total_value: yuan(p.deals.total_value),
+        single_bidder_deals: p.deals.single_bidder_deals,
+        single_bidder_share: p.deals.single_bidder_share.map(|s| format!("{s:.4}")),
+        avg_premium_over_appraisal_percent: p
+            .deals
+            .avg_premium_over_appraisal_percent
+            .map(|x| format!("{x:.2}")),
+        alerts_total: p.alerts.total,
+        alerts_open: p.alerts.open,
+    }
+}
+
+fn totals(
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    alerts: &[AlertFigure],
+    figures: &[DealFigure],
+) -> SummaryView {
+    let counts = supervision::count_alerts(alerts);
+    let d = supervision::summarize_deals(figures);
     let counted = |m: std::collections::BTreeMap<String, u64>| {
         m.into_iter()
             .map(|(key, count)| Count { key, count })
             .collect()
     };
-    Ok(SummaryView {
+    SummaryView {
         from,
         to,
+        supervisory_body_id: None,
+        by_body: Vec::new(),
         alerts_total: counts.total,
         alerts_open: counts.open,
         alerts_by_rule: counts
@@ -264,5 +382,5 @@ pub fn summary(
         avg_premium_over_appraisal_percent: d
             .avg_premium_over_appraisal_percent
             .map(|p| format!("{p:.2}")),
-    })
+    }
 }

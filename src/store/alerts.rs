@@ -65,6 +65,9 @@ pub struct AlertFilter {
     pub rule: Option<String>,
     pub severity: Option<String>,
     pub acknowledged: Option<bool>,
+    /// A supervisor's scope: alerts of these organisations' listings, or of these
+    /// organisations themselves; `None`: every alert.
+    pub organizations: Option<Vec<i64>>,
 }
 
 /// Alerts, newest first, filtered and paged, with the total.
@@ -90,6 +93,17 @@ pub fn query(
                 Some(true) => q = q.filter(a::acknowledged_at.is_not_null()),
                 Some(false) => q = q.filter(a::acknowledged_at.is_null()),
                 None => {}
+            }
+            if let Some(orgs) = &f.organizations {
+                use super::schema::listings as l;
+                let theirs = l::table
+                    .filter(l::organization_id.eq_any(orgs.clone()))
+                    .select(l::id.nullable());
+                q = q.filter(
+                    a::listing_id.eq_any(theirs).or(a::listing_id
+                        .is_null()
+                        .and(a::organization_id.eq_any(orgs.clone()))),
+                );
             }
             q
         }};
@@ -146,26 +160,47 @@ pub fn acknowledge(
     Ok(n == 1)
 }
 
-/// Rule, severity, creation time and whether acknowledged, of every alert created in
-/// [from, to) (for the dashboard's counts).
+/// One alert as the dashboard counts it: rule, severity, creation time, whether
+/// acknowledged, and the organisation it concerns (its listing's seller, else its own).
+pub type Tally = (String, String, NaiveDateTime, bool, Option<i64>);
+
+/// Every alert created in [from, to), for the dashboard's counts.
 pub fn tallies(
     conn: &mut Conn,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
-) -> Result<Vec<(String, String, NaiveDateTime, bool)>, AppError> {
-    let rows: Vec<(String, String, NaiveDateTime, Option<NaiveDateTime>)> = with_conn!(conn, c => {
-        let mut q = a::table.into_boxed();
+) -> Result<Vec<Tally>, AppError> {
+    use super::schema::listings as l;
+    type Row = (
+        String,
+        String,
+        NaiveDateTime,
+        Option<NaiveDateTime>,
+        Option<i64>,
+        Option<i64>,
+    );
+    let rows: Vec<Row> = with_conn!(conn, c => {
+        let mut q = a::table
+            .left_join(l::table.on(a::listing_id.eq(l::id.nullable())))
+            .into_boxed();
         if let Some(t) = from {
             q = q.filter(a::created_at.ge(to_db(t)));
         }
         if let Some(t) = to {
             q = q.filter(a::created_at.lt(to_db(t)));
         }
-        q.select((a::rule, a::severity, a::created_at, a::acknowledged_at))
-            .load(c)
+        q.select((
+            a::rule,
+            a::severity,
+            a::created_at,
+            a::acknowledged_at,
+            l::organization_id.nullable(),
+            a::organization_id,
+        ))
+        .load(c)
     })?;
     Ok(rows
         .into_iter()
-        .map(|(r, s, t, ack)| (r, s, t, ack.is_some()))
+        .map(|(r, s, t, ack, seller, own)| (r, s, t, ack.is_some(), seller.or(own)))
         .collect())
 }

@@ -47,6 +47,8 @@ pub struct Browse {
     /// Leave out listings terminated before they were ever disclosed (not public), except
     /// the caller's own.
     pub hide_undisclosed: bool,
+    /// Only the listings of these organisations (a supervisor's scope); `None`: no limit.
+    pub organizations: Option<Vec<i64>>,
 }
 
 /// Where a page starts.
@@ -110,6 +112,9 @@ macro_rules! filtered {
                 Some((org, _)) => q.filter(disclosed.or(l::organization_id.eq(*org))),
                 None => q.filter(disclosed),
             };
+        }
+        if let Some(orgs) = &b.organizations {
+            q = q.filter(l::organization_id.eq_any(orgs.clone()));
         }
         if let Some(k) = &b.kind {
             q = q.filter(l::kind.eq(k.clone()));

@@ -250,7 +250,8 @@ pub fn flag_contract_overdue(conn: &mut Conn, id: i64) -> Result<bool, AppError>
 }
 
 /// (kind, price, listing price, appraised value, method) of every deal awarded in [from, to).
-pub type DealFigureRow = (String, i64, i64, i64, String);
+/// kind, price, listing price, appraised value, method, the seller organisation.
+pub type DealFigureRow = (String, i64, i64, i64, String, i64);
 
 pub fn figures(
     conn: &mut Conn,
@@ -270,7 +271,14 @@ pub fn figures(
         }
         // A deal a winner walked away from, or an offer nobody took, sold nothing.
         q.filter(d::status.ne_all(["defaulted", "offered", "declined", "lapsed"]))
-            .select((l::kind, d::price, l::listing_price, l::appraised_value, d::method))
+            .select((
+                l::kind,
+                d::price,
+                l::listing_price,
+                l::appraised_value,
+                d::method,
+                l::organization_id,
+            ))
             .load(c)
     })?;
     Ok(rows)

@@ -10,6 +10,7 @@ pub mod alerts;
 pub mod auctions;
 pub mod audit;
 pub mod audit_log;
+pub mod bodies;
 pub mod browse;
 pub mod deals;
 pub mod listings;

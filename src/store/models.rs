@@ -29,6 +29,7 @@ pub struct NewOrganization<'a> {
     pub name: &'a str,
     pub credit_code: &'a str,
     pub created_at: NaiveDateTime,
+    pub supervisory_body_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]

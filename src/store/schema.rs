@@ -6,6 +6,17 @@ diesel::table! {
         name -> Text,
         credit_code -> Text,
         created_at -> Timestamp,
+        supervisory_body_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    supervisory_bodies (id) {
+        id -> BigInt,
+        name -> Text,
+        region_code -> Text,
+        parent_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
     }
 }
 
@@ -25,6 +36,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         disabled_at -> Nullable<Timestamp>,
+        supervisory_body_id -> Nullable<BigInt>,
     }
 }
 
@@ -63,6 +75,7 @@ diesel::table! {
 }
 
 diesel::joinable!(users -> organizations (organization_id));
+diesel::joinable!(organizations -> supervisory_bodies (supervisory_body_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 
@@ -489,6 +502,7 @@ diesel::joinable!(mfa_challenges -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
+    supervisory_bodies,
     users,
     sessions,
     refresh_tokens,

@@ -91,6 +91,9 @@ pub fn revoke_all_of_user(
     Ok(n)
 }
 
+/// A live login's user: role, organisation and supervising body.
+pub type LiveLogin = (String, Option<i64>, Option<i64>);
+
 /// The role of the user behind a live session, or `None`: not revoked, begun after
 /// `started_after` (the absolute lifetime of a login), of an account not disabled.
 pub fn live_session_role(
@@ -98,7 +101,7 @@ pub fn live_session_role(
     session_id: i64,
     user_id: i64,
     started_after: DateTime<Utc>,
-) -> Result<Option<(String, Option<i64>)>, AppError> {
+) -> Result<Option<LiveLogin>, AppError> {
     let row = with_conn!(conn, c => sessions::table
         .inner_join(users::table)
         .filter(sessions::id.eq(session_id))
@@ -106,7 +109,7 @@ pub fn live_session_role(
         .filter(sessions::revoked_at.is_null())
         .filter(sessions::created_at.gt(to_db(started_after)))
         .filter(users::disabled_at.is_null())
-        .select((users::role, users::organization_id))
+        .select((users::role, users::organization_id, users::supervisory_body_id))
         .first(c)
         .optional())?;
     Ok(row)

@@ -462,7 +462,7 @@ async fn verification_through_the_cli_agrees_with_the_api() {
     assert_eq!(invalid(&report), (stream, 2, "gap".into()));
 }
 
-fn offline_verify(path: &std::path::Path, key: &str) -> std::process::Output {
+pub fn offline_verify(path: &std::path::Path, key: &str) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_asset-exchange"))
         .args(["audit", "verify", "--file"])
         .arg(path)

@@ -27,12 +27,15 @@ enum Caller {
     Bidder,
     Operator,
     Auditor,
+    /// An auditor of another city (宁波): the world's enterprise is the province's, outside
+    /// its scope, so the world's listing, deal, alert and report are as unseen as a stranger's.
+    CityAuditor,
     Admin,
 }
 
 use Caller::*;
 
-const CALLERS: [Caller; 8] = [
+const CALLERS: [Caller; 9] = [
     Anonymous,
     Owner,
     OtherEnterprise,
@@ -40,6 +43,7 @@ const CALLERS: [Caller; 8] = [
     Bidder,
     Operator,
     Auditor,
+    CityAuditor,
     Admin,
 ];
 
@@ -50,7 +54,7 @@ impl Caller {
             Owner | OtherEnterprise => Some("enterprise"),
             Registered | Bidder => Some("bidder"),
             Operator => Some("operator"),
-            Auditor => Some("auditor"),
+            Auditor | CityAuditor => Some("auditor"),
             Admin => Some("admin"),
         }
     }
@@ -153,18 +157,23 @@ const TABLE: &[Line] = &[
     // ... and a code that is no code confirms nothing.
     l("POST",  "/api/v1/me/mfa/confirm",                    SIGNED_IN,   Some(r#"{"code":"not-a-code"}"#), &[(Owner, Problem(422, "invalid_mfa_code")), (OtherEnterprise, Problem(422, "invalid_mfa_code")), (Registered, Problem(422, "invalid_mfa_code")), (Bidder, Problem(422, "invalid_mfa_code")), (Operator, Problem(422, "invalid_mfa_code")), (Auditor, Problem(422, "invalid_mfa_code")), (Admin, Problem(422, "invalid_mfa_code"))]),
     // The current password given is wrong: nothing changes, whoever asks.
-    l("POST",  "/api/v1/me/password",                       SIGNED_IN,   Some(r#"{"current_password":"not-the-password-123","new_password":"Another-Passphrase-77"}"#), &[(Owner, WRONG_PASSWORD), (OtherEnterprise, WRONG_PASSWORD), (Registered, WRONG_PASSWORD), (Bidder, WRONG_PASSWORD), (Operator, WRONG_PASSWORD), (Auditor, WRONG_PASSWORD), (Admin, WRONG_PASSWORD)]),
+    l("POST",  "/api/v1/me/password",                       SIGNED_IN,   Some(r#"{"current_password":"not-the-password-123","new_password":"Another-Passphrase-77"}"#), &[(Owner, WRONG_PASSWORD), (OtherEnterprise, WRONG_PASSWORD), (Registered, WRONG_PASSWORD), (Bidder, WRONG_PASSWORD), (Operator, WRONG_PASSWORD), (Auditor, WRONG_PASSWORD), (CityAuditor, WRONG_PASSWORD), (Admin, WRONG_PASSWORD)]),
     // A spare account of the world is disabled, then enabled again.
     l("POST",  "/api/v1/admin/users/{id}/disable",          ADMINS,      NONE, &[(Admin, Status(200))]),
     l("POST",  "/api/v1/admin/users/{id}/enable",           ADMINS,      NONE, &[(Admin, Status(200))]),
+    l("GET",   "/api/v1/supervisory-bodies",                PUBLIC,      NONE, &[]),
+    l("POST",  "/api/v1/admin/supervisory-bodies",          ADMINS,      Some(r#"{"name":"授权测试区国资办","region_code":"330199","parent_id":1}"#), &[(Admin, Status(201))]),
+    // The world's enterprise is moved to the province, where it already is.
+    l("POST",  "/api/v1/admin/organizations/{id}/supervisory-body", ADMINS, Some(r#"{"supervisory_body_id":1}"#), &[(Admin, Status(200))]),
     l("GET",   "/api/v1/me",                                SIGNED_IN,   NONE, &[]),
     // Each caller reads only its own mail.
     l("GET",   "/api/v1/me/notifications",                  SIGNED_IN,   NONE, &[(Owner, Sees(Item::Notification)), (OtherEnterprise, Blind(Item::Notification)), (Registered, Blind(Item::Notification)), (Bidder, Blind(Item::Notification)), (Operator, Blind(Item::Notification)), (Auditor, Blind(Item::Notification)), (Admin, Blind(Item::Notification))]),
     l("GET",   "/api/v1/notifications",                     OPERATORS,   NONE, &[]),
     l("POST",  "/api/v1/notifications/{id}/retry",          OPERATORS,   NONE, &[]),
     l("POST",  "/api/v1/listings",                          ENTERPRISES, Some(LISTING), &[]),
-    l("GET",   "/api/v1/listings",                          PUBLIC,      NONE, &[(Anonymous, Sees(Item::Listing)), (Bidder, Sees(Item::Listing))]),
-    l("GET",   "/api/v1/listings/{id}",                     PUBLIC,      NONE, &[(Anonymous, Status(200)), (OtherEnterprise, Status(200))]),
+    // A city's auditor does not see the province's enterprises' listings, public or not.
+    l("GET",   "/api/v1/listings",                          PUBLIC,      NONE, &[(Anonymous, Sees(Item::Listing)), (Bidder, Sees(Item::Listing)), (Auditor, Sees(Item::Listing)), (CityAuditor, Blind(Item::Listing))]),
+    l("GET",   "/api/v1/listings/{id}",                     PUBLIC,      NONE, &[(Anonymous, Status(200)), (OtherEnterprise, Status(200)), (Auditor, Status(200)), (CityAuditor, HIDDEN)]),
     // Owner-only writes: a non-owner learns it is not theirs (403, the listing is public);
     // the owner gets past the check and meets the state.
     l("PATCH", "/api/v1/listings/{id}",                     ENTERPRISES, Some(r#"{"title":"改个标题"}"#), &[(Owner, WRONG_STATE), (OtherEnterprise, FORBIDDEN)]),
@@ -181,7 +190,7 @@ const TABLE: &[Line] = &[
     l("GET",   "/api/v1/listings/{id}/notices",             PUBLIC,      NONE, &[]),
     l("POST",  "/api/v1/listings/{id}/registrations",       BIDDERS,     Some("{}"), &[(Registered, WRONG_STATE), (Bidder, WRONG_STATE)]),
     // Signed in, but only the owner (without names) and staff see who registered.
-    l("GET",   "/api/v1/listings/{id}/registrations",       SIGNED_IN,   NONE, &[(Owner, Sees(Item::Registration)), (OtherEnterprise, FORBIDDEN), (Registered, FORBIDDEN), (Bidder, FORBIDDEN), (Operator, Sees(Item::Registration)), (Auditor, Sees(Item::Registration)), (Admin, Sees(Item::Registration))]),
+    l("GET",   "/api/v1/listings/{id}/registrations",       SIGNED_IN,   NONE, &[(Owner, Sees(Item::Registration)), (OtherEnterprise, FORBIDDEN), (Registered, FORBIDDEN), (Bidder, FORBIDDEN), (Operator, Sees(Item::Registration)), (Auditor, Sees(Item::Registration)), (CityAuditor, HIDDEN), (Admin, Sees(Item::Registration))]),
     // A bidder sees its own registrations, never another's.
     l("GET",   "/api/v1/me/registrations",                  BIDDERS,     NONE, &[(Registered, Sees(Item::Registration)), (Bidder, Blind(Item::Registration))]),
     l("POST",  "/api/v1/registrations/{id}/review",         OPERATORS,   Some(r#"{"decision":"qualify","comment":"ok"}"#), &[]),
@@ -196,7 +205,7 @@ const TABLE: &[Line] = &[
     // Already awarded: the state answers first, for the winner and for a stranger alike.
     l("POST",  "/api/v1/listings/{id}/quote",               BIDDERS,     Some(r#"{"amount":"10000000"}"#), &[(Registered, WRONG_STATE), (Bidder, WRONG_STATE)]),
     // Before the announcement the deal is the parties' and the staff's only.
-    l("GET",   "/api/v1/listings/{id}/deal",                PUBLIC,      NONE, &[(Anonymous, HIDDEN), (Owner, Status(200)), (OtherEnterprise, HIDDEN), (Registered, Status(200)), (Bidder, HIDDEN), (Operator, Status(200)), (Auditor, Status(200)), (Admin, Status(200))]),
+    l("GET",   "/api/v1/listings/{id}/deal",                PUBLIC,      NONE, &[(Anonymous, HIDDEN), (Owner, Status(200)), (OtherEnterprise, HIDDEN), (Registered, Status(200)), (Bidder, HIDDEN), (Operator, Status(200)), (Auditor, Status(200)), (CityAuditor, HIDDEN), (Admin, Status(200))]),
     l("POST",  "/api/v1/listings/{id}/deal/contract",       OPERATORS,   Some(r#"{"signed_at":"$NOW"}"#), &[]),
     l("POST",  "/api/v1/listings/{id}/deal/payment",        OPERATORS,   Some(r#"{"reference":"PAY-2"}"#), &[]),
     l("POST",  "/api/v1/listings/{id}/deal/announce",       OPERATORS,   NONE, &[]),
@@ -220,9 +229,9 @@ const TABLE: &[Line] = &[
     l("GET",   "/api/v1/audit/export",                      AUDITORS,    NONE, &[]),
     l("GET",   "/api/v1/audit/alerts",                      AUDITORS,    NONE, &[]),
     l("GET",   "/api/v1/audit/alerts/rules",                AUDITORS,    NONE, &[]),
-    l("POST",  "/api/v1/audit/alerts/{id}/acknowledge",     AUDITORS,    Some(r#"{"comment":"已核查"}"#), &[]),
+    l("POST",  "/api/v1/audit/alerts/{id}/acknowledge",     AUDITORS,    Some(r#"{"comment":"已核查"}"#), &[(CityAuditor, HIDDEN)]),
     l("GET",   "/api/v1/audit/summary",                     AUDITORS,    NONE, &[]),
-    l("GET",   "/api/v1/audit/listings/{id}/report",        AUDITORS,    NONE, &[]),
+    l("GET",   "/api/v1/audit/listings/{id}/report",        AUDITORS,    NONE, &[(Auditor, Status(200)), (CityAuditor, HIDDEN)]),
     // The test profile turns the sandbox clock on; a second is harmless to the world.
     l("POST",  "/api/v1/sandbox/clock",                     SANDBOX_ADMINS, Some(r#"{"advance_seconds":1}"#), &[(Admin, Status(200))]),
     // Public pages (text/html): the same page for everyone, signed in or not.
@@ -325,6 +334,8 @@ struct World {
     alert: i64,
     /// A spare account the administrator may disable and enable.
     spare_user: i64,
+    /// The owner's organisation.
+    organization: i64,
     sessions: HashMap<Caller, Session>,
 }
 
@@ -345,6 +356,7 @@ impl World {
             ("notifications", "id") => Some(self.notification.to_string()),
             ("alerts", "id") => Some(self.alert.to_string()),
             ("users", "id") => Some(self.spare_user.to_string()),
+            ("organizations", "id") => Some(self.organization.to_string()),
             ("records", "project_no") => Some(self.project_no.clone()),
             ("assets", "file") => Some("pages.css".to_string()),
             // The log's first entry and a tree size with no checkpoint (404 for everyone).
@@ -401,9 +413,13 @@ async fn world(app: &TestApp) -> World {
     for (caller, role) in [
         (Operator, "operator"),
         (Auditor, "auditor"),
+        (CityAuditor, "auditor"),
         (Admin, "admin"),
     ] {
         let (id, token) = app.staff(role).await;
+        if caller == CityAuditor {
+            app.attach_to_body(id, app.body_id("330200").await).await;
+        }
         staff.insert(caller, (email_of(app, id).await, token));
     }
     let cast = Cast {
@@ -430,6 +446,7 @@ async fn world(app: &TestApp) -> World {
         (Bidder, bidder_email),
         (Operator, staff[&Operator].0.clone()),
         (Auditor, staff[&Auditor].0.clone()),
+        (CityAuditor, staff[&CityAuditor].0.clone()),
         (Admin, staff[&Admin].0.clone()),
     ] {
         sessions.insert(caller, session(app, &email).await);
@@ -537,6 +554,7 @@ async fn world_of(
             .as_i64()
             .expect("the shortened disclosure raised an alert"),
         spare_user: 0,
+        organization: l["seller"]["organization_id"].as_i64().unwrap(),
         sessions,
     }
 }

@@ -183,3 +183,61 @@ async fn seeding_a_seeded_database_again_adds_nothing() {
     assert_eq!(second.listings, first.listings);
     assert_eq!(app.audit_count(None).await, events);
 }
+
+#[actix_web::test]
+async fn the_demo_is_zhejiang_and_a_city_auditor_sees_its_city_only() {
+    let (app, _) = seeded_app().await;
+    let province = token(&app, data::AUDITOR.email, data::AUDITOR_PASSWORD).await;
+    let hangzhou = token(
+        &app,
+        data::HANGZHOU_AUDITOR.email,
+        data::HANGZHOU_AUDITOR.password,
+    )
+    .await;
+    let ningbo = token(
+        &app,
+        data::NINGBO_AUDITOR.email,
+        data::NINGBO_AUDITOR.password,
+    )
+    .await;
+    let all = |t: String| {
+        let app = &app;
+        async move {
+            app.get("/api/v1/listings?per_page=100", Some(&t))
+                .await
+                .json()["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["seller"]["name"].as_str().unwrap().to_string())
+                .collect::<BTreeSet<String>>()
+        }
+    };
+    let (p, h, n) = (
+        all(province.clone()).await,
+        all(hangzhou.clone()).await,
+        all(ningbo).await,
+    );
+    assert_eq!(p.len(), 3, "{p:?}");
+    assert_eq!(
+        h.into_iter().collect::<Vec<_>>(),
+        vec![data::ENTERPRISES[0].organization.to_string()]
+    );
+    assert_eq!(
+        n.into_iter().collect::<Vec<_>>(),
+        vec![data::ENTERPRISES[1].organization.to_string()]
+    );
+    let summary = |t: String| {
+        let app = &app;
+        async move { app.get("/api/v1/audit/summary", Some(&t)).await.json() }
+    };
+    let (ps, hs) = (summary(province).await, summary(hangzhou).await);
+    assert!(hs["deals"].as_u64().unwrap() < ps["deals"].as_u64().unwrap());
+    let parts: u64 = ps["by_body"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["deals"].as_u64().unwrap())
+        .sum();
+    assert_eq!(parts, ps["deals"].as_u64().unwrap());
+}

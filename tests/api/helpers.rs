@@ -408,6 +408,37 @@ impl TestApp {
         )
     }
 
+    /// The id of the supervising body with this GB/T 2260 region code (from the public list).
+    pub async fn body_id(&self, region_code: &str) -> i64 {
+        let all = self.get("/api/v1/supervisory-bodies", None).await.json();
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["region_code"] == region_code)
+            .unwrap_or_else(|| panic!("no body {region_code}"))["id"]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// Places a staff account under a supervising body, as `user create --supervisory-body`.
+    pub async fn attach_to_body(&self, user_id: i64, body: i64) {
+        let now = self.state.clock.now();
+        self.db()
+            .tx(move |c| {
+                asset_exchange::auth::accounts::attach_staff_to_body(c, user_id, body, now)
+            })
+            .await
+            .expect("auditor attached");
+    }
+
+    /// An auditor of the body with `region_code`: (user id, e-mail, access token).
+    pub async fn body_auditor(&self, region_code: &str) -> (i64, String, String) {
+        let body = self.body_id(region_code).await;
+        let (id, email, token) = self.staff_account("auditor").await;
+        self.attach_to_body(id, body).await;
+        (id, email, token)
+    }
+
     /// Runs raw SQL as the database owner would, going around the application; the
     /// statement for the current backend is chosen from the pair.
     pub async fn sql(&self, postgres: &str, sqlite: &str) {

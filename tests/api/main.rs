@@ -31,6 +31,7 @@ mod pages;
 mod preemption;
 mod privileges;
 mod proofs;
+mod province;
 mod report;
 mod road;
 mod sandbox;

@@ -153,6 +153,7 @@ pub fn section(
         min_price: filter.min_price,
         max_price: filter.max_price,
         hide_undisclosed: true,
+        organizations: None,
     };
     let (rows, total) = store::browse(c, &b, offset, limit)?;
     let ids: Vec<i64> = rows.iter().map(|r| r.organization_id).collect();

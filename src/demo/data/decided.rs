@@ -2,8 +2,8 @@
 //! no sale, relisted, in negotiation, scheduled and the live auction.
 
 use super::{
-    Act, CAI, CHEN, HAIXIA, LI, LIU, LIVE_TITLE, LUO, ListingPlan, MINJIANG, Periods, QIU,
-    RONGCHENG, Terms, WU, When, ZHANG, approved_days_ago, auction, decided_then_scheduled, enrol,
+    Act, CAI, CHEN, LI, LIU, LIVE_TITLE, LUO, ListingPlan, Periods, QIU, Terms, WU, When, XIHU,
+    YONGJIANG, ZHANG, ZJ_LOGISTICS, approved_days_ago, auction, decided_then_scheduled, enrol,
     join, mins, plan, secs, step,
 };
 use crate::domain::listing::ListingKind::{AssetTransfer as Asset, EquityTransfer as Equity};
@@ -16,9 +16,9 @@ pub(super) fn closed(p: &Periods) -> ListingPlan {
     plan(
         p,
         Terms {
-            seller: RONGCHENG,
+            seller: XIHU,
             kind: Equity,
-            title: "福州某国有企业所持某科技公司60%股权转让",
+            title: "杭州某国有企业所持某科技公司60%股权转让",
             description: "标的企业成立于2009年，主营工业软件研发与系统集成，注册资本5000万元，转让方持有其60%股权。\
                 经审计，标的企业2025年度营业收入1.86亿元、净利润2130万元。评估基准日标的企业股东全部权益评估值6975万元，\
                 对应60%股权评估值4185万元。受让方须为依法设立并有效存续的企业法人，注册资本不低于1亿元，\
@@ -59,10 +59,10 @@ pub(super) fn announced(p: &Periods) -> ListingPlan {
     plan(
         p,
         Terms {
-            seller: HAIXIA,
+            seller: ZJ_LOGISTICS,
             kind: Asset,
-            title: "某国有企业位于马尾区的工业厂房及土地使用权转让",
-            description: "标的位于福州市马尾区快安片区，包括工业用地使用权一宗（面积31460平方米，出让性质，\
+            title: "某国有企业位于定海区的工业厂房及土地使用权转让",
+            description: "标的位于舟山市定海区临城片区，包括工业用地使用权一宗（面积31460平方米，出让性质，\
                 剩余使用年限31年）及地上钢结构厂房、综合楼等建筑物共5栋（建筑面积合计18720平方米）。\
                 标的现状为空置，按现状整体转让。受让方须承诺受让后用于工业用途，\
                 并承担交易过程中产生的税费。",
@@ -94,11 +94,11 @@ pub(super) fn paid(p: &Periods) -> ListingPlan {
     plan(
         p,
         Terms {
-            seller: RONGCHENG,
+            seller: XIHU,
             kind: Asset,
             title: "某国有企业报废电子设备及办公家具一批转让",
             description: "标的为转让方本部及下属单位报废的台式计算机、服务器、打印复印设备等电子设备共计412台（件），\
-                以及办公桌椅、文件柜等办公家具共计236件，存放于福州市晋安区转让方仓库。\
+                以及办公桌椅、文件柜等办公家具共计236件，存放于杭州市西湖区转让方仓库。\
                 按现状打包整体转让，受让方须具备废弃电器电子产品处理资质，负责自行拆除、清运。",
             appraised: 452_000,
             price: 460_000,
@@ -127,7 +127,7 @@ pub(super) fn contract_signed(p: &Periods) -> ListingPlan {
     plan(
         p,
         Terms {
-            seller: MINJIANG,
+            seller: YONGJIANG,
             kind: Equity,
             title: "某国有企业所持某物流公司20%股权转让",
             description: "标的企业主营公路货运及仓储配送业务，注册资本3000万元。转让方持有其20%股权，\
@@ -159,10 +159,10 @@ pub(super) fn awarded(p: &Periods) -> ListingPlan {
     plan(
         p,
         Terms {
-            seller: HAIXIA,
+            seller: ZJ_LOGISTICS,
             kind: Asset,
-            title: "福州市鼓楼区某住宅房产（3套）转让",
-            description: "标的为位于福州市鼓楼区五四路附近某小区的住宅房产3套，建筑面积分别为98.6、102.3、\
+            title: "杭州市拱墅区某住宅房产（3套）转让",
+            description: "标的为位于杭州市拱墅区莫干山路附近某小区的住宅房产3套，建筑面积分别为98.6、102.3、\
                 126.4平方米，均已取得不动产权证书，目前空置。3套房产打包整体转让，不接受拆分受让。\
                 过户所涉税费由交易双方按照国家有关规定各自承担。",
             appraised: 5_580_000,
@@ -188,11 +188,11 @@ pub(super) fn failed(p: &Periods) -> ListingPlan {
     plan(
         p,
         Terms {
-            seller: MINJIANG,
+            seller: YONGJIANG,
             kind: Asset,
             title: "某国有企业淘汰重型货车8台转让",
             description: "标的为转让方所属运输分公司淘汰的重型半挂牵引车8台，2014—2016年注册登记，\
-                均已办理停驶手续，存放于福州市闽侯县转让方停车场。按现状整体转让，\
+                均已办理停驶手续，存放于宁波市鄞州区转让方停车场。按现状整体转让，\
                 受让方须自行办理车辆转移登记或报废手续。",
             appraised: 712_000,
             price: 720_000,
@@ -217,7 +217,7 @@ pub(super) fn no_sale(p: &Periods) -> ListingPlan {
     plan(
         p,
         Terms {
-            seller: MINJIANG,
+            seller: YONGJIANG,
             kind: Asset,
             title: "某国有企业二手生产设备一批（数控机床等86台套）转让",
             description: "标的为转让方原铸造车间关停后闲置的数控车床、加工中心、行车等生产设备共计86台（套），\
@@ -254,10 +254,10 @@ pub(super) fn relisted(p: &Periods) -> ListingPlan {
     plan(
         p,
         Terms {
-            seller: HAIXIA,
+            seller: ZJ_LOGISTICS,
             kind: Asset,
-            title: "福州市仓山区某临街商铺（建筑面积412平方米）转让",
-            description: "标的位于福州市仓山区上渡路，为沿街商业用房一层及二层，建筑面积412平方米，\
+            title: "温州市鹿城区某临街商铺（建筑面积412平方米）转让",
+            description: "标的位于温州市鹿城区人民路，为沿街商业用房一层及二层，建筑面积412平方米，\
                 已取得不动产权证书，现有租约将于2027年3月到期，受让方须承继现有租赁关系至租期届满。\
                 首次挂牌未征集到意向受让方，本次为第二次挂牌，挂牌价格为评估值的90%。",
             appraised: 4_200_000,
@@ -286,10 +286,10 @@ pub(super) fn negotiation(p: &Periods) -> ListingPlan {
     plan(
         p,
         Terms {
-            seller: MINJIANG,
+            seller: YONGJIANG,
             kind: Equity,
             title: "某国有控股公司35%股权转让",
-            description: "标的企业为闽江工业投资集团有限公司控股的精密铸造企业，注册资本8000万元，\
+            description: "标的企业为宁波甬江工业投资集团有限公司控股的精密铸造企业，注册资本8000万元，\
                 转让方持有其35%股权。本次转让完成后转让方仍为标的企业第一大股东。\
                 意向受让方须为在中国境内依法注册的企业法人，近三年无重大违法违规记录，\
                 并认可标的企业现有经营管理团队。",
@@ -315,10 +315,10 @@ pub(super) fn auction_scheduled(p: &Periods) -> ListingPlan {
     plan(
         p,
         Terms {
-            seller: RONGCHENG,
+            seller: XIHU,
             kind: Asset,
-            title: "福州某国有企业商业综合体（建筑面积2.3万平方米）转让",
-            description: "标的位于福州市台江区江滨中大道，为地上8层、地下2层的商业综合体，总建筑面积23160平方米，\
+            title: "杭州某国有企业商业综合体（建筑面积2.3万平方米）转让",
+            description: "标的位于杭州市上城区钱江路，为地上8层、地下2层的商业综合体，总建筑面积23160平方米，\
                 土地用途为商服用地，剩余使用年限24年。目前一至三层出租率约78%，年租金收入约860万元。\
                 受让方须承继现有全部租赁合同，并具备商业物业运营管理能力。",
             appraised: 125_800_000,
@@ -349,10 +349,10 @@ pub(super) fn bidding(p: &Periods) -> ListingPlan {
     plan(
         p,
         Terms {
-            seller: RONGCHENG,
+            seller: XIHU,
             kind: Equity,
             title: LIVE_TITLE,
-            description: "标的企业为福州市属国有全资企业，主营市政工程设计咨询，注册资本2000万元，\
+            description: "标的企业为杭州市属国有全资企业，主营市政工程设计咨询，注册资本2000万元，\
                 现有职工96人。转让方拟公开转让所持标的企业100%股权。经审计，标的企业2025年末资产总额\
                 1.12亿元、负债总额0.31亿元。受让方须承诺受让后三年内不变更标的企业注册地，\
                 妥善安置现有职工，并同意由标的企业继续履行现有全部业务合同。",

@@ -32,6 +32,8 @@ pub struct StaffAccount {
     pub role: Role,
     /// The address the account acts from (recorded in the audit trail).
     pub ip: &'static str,
+    /// For an auditor: the GB/T 2260 code of its supervising body (none: the province).
+    pub body: Option<&'static str>,
 }
 
 /// An enterprise or bidder: one user and its organisation.
@@ -45,6 +47,8 @@ pub struct PartyAccount {
     /// computed (`crate::domain::credit_code`).
     pub credit_code_body: &'static str,
     pub ip: &'static str,
+    /// The GB/T 2260 code of the organisation's supervising body (none: the province).
+    pub body: Option<&'static str>,
 }
 
 pub const OPERATOR_PASSWORD: &str = "Demo-Operator-2026";
@@ -60,14 +64,36 @@ pub const OPERATOR: StaffAccount = StaffAccount {
     name: "王建国（交易部值班操作员）",
     role: Role::Operator,
     ip: "10.35.8.21",
+    body: None,
 };
 
 pub const AUDITOR: StaffAccount = StaffAccount {
     email: "auditor@exchange.demo.example",
     password: AUDITOR_PASSWORD,
-    name: "周敏（国资监管审计）",
+    name: "周敏（浙江省国资委审计）",
     role: Role::Auditor,
     ip: "10.35.9.14",
+    body: None,
+};
+
+/// 杭州市国资委's auditor: sees the enterprises of 杭州 and its districts only.
+pub const HANGZHOU_AUDITOR: StaffAccount = StaffAccount {
+    email: "auditor.hangzhou@exchange.demo.example",
+    password: AUDITOR_PASSWORD,
+    name: "何静（杭州市国资委审计）",
+    role: Role::Auditor,
+    ip: "10.57.1.18",
+    body: Some("330100"),
+};
+
+/// 宁波市国资委's auditor: sees the enterprises of 宁波 and its districts only.
+pub const NINGBO_AUDITOR: StaffAccount = StaffAccount {
+    email: "auditor.ningbo@exchange.demo.example",
+    password: AUDITOR_PASSWORD,
+    name: "孙涛（宁波市国资委审计）",
+    role: Role::Auditor,
+    ip: "10.74.2.26",
+    body: Some("330200"),
 };
 
 pub const ADMIN: StaffAccount = StaffAccount {
@@ -76,104 +102,116 @@ pub const ADMIN: StaffAccount = StaffAccount {
     name: "陈立（平台管理员）",
     role: Role::Admin,
     ip: "10.35.8.2",
+    body: None,
 };
 
-pub const STAFF: [StaffAccount; 3] = [OPERATOR, AUDITOR, ADMIN];
+pub const STAFF: [StaffAccount; 5] = [OPERATOR, AUDITOR, HANGZHOU_AUDITOR, NINGBO_AUDITOR, ADMIN];
 
 /// The three sellers (转让方 / 增资企业).
 pub const ENTERPRISES: [PartyAccount; 3] = [
     PartyAccount {
-        email: "lin.xiaofeng@rongcheng-capital.demo.example",
+        email: "lin.xiaofeng@xihu-capital.demo.example",
         name: "林晓峰",
-        phone: "+86 591 8761 2301",
-        organization: "福州榕城国有资本运营有限公司",
-        credit_code_body: "91350100MA2Y7K3N8",
-        ip: "218.85.131.20",
+        phone: "+86 571 8761 2301",
+        organization: "杭州西湖国有资本运营有限公司",
+        credit_code_body: "91330106MA2Y7K3N8",
+        ip: "218.108.131.20",
+        body: Some("330106"),
     },
     PartyAccount {
-        email: "zheng.hui@minjiang-industry.demo.example",
+        email: "zheng.hui@yongjiang-industry.demo.example",
         name: "郑辉",
-        phone: "+86 591 8332 7410",
-        organization: "闽江工业投资集团有限公司",
-        credit_code_body: "91350100MA2XQ4B6R",
-        ip: "218.85.140.33",
+        phone: "+86 574 8332 7410",
+        organization: "宁波甬江工业投资集团有限公司",
+        credit_code_body: "91330200MA2XQ4B6R",
+        ip: "60.190.140.33",
+        body: Some("330200"),
     },
     PartyAccount {
-        email: "huang.min@haixia-logistics.demo.example",
+        email: "huang.min@zj-logistics.demo.example",
         name: "黄敏",
-        phone: "+86 591 8806 5522",
-        organization: "海峡交通物流发展集团有限公司",
-        credit_code_body: "91350000MA32HJ7L5",
-        ip: "218.85.152.47",
+        phone: "+86 571 8806 5522",
+        organization: "浙江交通物流发展集团有限公司",
+        credit_code_body: "91330000MA32HJ7L5",
+        ip: "218.108.152.47",
+        body: None,
     },
 ];
 
-/// The eight bidders (意向受让方). Two share an e-mail domain (兴化) and two a phone number,
+/// The eight bidders (意向受让方). Two share an e-mail domain (兴禾) and two a phone number,
 /// so the related-bidder alerts have something to find.
 pub const BIDDERS: [PartyAccount; 8] = [
     PartyAccount {
         email: "chen.hong@haihong-invest.demo.example",
         name: "陈鸿",
         phone: "+86 138 0501 1101",
-        organization: "福建海泓投资有限公司",
-        credit_code_body: "91350100MA8RTN2K4",
+        organization: "浙江海泓投资有限公司",
+        credit_code_body: "91330100MA8RTN2K4",
         ip: "203.0.113.11",
+        body: None,
     },
     PartyAccount {
-        email: "wu.lei@ludao-capital.demo.example",
+        email: "wu.lei@lucheng-capital.demo.example",
         name: "吴磊",
-        phone: "+86 139 5920 2202",
-        organization: "厦门鹭岛资本管理有限公司",
-        credit_code_body: "91350200MA2Y9PL71",
+        phone: "+86 139 5770 2202",
+        organization: "温州鹿城资本管理有限公司",
+        credit_code_body: "91330300MA2Y9PL71",
         ip: "203.0.113.12",
+        body: None,
     },
     PartyAccount {
-        email: "cai.jianguo@citong-group.demo.example",
+        email: "cai.jianguo@jiaojiang-group.demo.example",
         name: "蔡建国",
-        phone: "+86 135 9950 3303",
-        organization: "泉州刺桐实业集团有限公司",
-        credit_code_body: "91350500MA31W8HQ2",
+        phone: "+86 135 9760 3303",
+        organization: "台州椒江实业集团有限公司",
+        credit_code_body: "91331000MA31W8HQ2",
         ip: "203.0.113.13",
+        body: None,
     },
     PartyAccount {
-        email: "zhang.yu@mindu-fund.demo.example",
+        email: "zhang.yu@qiantang-fund.demo.example",
         name: "张宇",
-        phone: "+86 136 0591 4404",
-        organization: "福州闽都产业投资合伙企业（有限合伙）",
-        credit_code_body: "91350100MA8T3UG59",
+        phone: "+86 136 0571 4404",
+        organization: "杭州钱塘产业投资合伙企业（有限合伙）",
+        credit_code_body: "91330100MA8T3UG59",
         ip: "203.0.113.14",
+        body: None,
     },
     PartyAccount {
-        email: "liu.yang@xinghua-group.demo.example",
+        email: "liu.yang@xinghe-group.demo.example",
         name: "刘洋",
-        phone: "+86 137 0594 5505",
-        organization: "莆田兴化建设发展有限公司",
-        credit_code_body: "91350300MA2XW6D83",
+        phone: "+86 137 0573 5505",
+        organization: "嘉兴兴禾建设发展有限公司",
+        credit_code_body: "91330400MA2XW6D83",
         ip: "203.0.113.15",
+        body: None,
     },
     PartyAccount {
-        email: "li.na@xinghua-group.demo.example",
+        email: "li.na@xinghe-group.demo.example",
         name: "李娜",
-        phone: "+86 158 0594 6606",
-        organization: "莆田兴化城市服务有限公司",
-        credit_code_body: "91350300MA8U1CK46",
+        phone: "+86 158 0573 6606",
+        organization: "嘉兴兴禾城市服务有限公司",
+        credit_code_body: "91330400MA8U1CK46",
         ip: "203.0.113.16",
+        body: None,
     },
     PartyAccount {
         email: "qiu.qiang@hongtudi-mining.demo.example",
         name: "邱强",
-        phone: "+86 138 0597 7707",
-        organization: "龙岩红土地矿业开发有限公司",
-        credit_code_body: "91350800MA31L2P97",
+        phone: "+86 138 0570 7707",
+        organization: "衢州红土地矿业开发有限公司",
+        credit_code_body: "91330800MA31L2P97",
         ip: "198.51.100.27",
+        body: None,
     },
     PartyAccount {
         email: "luo.wen@lvyuan-forestry.demo.example",
         name: "罗文",
-        phone: "+86 138 0597 7707",
-        organization: "三明绿源林业发展有限公司",
-        credit_code_body: "91350400MA2Y3RB15",
+        phone: "+86 138 0570 7707",
+        organization: "丽水绿源林业发展有限公司",
+        credit_code_body: "91331100MA2Y3RB15",
         ip: "198.51.100.48",
+        body: None,
     },
 ];
 
@@ -188,12 +226,12 @@ const QIU: usize = 6;
 const LUO: usize = 7;
 
 /// Sellers by name.
-const RONGCHENG: usize = 0;
-const MINJIANG: usize = 1;
-const HAIXIA: usize = 2;
+const XIHU: usize = 0;
+const YONGJIANG: usize = 1;
+const ZJ_LOGISTICS: usize = 2;
 
 /// The title of the live auction (the simulated bidders' listing).
-pub const LIVE_TITLE: &str = "福州某国有企业100%股权转让";
+pub const LIVE_TITLE: &str = "杭州某国有企业100%股权转让";
 
 /// When a step happens. Wall-clock times are Beijing time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

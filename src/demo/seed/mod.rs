@@ -30,7 +30,7 @@ use crate::error::AppError;
 use crate::exchange::listings::ListingInput;
 use crate::state::AppState;
 use crate::store::listings::{Browse, StatusFilter};
-use crate::store::{Conn, users, verifications};
+use crate::store::{Conn, bodies, users, verifications};
 
 mod act;
 #[cfg(test)]
@@ -169,6 +169,7 @@ impl Actor {
                 role,
                 organization_id: user.organization_id,
                 session_id: 0,
+                scope: Default::default(),
             },
             meta: meta(ip),
         }
@@ -271,8 +272,14 @@ impl<'a> Seeder<'a> {
             .map_err(|e| anyhow::anyhow!("{}: {}", s.email, describe(&e)))?;
             let hash = st.passwords.hash(s.password)?;
             let now = self.clock.now();
+            let body = self.body(s.body)?;
             let user = self.tx(s.email, |c| {
-                accounts::create_staff(c, &email, &name, s.role, &hash, &st.pii_salt, now)
+                let user =
+                    accounts::create_staff(c, &email, &name, s.role, &hash, &st.pii_salt, now)?;
+                if let Some(b) = body {
+                    accounts::attach_staff_to_body(c, user.id, b, now)?;
+                }
+                Ok(user)
             })?;
             if s.role == Role::Operator {
                 self.operator = Some(Actor::new(&user, s.role, s.ip));
@@ -298,6 +305,20 @@ impl<'a> Seeder<'a> {
         Ok(())
     }
 
+    /// The id of the supervising body with this region code (the migration's seed data).
+    fn body(&self, code: Option<&str>) -> anyhow::Result<Option<i64>> {
+        let Some(code) = code else { return Ok(None) };
+        let row = self
+            .state
+            .db
+            .run_blocking(|c| bodies::by_code(c, code))
+            .map_err(|e| anyhow::anyhow!("demo seeding: body {code}: {}", describe(&e)))?;
+        Ok(Some(
+            row.with_context(|| format!("no supervisory body {code}"))?
+                .id,
+        ))
+    }
+
     fn party(&self, a: &PartyAccount, role: Role, password: &str) -> anyhow::Result<Actor> {
         let st = self.state;
         let check = check_character(a.credit_code_body)
@@ -312,6 +333,7 @@ impl<'a> Seeder<'a> {
             credit_code: &credit_code,
             phone: Some(a.phone),
             locale: None,
+            supervisory_body_id: self.body(a.body)?,
         })
         .map_err(|e| anyhow::anyhow!("{}: {}", a.email, describe(&e)))?;
         let hash = st.passwords.hash(password)?;

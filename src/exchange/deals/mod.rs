@@ -159,7 +159,7 @@ pub fn may_see(
     winner_user: i64,
     caller: Option<i64>,
 ) -> bool {
-    matches!(viewer, Viewer::Staff)
+    viewer.is_staff()
         || viewer.owns(listing)
         || caller == Some(winner_user)
         || DealStatus::parse(&deal.status).is_some_and(DealStatus::is_announced)

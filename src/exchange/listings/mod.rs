@@ -16,7 +16,10 @@ pub use relist::{RelistInput, relist};
 pub use review::{Decision, Review, review};
 pub use suspension::{Termination, expire_suspensions, resume, suspend, terminate};
 
+use std::sync::Arc;
+
 use crate::domain::bidding::{BiddingMethod, Preemption};
+use crate::domain::scope::Scope;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -34,7 +37,7 @@ use crate::store::listings::{self as store, ListingRow};
 use crate::store::models::from_db;
 use crate::store::{Conn, registrations};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Viewer {
     Public,
     /// A signed-in enterprise or bidder (owner or not).
@@ -42,20 +45,31 @@ pub enum Viewer {
         organization_id: Option<i64>,
         role: Role,
     },
-    /// Operators, auditors and admins.
-    Staff,
+    /// Operators, auditors and admins; an auditor of a city or county body sees only the
+    /// listings of the enterprises in its scope (others are as unseen as a stranger's draft).
+    Staff(Arc<Scope>),
 }
 
 impl Viewer {
     pub fn of(user: Option<&AuthUser>) -> Self {
         match user {
             None => Viewer::Public,
-            Some(u) if u.role.is_staff() => Viewer::Staff,
+            Some(u) if u.role.is_staff() => Viewer::Staff(u.scope.clone()),
             Some(u) => Viewer::Party {
                 organization_id: u.organization_id,
                 role: u.role,
             },
         }
+    }
+
+    /// Exchange staff with every scope: operators, admins and the province's auditors.
+    pub fn staff() -> Self {
+        Viewer::Staff(Arc::new(Scope::All))
+    }
+
+    /// Whether the viewer is staff (operator, auditor, admin).
+    pub fn is_staff(&self) -> bool {
+        matches!(self, Viewer::Staff(_))
     }
 
     pub fn owns(&self, row: &ListingRow) -> bool {
@@ -65,7 +79,10 @@ impl Viewer {
     /// Owners and staff see every state; everyone else only public ones, and a terminated
     /// listing only if it had been disclosed.
     pub fn may_see(&self, row: &ListingRow) -> bool {
-        matches!(self, Viewer::Staff) || self.owns(row) || publicly_visible(row)
+        match self {
+            Viewer::Staff(scope) => scope.covers_org(row.organization_id),
+            _ => self.owns(row) || publicly_visible(row),
+        }
     }
 }
 
@@ -160,7 +177,7 @@ pub fn view(
     registrations: Option<i64>,
     now: DateTime<Utc>,
 ) -> ListingView {
-    let privileged = matches!(viewer, Viewer::Staff) || viewer.owns(row);
+    let privileged = viewer.is_staff() || viewer.owns(row);
     ListingView {
         id: row.id,
         project_no: row.project_no.clone(),

@@ -34,7 +34,7 @@ fn listing(status: &str) -> ListingRow {
         organization_id: 3,
         created_by: 4,
         kind: "equity_transfer".into(),
-        title: "福州某国有企业100%股权转让".into(),
+        title: "杭州某国有企业100%股权转让".into(),
         description: "转让标的为某公司100%股权。".into(),
         status: status.into(),
         appraised_value: 1_000_000_000,
@@ -81,7 +81,7 @@ fn round(n: i32, start: i64, end: i64, outcome: Option<&str>) -> RoundRow {
 fn process(listing: ListingRow, rounds: Vec<RoundRow>) -> Process {
     Process {
         listing,
-        seller: "福建某国有投资集团有限公司".into(),
+        seller: "浙江某国有投资集团有限公司".into(),
         rounds,
         auctions: Vec::new(),
         bids: Vec::new(),
@@ -272,7 +272,7 @@ fn a_listing_in_disclosure_is_one_tender_release() {
         r["tender"]["tenderPeriod"],
         json!({"startDate": ts(t(0)), "endDate": ts(t(100))})
     );
-    assert_eq!(r["buyer"]["name"], "福建某国有投资集团有限公司");
+    assert_eq!(r["buyer"]["name"], "浙江某国有投资集团有限公司");
     assert_eq!(r["tender"]["procuringEntity"]["name"], "某省产权交易所");
     let roles: Vec<&Value> = r["parties"]
         .as_array()

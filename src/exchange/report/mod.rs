@@ -6,6 +6,7 @@
 pub mod html;
 pub mod summary;
 
+use crate::domain::scope::Scope;
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
@@ -56,10 +57,13 @@ pub struct Request {
 pub fn listing_report(
     conn: &mut Conn,
     keys: &TrustedKeys,
+    scope: &Scope,
     id: i64,
     req: Request,
 ) -> Result<ListingReport, AppError> {
-    let row = listings::find(conn, id)?.ok_or_else(|| AppError::not_found("no such listing"))?;
+    let row = listings::find(conn, id)?
+        .filter(|r| scope.covers_org(r.organization_id))
+        .ok_or_else(|| AppError::not_found("no such listing"))?;
     let stream = format!("listing:{id}");
     let checkpoints = crate::audit::checkpoints(conn)?;
     let events = audit_store::stream_events(conn, &stream)?;
