@@ -169,27 +169,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = Application::build(settings).await?;
             app.run_until_stopped().await?;
         }
-        Command::Migrate(args) => {
-            let role = args.app_role.clone();
-            let applied = tokio::task::spawn_blocking(move || {
-                let db = Db::connect(&settings.database)?;
-                let applied = db.migrate_blocking()?;
-                crate::audit::log::catch_up(&db)
-                    .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
-                if let Some(role) = &role {
-                    db.grant_app_role_blocking(role)?;
-                }
-                anyhow::Ok(applied)
-            })
-            .await??;
-            println!("{} migration(s) applied", applied.len());
-            for m in applied {
-                println!("  {m}");
-            }
-            if let Some(role) = args.app_role {
-                println!("privileges of the service granted to {role}");
-            }
-        }
+        Command::Migrate(args) => migrate_command(settings, args).await?,
         Command::Audit { command } => return audit_command(settings, command).await,
         Command::Witness(_) => {}
         Command::Demo(args) => {
@@ -234,6 +214,30 @@ struct NewStaffArgs<'a> {
     name: &'a str,
     role: &'a str,
     body: Option<i64>,
+}
+
+/// `migrate`: applies the migrations, logs events written before the log, and with
+/// `--app-role` grants the service's role its privileges.
+async fn migrate_command(settings: Settings, args: MigrateArgs) -> anyhow::Result<()> {
+    let role = args.app_role.clone();
+    let applied = tokio::task::spawn_blocking(move || {
+        let db = Db::connect(&settings.database)?;
+        let applied = db.migrate_blocking()?;
+        crate::audit::log::catch_up(&db).map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+        if let Some(role) = &role {
+            db.grant_app_role_blocking(role)?;
+        }
+        anyhow::Ok(applied)
+    })
+    .await??;
+    println!("{} migration(s) applied", applied.len());
+    for m in applied {
+        println!("  {m}");
+    }
+    if let Some(role) = args.app_role {
+        println!("privileges of the service granted to {role}");
+    }
+    Ok(())
 }
 
 fn create_staff(settings: &Settings, args: &NewStaffArgs) -> anyhow::Result<i64> {
