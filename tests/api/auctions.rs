@@ -22,6 +22,22 @@ pub async fn ready_for_auction(
     (id, tokens)
 }
 
+/// [`ready_for_auction`], then its auction scheduled by the operator to start a second after
+/// the app's clock (which runs 601 s ahead of the wall clock).
+pub async fn scheduled(app: &TestApp, c: &Cast, n: usize, overrides: Value) -> (i64, Vec<String>) {
+    let (id, b) = ready_for_auction(app, c, n, overrides).await;
+    let start = (chrono::Utc::now() + chrono::Duration::seconds(602)).to_rfc3339();
+    let r = app
+        .post(
+            &format!("/api/v1/listings/{id}/auction"),
+            Some(&c.operator),
+            &json!({"starts_at": start}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    (id, b)
+}
+
 fn app_in(secs: i64, app: &TestApp) -> String {
     let _ = app;
     (chrono::Utc::now() + chrono::Duration::seconds(secs)).to_rfc3339()

@@ -151,7 +151,7 @@ const TABLE: &[Line] = &[
     // Ends every login of the caller; the matrix signs the caller in again afterwards.
     l("POST",  "/api/v1/auth/logout-all",                   SIGNED_IN,   NONE, &[(Owner, Status(204)), (Bidder, Status(204)), (Admin, Status(204))]),
     // No challenge has this token: refused whoever asks.
-    l("POST",  "/api/v1/auth/mfa",                          PUBLIC,      Some(r#"{"mfa_token":"not-an-mfa-token","code":"123456"}"#), &[(Anonymous, NO_MFA_TOKEN), (Owner, NO_MFA_TOKEN), (OtherEnterprise, NO_MFA_TOKEN), (Registered, NO_MFA_TOKEN), (Bidder, NO_MFA_TOKEN), (Operator, NO_MFA_TOKEN), (Auditor, NO_MFA_TOKEN), (Admin, NO_MFA_TOKEN)]),
+    l("POST",  "/api/v1/auth/mfa",                          PUBLIC,      Some(r#"{"mfa_token":"not-an-mfa-token","code":"123456"}"#), &[(Anonymous, NO_MFA_TOKEN), (Owner, NO_MFA_TOKEN), (OtherEnterprise, NO_MFA_TOKEN), (Registered, NO_MFA_TOKEN), (Bidder, NO_MFA_TOKEN), (Operator, NO_MFA_TOKEN), (Auditor, NO_MFA_TOKEN), (CityAuditor, NO_MFA_TOKEN), (Admin, NO_MFA_TOKEN)]),
     // Every signed-in caller may start enrolling (a pending secret changes nothing else) ...
     l("POST",  "/api/v1/me/mfa",                            SIGNED_IN,   NONE, &[(Owner, Status(200)), (OtherEnterprise, Status(200)), (Registered, Status(200)), (Bidder, Status(200)), (Operator, Status(200)), (Auditor, Status(200)), (Admin, Status(200))]),
     // ... and a code that is no code confirms nothing.

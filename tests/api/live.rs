@@ -113,22 +113,13 @@ impl Drop for Watcher {
 /// A listing whose auction is bidding (free period of 10 minutes) with two eligible bidders.
 async fn bidding(app: &TestApp) -> (Cast, i64, Vec<String>) {
     let c = cast(app).await;
-    let (id, b) = ready_for_auction(
+    let (id, b) = crate::auctions::scheduled(
         app,
         &c,
         2,
         json!({"free_bidding_seconds": 600, "countdown_seconds": 60}),
     )
     .await;
-    let start = (chrono::Utc::now() + chrono::Duration::seconds(602)).to_rfc3339();
-    let r = app
-        .post(
-            &format!("/api/v1/listings/{id}/auction"),
-            Some(&c.operator),
-            &json!({"starts_at": start}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(wait_status(app, id, "bidding").await["status"], "bidding");
     (c, id, b)
 }

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::auctions::{bid, key, ready_for_auction};
+use crate::auctions::{bid, key};
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 use crate::listings::{approved, cast, in_secs};
 
@@ -39,23 +39,13 @@ async fn requests_are_timed_by_route_pattern_and_bids_counted_by_outcome() {
             .await
             .assert_problem(404, "not_found");
     }
-    let (id, b) = ready_for_auction(
+    let (id, b) = crate::auctions::scheduled(
         &app,
         &c,
         2,
         json!({"free_bidding_seconds": 60, "countdown_seconds": 60}),
     )
     .await;
-    // The app's clock runs 601 s ahead; start a second after it.
-    let start = (chrono::Utc::now() + chrono::Duration::seconds(602)).to_rfc3339();
-    let r = app
-        .post(
-            &format!("/api/v1/listings/{id}/auction"),
-            Some(&c.operator),
-            &json!({"starts_at": start}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let k = key();
     assert_eq!(bid(&app, id, &b[0], "10000000", &k).await.status, 201);

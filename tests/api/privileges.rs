@@ -5,7 +5,7 @@
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use serde_json::json;
 
-use crate::auctions::{bid, key, ready_for_auction, wait_phase, wait_status};
+use crate::auctions::{bid, key, scheduled, wait_phase, wait_status};
 use crate::helpers::{TestApp, next_id, spawn_app_on, test_settings, with_db};
 use crate::listings::cast;
 use asset_exchange::config::DatabaseSettings;
@@ -81,22 +81,13 @@ impl Drop for Roles {
 /// An auction from scheduling to the award, a checkpoint and a verification.
 async fn a_day_at_the_exchange(app: &TestApp) {
     let c = cast(app).await;
-    let (id, b) = ready_for_auction(
+    let (id, b) = scheduled(
         app,
         &c,
         2,
         json!({"free_bidding_seconds": 1, "countdown_seconds": 2}),
     )
     .await;
-    let start = (chrono::Utc::now() + chrono::Duration::seconds(602)).to_rfc3339();
-    let r = app
-        .post(
-            &format!("/api/v1/listings/{id}/auction"),
-            Some(&c.operator),
-            &json!({"starts_at": start}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     wait_phase(app, id, "free").await;
     assert_eq!(bid(app, id, &b[0], "10000000", &key()).await.status, 201);
     assert_eq!(bid(app, id, &b[1], "10050000", &key()).await.status, 201);
