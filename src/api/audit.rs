@@ -267,15 +267,7 @@ pub async fn export_trail(
                 (None, Some(v)) => Some(v.iter().cloned().collect()),
                 (None, None) => None,
             };
-            out.push_str(&export::header_line(scope_list.as_deref(), now));
-            audit::each_event(&s.db, scope.as_deref(), |e| {
-                if shown(e) {
-                    out.push_str(&export::event_line(e));
-                }
-            })?;
-            for cp in s.db.run_blocking(audit::checkpoints)? {
-                out.push_str(&export::checkpoint_line(&cp));
-            }
+            out = export::jsonl(&s.db, now, scope.as_deref(), scope_list, shown)?;
         }
         Ok(out)
     })

@@ -1,21 +1,28 @@
 //! Exports of the audit trail, and the offline verifier for them.
 //!
 //! JSONL: a header line, then every event of the exported streams ordered by (stream,
-//! stream_seq), then every checkpoint in id order. Each line is the canonical serialisation
+//! stream_seq), then every checkpoint in id order; an export of the whole trail then lists
+//! the transparency log: each leaf in order (which event it logs) and every signed log
+//! checkpoint, so the verifier rebuilds the tree and checks each signed root offline. Each line is the canonical serialisation
 //! of its record (fixed field order, no spaces), so a changed byte anywhere is caught either
 //! by a hash or signature or by the line no longer being canonical.
 //! CSV: the events only, for reading in a spreadsheet (cells that a spreadsheet would run as
 //! a formula are prefixed with `'`); verify with the JSONL export.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::chain::{EventBody, format_time};
 use super::checkpoint::{CheckpointRecord, TrustedKeys};
+use super::logcheck::{LOG_STREAM, signed_by_trusted};
 use super::merkle::Head;
-use super::verify::{Report, Verifier};
+use super::note::Note;
+use super::tlog::{self, Frontier};
+use super::verify::{Invalid, Report, Verifier};
+use crate::error::AppError;
+use crate::store::Db;
 use crate::store::audit::StoredEvent;
 
 pub const FORMAT: &str = "asset-exchange-audit-export";
@@ -63,6 +70,26 @@ struct CheckpointLine {
     heads: Vec<(String, i64, String)>,
     key_id: String,
     signature: String,
+}
+
+/// The event a leaf of the log holds.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogLeafLine {
+    #[serde(rename = "type")]
+    kind: String,
+    index: u64,
+    stream: String,
+    stream_seq: i64,
+}
+
+/// A signed log checkpoint (C2SP signed note).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogCheckpointLine {
+    #[serde(rename = "type")]
+    kind: String,
+    note: String,
 }
 
 fn line<T: Serialize>(v: &T) -> String {
@@ -115,6 +142,53 @@ pub fn checkpoint_line(c: &CheckpointRecord) -> String {
         key_id: c.key_id.clone(),
         signature: c.signature.clone(),
     })
+}
+
+pub fn log_leaf_line(index: i64, stream: &str, stream_seq: i64) -> String {
+    line(&LogLeafLine {
+        kind: "log_leaf".into(),
+        index: u64::try_from(index).unwrap_or(0),
+        stream: stream.to_string(),
+        stream_seq,
+    })
+}
+
+pub fn log_checkpoint_line(note: &str) -> String {
+    line(&LogCheckpointLine {
+        kind: "log_checkpoint".into(),
+        note: note.to_string(),
+    })
+}
+
+/// The JSONL export of `stream` (or of every stream), keeping the events `shown` allows;
+/// `scope` is what the header names (`None`: the whole trail, which also lists the log).
+pub fn jsonl(
+    db: &Db,
+    now: DateTime<Utc>,
+    stream: Option<&str>,
+    scope: Option<Vec<String>>,
+    shown: impl Fn(&StoredEvent) -> bool,
+) -> Result<String, AppError> {
+    let mut out = header_line(scope.as_deref(), now);
+    // The log as it stood when the export began: every leaf's event is read below.
+    let logged = db.run_blocking(super::log::size)?;
+    super::each_event(db, stream, |e| {
+        if shown(e) {
+            out.push_str(&event_line(e));
+        }
+    })?;
+    for cp in db.run_blocking(super::checkpoints)? {
+        out.push_str(&checkpoint_line(&cp));
+    }
+    if scope.is_none() {
+        super::log::each_leaf(db, logged, |i, stream, seq| {
+            out.push_str(&log_leaf_line(i, stream, seq));
+        })?;
+        for note in db.run_blocking(move |c| super::log::checkpoint_notes(c, logged))? {
+            out.push_str(&log_checkpoint_line(&note));
+        }
+    }
+    Ok(out)
 }
 
 pub const CSV_HEADER: &str = "id,stream,stream_seq,occurred_at,actor_id,actor_role,action,payload,client_ip,request_id,prev_hash,hash\n";
@@ -173,6 +247,7 @@ pub fn verify_jsonl(text: &str, keys: TrustedKeys) -> Result<Report, String> {
     let scope: Option<HashSet<String>> = header.streams.map(|s| s.into_iter().collect());
     let mut events: Vec<(EventBody, String)> = Vec::new();
     let mut checkpoints: Vec<CheckpointRecord> = Vec::new();
+    let mut log = LogLines::default();
     for (i, raw) in lines {
         let n = i + 1;
         if raw.is_empty() {
@@ -182,60 +257,143 @@ pub fn verify_jsonl(text: &str, keys: TrustedKeys) -> Result<Report, String> {
             serde_json::from_str(raw).map_err(|e| format!("line {n}: {e}"))?;
         match kind.get("type").and_then(|t| t.as_str()) {
             Some("event") => {
-                let e: EventLine =
-                    serde_json::from_str(raw).map_err(|e| format!("line {n}: {e}"))?;
-                if serde_json::to_string(&e).ok().as_deref() != Some(raw) {
-                    return Err(format!("line {n}: not in canonical form (altered?)"));
-                }
-                let body = EventBody {
-                    stream: e.stream,
-                    stream_seq: e.stream_seq,
-                    occurred_at: parse_time(&e.occurred_at)
-                        .map_err(|m| format!("line {n}: {m}"))?,
-                    actor_id: e.actor_id,
-                    actor_role: e.actor_role,
-                    action: e.action,
-                    payload: e.payload,
-                    client_ip: e.client_ip,
-                    request_id: e.request_id,
-                    prev_hash: e.prev_hash,
-                };
-                if format_time(body.occurred_at) != e.occurred_at {
-                    return Err(format!("line {n}: time not in canonical form (altered?)"));
-                }
-                events.push((body, e.hash));
+                let e: EventLine = canonical(raw).map_err(|m| format!("line {n}: {m}"))?;
+                events.push(event_of(e).map_err(|m| format!("line {n}: {m}"))?);
             }
             Some("checkpoint") => {
-                let c: CheckpointLine =
-                    serde_json::from_str(raw).map_err(|e| format!("line {n}: {e}"))?;
-                if serde_json::to_string(&c).ok().as_deref() != Some(raw) {
-                    return Err(format!("line {n}: not in canonical form (altered?)"));
-                }
-                let created_at = parse_time(&c.created_at).map_err(|m| format!("line {n}: {m}"))?;
-                checkpoints.push(CheckpointRecord {
-                    id: c.id,
-                    created_at,
-                    streams: c.streams,
-                    events: c.events,
-                    root: c.root,
-                    heads: c
-                        .heads
-                        .into_iter()
-                        .map(|(stream, seq, hash)| Head { stream, seq, hash })
-                        .collect(),
-                    key_id: c.key_id,
-                    signature: c.signature,
-                });
+                let c: CheckpointLine = canonical(raw).map_err(|m| format!("line {n}: {m}"))?;
+                checkpoints.push(checkpoint_of(c).map_err(|m| format!("line {n}: {m}"))?);
+            }
+            Some("log_leaf") => {
+                let l: LogLeafLine = canonical(raw).map_err(|m| format!("line {n}: {m}"))?;
+                log.leaves.push((l.index, l.stream, l.stream_seq));
+            }
+            Some("log_checkpoint") => {
+                let c: LogCheckpointLine = canonical(raw).map_err(|m| format!("line {n}: {m}"))?;
+                log.notes.push(c.note);
             }
             _ => return Err(format!("line {n}: unknown record type")),
         }
     }
-    let mut v = Verifier::new(keys, scope);
+    let whole = scope.is_none();
+    let mut v = Verifier::new(keys.clone(), scope);
     for c in &checkpoints {
         v.checkpoint(c);
     }
     for (body, hash) in &events {
         v.event(body, hash);
     }
-    Ok(v.finish())
+    let mut report = v.finish();
+    // An export from before the log (or of part of the trail) has no log lines to check.
+    if whole && !(log.leaves.is_empty() && log.notes.is_empty()) {
+        log.check(&events, &keys, &mut report);
+    }
+    Ok(report)
+}
+
+fn event_of(e: EventLine) -> Result<(EventBody, String), String> {
+    let body = EventBody {
+        stream: e.stream,
+        stream_seq: e.stream_seq,
+        occurred_at: parse_time(&e.occurred_at)?,
+        actor_id: e.actor_id,
+        actor_role: e.actor_role,
+        action: e.action,
+        payload: e.payload,
+        client_ip: e.client_ip,
+        request_id: e.request_id,
+        prev_hash: e.prev_hash,
+    };
+    if format_time(body.occurred_at) != e.occurred_at {
+        return Err("time not in canonical form (altered?)".into());
+    }
+    Ok((body, e.hash))
+}
+
+fn checkpoint_of(c: CheckpointLine) -> Result<CheckpointRecord, String> {
+    Ok(CheckpointRecord {
+        id: c.id,
+        created_at: parse_time(&c.created_at)?,
+        streams: c.streams,
+        events: c.events,
+        root: c.root,
+        heads: c
+            .heads
+            .into_iter()
+            .map(|(stream, seq, hash)| Head { stream, seq, hash })
+            .collect(),
+        key_id: c.key_id,
+        signature: c.signature,
+    })
+}
+
+/// A record parsed from its line, which must be the record's canonical form.
+fn canonical<T: Serialize + for<'de> Deserialize<'de>>(raw: &str) -> Result<T, String> {
+    let v: T = serde_json::from_str(raw).map_err(|e| e.to_string())?;
+    if serde_json::to_string(&v).ok().as_deref() != Some(raw) {
+        return Err("not in canonical form (altered?)".into());
+    }
+    Ok(v)
+}
+
+/// The log as an export of the whole trail lists it.
+#[derive(Default)]
+struct LogLines {
+    leaves: Vec<(u64, String, i64)>,
+    notes: Vec<String>,
+}
+
+impl LogLines {
+    /// Rebuilds the tree from the events the leaves name (each leaf in order, each event
+    /// exactly once) and checks every signed checkpoint's signature and root, as the database
+    /// verifier does.
+    fn check(&self, events: &[(EventBody, String)], keys: &TrustedKeys, report: &mut Report) {
+        let at = |seq: u64, reason: &'static str| Invalid {
+            stream: LOG_STREAM.to_string(),
+            stream_seq: i64::try_from(seq).unwrap_or(i64::MAX),
+            reason,
+            table: None,
+        };
+        let mut hashes: HashMap<(&str, i64), &str> = events
+            .iter()
+            .map(|(b, h)| ((b.stream.as_str(), b.stream_seq), h.as_str()))
+            .collect();
+        let mut targets: Vec<(u64, tlog::Hash)> = Vec::new();
+        for text in &self.notes {
+            match Note::parse(text) {
+                Ok(n) if signed_by_trusted(&n, keys) => {
+                    targets.push((n.checkpoint.size, n.checkpoint.root));
+                }
+                Ok(n) => report.add(at(n.checkpoint.size, "bad_log_signature")),
+                Err(_) => report.add(at(0, "bad_log_signature")),
+            }
+        }
+        targets.sort_by_key(|t| t.0);
+        let mut next = targets.iter().peekable();
+        let mut frontier = Frontier::default();
+        for (index, stream, seq) in &self.leaves {
+            let leaf = hashes
+                .remove(&(stream.as_str(), *seq))
+                .and_then(tlog::leaf_hash_hex);
+            match leaf {
+                Some(leaf) if *index == frontier.size => frontier.append(leaf),
+                _ => {
+                    report.add(at(frontier.size, "log_leaf_mismatch"));
+                    return;
+                }
+            };
+            while let Some((size, root)) = next.next_if(|t| t.0 <= frontier.size) {
+                if *size == frontier.size && frontier.root() != *root {
+                    report.add(at(*size, "bad_log_root"));
+                }
+            }
+        }
+        // Events written while the export ran are in it but not in its leaves: whether every
+        // event is logged is the database verifier's check (`log_incomplete`).
+        for (size, _) in next {
+            report.add(at(*size, "log_rolled_back"));
+        }
+        report.log_size = frontier.size;
+        report.log_checkpoints_checked = self.notes.len() as u64;
+    }
 }

@@ -104,6 +104,36 @@ pub fn catch_up(db: &Db) -> Result<u64, AppError> {
     }
 }
 
+/// Calls `f` with each of the first `size` leaves of the log in order: `(index, stream,
+/// stream_seq)` of its event.
+pub fn each_leaf(db: &Db, size: u64, mut f: impl FnMut(i64, &str, i64)) -> Result<(), AppError> {
+    const BATCH: i64 = 5_000;
+    let size = i64::try_from(size).unwrap_or(i64::MAX);
+    let mut from = 0;
+    while from < size {
+        let limit = BATCH.min(size - from);
+        let rows = db.run_blocking(|c| store::leaf_events_from(c, from, limit))?;
+        for (index, stream, seq) in &rows {
+            f(*index, stream, *seq);
+        }
+        match rows.last() {
+            Some((last, _, _)) if rows.len() as i64 == limit => from = last + 1,
+            _ => break,
+        }
+    }
+    Ok(())
+}
+
+/// The signed log checkpoints of at most `size` leaves (signed note text, without
+/// cosignatures), oldest first.
+pub fn checkpoint_notes(conn: &mut Conn, size: u64) -> Result<Vec<String>, AppError> {
+    Ok(store::checkpoints(conn)?
+        .into_iter()
+        .filter(|row| u64::try_from(row.tree_size).is_ok_and(|s| s <= size))
+        .map(|row| row.note)
+        .collect())
+}
+
 /// Reads the nodes a computation needs in one batch, then runs it on them.
 fn with_nodes<T>(
     conn: &mut Conn,

@@ -113,6 +113,24 @@ pub fn leaves_from(conn: &mut Conn, from: i64, limit: i64) -> Result<Vec<LeafRow
     Ok(rows)
 }
 
+/// Leaves from index `from` on, at most `limit`, by the event each logs: `(index, stream,
+/// stream_seq)` (for an export that lets a verifier rebuild the tree offline).
+pub fn leaf_events_from(
+    conn: &mut Conn,
+    from: i64,
+    limit: i64,
+) -> Result<Vec<(i64, String, i64)>, AppError> {
+    let rows = with_conn!(conn, c => audit_log_nodes::table
+        .inner_join(audit_events::table.on(audit_events::id.nullable().eq(audit_log_nodes::event_id)))
+        .filter(audit_log_nodes::level.eq(0_i64))
+        .filter(audit_log_nodes::idx.ge(from))
+        .order(audit_log_nodes::idx.asc())
+        .limit(limit)
+        .select((audit_log_nodes::idx, audit_events::stream, audit_events::stream_seq))
+        .load(c))?;
+    Ok(rows)
+}
+
 /// Events not in the log yet (written before the log existed), oldest first: `(id, hash)`.
 pub fn unlogged_events(conn: &mut Conn, limit: i64) -> Result<Vec<(i64, String)>, AppError> {
     let rows = with_conn!(conn, c => audit_events::table
