@@ -472,27 +472,33 @@ pub fn offline_verify(path: &std::path::Path, key: &str) -> std::process::Output
         .unwrap()
 }
 
-#[actix_web::test]
-async fn an_export_verifies_offline_and_any_changed_byte_is_rejected() {
-    let app = spawn_app().await;
-    let (_, auditor) = app.staff("auditor").await;
-    history(&app).await;
-    checkpoint(&app, &auditor).await;
-    history(&app).await;
-    checkpoint(&app, &auditor).await;
+/// Two rounds of history, each followed by a checkpoint; then the whole trail's JSONL
+/// export and the exchange's public key.
+async fn signed_export(app: &TestApp, auditor: &str) -> (Vec<u8>, String) {
+    history(app).await;
+    checkpoint(app, auditor).await;
+    history(app).await;
+    checkpoint(app, auditor).await;
     let r = app
-        .get("/api/v1/audit/export?format=jsonl", Some(&auditor))
+        .get("/api/v1/audit/export?format=jsonl", Some(auditor))
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(
         r.header("content-type").as_deref(),
         Some("application/x-ndjson")
     );
-    let export = r.body.clone();
     let key = app.get("/api/v1/audit/public-key", None).await.json()["public_key"]
         .as_str()
         .unwrap()
         .to_string();
+    (r.body, key)
+}
+
+#[actix_web::test]
+async fn an_export_verifies_offline_and_any_changed_byte_is_rejected() {
+    let app = spawn_app().await;
+    let (_, auditor) = app.staff("auditor").await;
+    let (export, key) = signed_export(&app, &auditor).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("export.jsonl");
     std::fs::write(&path, &export).unwrap();
@@ -609,20 +615,8 @@ fn offline_report(out: &std::process::Output) -> Value {
 async fn an_export_rebuilds_the_log_offline_and_catches_a_cut_or_reordered_log() {
     let app = spawn_app().await;
     let (_, auditor) = app.staff("auditor").await;
-    history(&app).await;
-    checkpoint(&app, &auditor).await;
-    history(&app).await;
-    checkpoint(&app, &auditor).await;
-    let export = String::from_utf8(
-        app.get("/api/v1/audit/export?format=jsonl", Some(&auditor))
-            .await
-            .body,
-    )
-    .unwrap();
-    let key = app.get("/api/v1/audit/public-key", None).await.json()["public_key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (export, key) = signed_export(&app, &auditor).await;
+    let export = String::from_utf8(export).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("export.jsonl");
     let check = |text: &str| {
