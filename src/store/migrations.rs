@@ -13,6 +13,7 @@ use diesel::sqlite::Sqlite;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use super::Db;
+use crate::with_conn;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -72,41 +73,31 @@ impl Db {
     /// creating or changing anything (diesel's harness would create its bookkeeping table,
     /// which needs CREATE on the schema).
     pub fn pending_migrations_blocking(&self) -> anyhow::Result<Vec<String>> {
-        const APPLIED: &str = "SELECT version FROM __diesel_schema_migrations";
-        let (names, applied): (Vec<(String, String)>, anyhow::Result<Vec<Version>>) = match self {
-            Db::Postgres(pool) => {
-                let mut conn = pool.get().map_err(|e| anyhow::anyhow!("{e}"))?;
-                let exists: Vec<Version> = diesel::sql_query(
-                    "SELECT 'x' AS version WHERE to_regclass('__diesel_schema_migrations') IS NOT NULL",
-                )
-                .load(&mut **conn)?;
-                let applied = if exists.is_empty() {
-                    Ok(Vec::new())
-                } else {
-                    diesel::sql_query(APPLIED)
-                        .load(&mut **conn)
-                        .map_err(Into::into)
-                };
-                (names_of::<Pg>(&PG_MIGRATIONS)?, applied)
-            }
-            Db::Sqlite(pool) => {
-                let mut conn = pool.get().map_err(|e| anyhow::anyhow!("{e}"))?;
-                let exists: Vec<Version> = diesel::sql_query(
-                    "SELECT name AS version FROM sqlite_master WHERE type = 'table' \
-                     AND name = '__diesel_schema_migrations'",
-                )
-                .load(&mut **conn)?;
-                let applied = if exists.is_empty() {
-                    Ok(Vec::new())
-                } else {
-                    diesel::sql_query(APPLIED)
-                        .load(&mut **conn)
-                        .map_err(Into::into)
-                };
-                (names_of::<Sqlite>(&SQLITE_MIGRATIONS)?, applied)
-            }
+        let (names, exists) = match self {
+            Db::Postgres(_) => (
+                names_of::<Pg>(&PG_MIGRATIONS)?,
+                "SELECT 'x' AS version WHERE to_regclass('__diesel_schema_migrations') IS NOT NULL",
+            ),
+            Db::Sqlite(_) => (
+                names_of::<Sqlite>(&SQLITE_MIGRATIONS)?,
+                "SELECT name AS version FROM sqlite_master WHERE type = 'table' \
+                 AND name = '__diesel_schema_migrations'",
+            ),
         };
-        let applied: HashSet<String> = applied?.into_iter().map(|v| v.version).collect();
+        let applied = self
+            .run_blocking(|conn| {
+                let found: Vec<Version> = with_conn!(conn, c => diesel::sql_query(exists).load(c))?;
+                if found.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let rows: Vec<Version> = with_conn!(conn, c => diesel::sql_query(
+                    "SELECT version FROM __diesel_schema_migrations"
+                )
+                .load(c))?;
+                Ok(rows)
+            })
+            .map_err(|e| anyhow::anyhow!("cannot read the applied migrations: {e}"))?;
+        let applied: HashSet<String> = applied.into_iter().map(|v| v.version).collect();
         Ok(names
             .into_iter()
             .filter(|(version, _)| !applied.contains(version))
