@@ -50,21 +50,16 @@ fn build(events: usize, streams: usize) -> Vec<(EventBody, String)> {
     out
 }
 
-/// The append path as it was before the log: lock the stream head, insert the event, move
-/// the head. Each batch is rolled back, so the database stays empty for the real appends.
+/// The append path as it was before the log (the anchor of the append figure, kept as it
+/// was so the ratio stays comparable): lock the stream head with an upsert, insert the event,
+/// move the head. Each batch is rolled back, so the database stays empty for the real appends.
 fn append_chain_only(db: &Db, chain: &[(EventBody, String)]) -> anyhow::Result<f64> {
     use asset_exchange::error::AppError;
-    use asset_exchange::store::audit as store;
     let t = Instant::now();
     for chunk in chain.chunks(5_000) {
         let done = db.tx_blocking(|c| {
             for (body, _) in chunk {
-                let mut body = body.clone();
-                let (seq, prev) = store::lock_head(c, &body.stream, GENESIS_HASH)?;
-                body.stream_seq = seq + 1;
-                body.prev_hash = prev;
-                let hash = chain::hash(&body);
-                store::insert_event(c, &body, &hash)?;
+                chain_only_append(c, body.clone())?;
             }
             Err::<(), _>(AppError::conflict("rolled_back", "measured only"))
         });
@@ -80,6 +75,51 @@ fn append_chain_only(db: &Db, chain: &[(EventBody, String)]) -> anyhow::Result<f
         );
     }
     Ok(chain.len() as f64 / t.elapsed().as_secs_f64())
+}
+
+/// The three statements of one chain-only append.
+fn chain_only_append(
+    c: &mut asset_exchange::store::Conn,
+    mut body: EventBody,
+) -> Result<(), asset_exchange::error::AppError> {
+    use asset_exchange::store::schema::{audit_events, audit_heads};
+    use asset_exchange::with_conn;
+    use diesel::prelude::*;
+    let (seq, prev): (i64, String) = with_conn!(c, c => diesel::insert_into(audit_heads::table)
+        .values((
+            audit_heads::stream.eq(&body.stream),
+            audit_heads::seq.eq(0_i64),
+            audit_heads::hash.eq(GENESIS_HASH),
+        ))
+        .on_conflict(audit_heads::stream)
+        .do_update()
+        .set(audit_heads::seq.eq(audit_heads::seq))
+        .returning((audit_heads::seq, audit_heads::hash))
+        .get_result(c))?;
+    body.stream_seq = seq + 1;
+    body.prev_hash = prev;
+    let hash = chain::hash(&body);
+    let at = asset_exchange::store::models::to_db(body.occurred_at);
+    let _id: i64 = with_conn!(c, c => diesel::insert_into(audit_events::table)
+        .values((
+            audit_events::stream.eq(&body.stream),
+            audit_events::stream_seq.eq(body.stream_seq),
+            audit_events::occurred_at.eq(at),
+            audit_events::actor_id.eq(body.actor_id),
+            audit_events::actor_role.eq(&body.actor_role),
+            audit_events::action.eq(&body.action),
+            audit_events::payload.eq(&body.payload),
+            audit_events::client_ip.eq(&body.client_ip),
+            audit_events::request_id.eq(&body.request_id),
+            audit_events::prev_hash.eq(&body.prev_hash),
+            audit_events::hash.eq(&hash),
+        ))
+        .returning(audit_events::id)
+        .get_result(c))?;
+    with_conn!(c, c => diesel::update(audit_heads::table.find(&body.stream))
+        .set((audit_heads::seq.eq(body.stream_seq), audit_heads::hash.eq(&hash)))
+        .execute(c))?;
+    Ok(())
 }
 
 /// Inclusion and consistency proofs per second, each checked.

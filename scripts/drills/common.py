@@ -218,7 +218,8 @@ def credit_code(rng):
 class Exchange:
     """An operator, an enterprise, a listing in an open auction and `bidders` eligible bidders."""
 
-    def __init__(self, server, db, bidders=8, free_seconds=3600, countdown=300, increment="10000"):
+    def __init__(self, server, db, bidders=8, free_seconds=3600, countdown=300, increment="10000",
+                 method="english"):
         self.server, self.db = server, db
         self.rng = random.Random(7)
         base = server.base
@@ -231,7 +232,7 @@ class Exchange:
             raise RuntimeError("user create failed: %s %s" % (r.stdout, r.stderr))
         self.operator = self.login(op_email)
         owner_email = "seller-%s@drill.example" % uuid.uuid4().hex[:6]
-        self.register(owner_email, "enterprise", "福建省某国有资产经营有限公司")
+        self.register(owner_email, "enterprise", "浙江省某国有资产经营有限公司")
         self.owner = self.login(owner_email)
         listing = must(201, request("POST", base + "/api/v1/listings", {
             "kind": "equity_transfer",
@@ -245,6 +246,7 @@ class Exchange:
             "disclosure_working_days": 0,
             "free_bidding_seconds": free_seconds,
             "countdown_seconds": countdown,
+            "bidding_method": method,
         }, self.owner), "create listing")
         self.listing_id = listing["id"]
         lid = self.listing_id

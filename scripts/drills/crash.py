@@ -11,6 +11,12 @@ moment, restarted, and the promises are checked:
 
 Repeated for several cycles at random points, on SQLite and PostgreSQL.
 
+Then a sealed one-time bid (一次报价) on each backend: every bidder submits its one sealed bid
+while the server is killed, and killed once more around the opening. Before the opening each
+acknowledged bid is there once (its bidder sees it, with its commitment; nobody sees another's
+amount); after it, every bid is revealed once with the amount acknowledged and the highest
+(then earliest) bid has won.
+
     scripts/drills/crash.py                      # both backends, 5 cycles each
     scripts/drills/crash.py --backend sqlite --cycles 2 --seed 1
 """
@@ -180,6 +186,132 @@ def drill(backend, cycles, rng):
     return results
 
 
+SEALED_WINDOW = 40  # seconds of submission: set-up, a kill and a restart fit in it
+
+
+class SealedLoad:
+    """One thread per bidder submitting its single sealed bid; kept answers by bidder."""
+
+    def __init__(self, server, ex, rng):
+        self.server, self.ex = server, ex
+        self.amounts = [Decimal("1000000.00") + INCREMENT * rng.randint(0, 6) for _ in ex.bidders]
+        self.keys = ["sealed-" + uuid.uuid4().hex for _ in ex.bidders]
+        self.acked = {}  # bidder index -> 201 body
+        self.lock = threading.Lock()
+
+    def submit(self, i):
+        url = "%s/api/v1/listings/%d/bids" % (self.server.base, self.ex.listing_id)
+        status, headers, body = request(
+            "POST", url, {"amount": fmt(self.amounts[i])}, self.ex.bidders[i],
+            headers={"Idempotency-Key": self.keys[i]}, timeout=5,
+        )
+        must_be = "the sealed bid of bidder %d" % i
+        assert status == 201, "%s answered %s: %s" % (must_be, status, body)
+        assert "commitment" in body and "amount" in body, body
+        with self.lock:
+            earlier = self.acked.get(i)
+            if earlier is not None:
+                # A re-send with the same key is the same bid, never a second one.
+                assert body["id"] == earlier["id"], (earlier, body)
+                assert {k.lower(): v for k, v in headers.items()}.get("idempotent-replayed") == "true"
+            self.acked[i] = body
+
+    def worker(self, i):
+        try:
+            self.submit(i)
+        except OSError:
+            pass  # the server died first: re-sent after the restart
+
+
+def sealed_before_opening(server, db, ex, load):
+    """Each bidder sees exactly its own bid; the operator and the public see no amount."""
+    url = "%s/api/v1/listings/%d" % (server.base, ex.listing_id)
+    for i, token in enumerate(ex.bidders):
+        status, _, own = request("GET", url + "/bids", token=token)
+        assert status == 200 and len(own) == 1, (i, own)
+        bid = load.acked[i]
+        assert (own[0]["id"], own[0]["amount"], own[0]["commitment"]) == (
+            bid["id"], bid["amount"], bid["commitment"]), (own[0], bid)
+    status, _, seen = request("GET", url + "/bids", token=ex.operator)
+    assert status == 200 and seen == [], seen
+    _, _, auction = request("GET", url + "/auction")
+    assert auction["phase"] == "sealed", auction
+    assert auction["bid_count"] == len(ex.bidders), auction
+    assert auction.get("current_price") is None, auction
+    n_bids = int(db.query("SELECT count(*) FROM bids WHERE listing_id = %d" % ex.listing_id)[0][0])
+    assert n_bids == len(ex.bidders), n_bids
+    return auction
+
+
+def sealed_after_opening(server, ex, load):
+    url = "%s/api/v1/listings/%d" % (server.base, ex.listing_id)
+    deadline = time.time() + 60
+    while True:
+        _, _, listing = request("GET", url)
+        if listing.get("status") == "awarded":
+            break
+        assert time.time() < deadline, "the sealed auction was not opened: %s" % listing
+        time.sleep(0.3)
+    status, _, bids = request("GET", url + "/bids")
+    assert status == 200, bids
+    assert [b["seq"] for b in bids] == list(range(1, len(ex.bidders) + 1)), bids
+    by_id = {b["id"]: b for b in bids}
+    for i, ack in load.acked.items():
+        found = by_id.get(ack["id"])
+        assert found is not None and found["amount"] == ack["amount"], (ack, found)
+    top = max(Decimal(b["amount"]) for b in bids)
+    winner = min((b for b in bids if Decimal(b["amount"]) == top), key=lambda b: b["seq"])
+    _, _, auction = request("GET", url + "/auction")
+    assert auction["phase"] == "closed", auction
+    assert Decimal(auction["current_price"]) == top, (auction, top)
+    assert auction["leading_bidder_code"] == winner["bidder_code"], (auction, winner)
+    status, _, deal = request("GET", url + "/deal", token=ex.operator)
+    assert status == 200 and deal["winner_bidder_code"] == winner["bidder_code"], deal
+    return top, winner["bidder_code"]
+
+
+def sealed_drill(backend, rng):
+    db = Database(backend)
+    server = Server(db)
+    try:
+        server.start()
+        ex = Exchange(server, db, bidders=12, free_seconds=SEALED_WINDOW, countdown=60,
+                      method="sealed")
+        opens_at = time.time() + SEALED_WINDOW - 0.3
+        load = SealedLoad(server, ex, rng)
+        threads = [threading.Thread(target=load.worker, args=(i,), daemon=True)
+                   for i in range(len(ex.bidders))]
+        for t in threads:
+            t.start()
+        delay = rng.uniform(0.02, 0.4)
+        time.sleep(delay)
+        server.kill()
+        for t in threads:
+            t.join(timeout=15)
+        answered = len(load.acked)
+        server.start()
+        for i in range(len(ex.bidders)):
+            load.submit(i)  # the unanswered ones now; the answered once more (a replay)
+        sealed_before_opening(server, db, ex, load)
+        # Killed once more around the opening: it happens once, whenever the server is back.
+        time.sleep(max(0.0, opens_at - time.time()) + rng.uniform(0.0, 1.0))
+        server.kill()
+        server.start()
+        top, code = sealed_after_opening(server, ex, load)
+        report = verify_trail(server)
+        log("%s sealed: SIGKILL %.2f s into the submissions (%d of %d answered), again at the "
+            "opening; every bid there once, sealed until the opening, then revealed as "
+            "acknowledged; %s won at %s; audit trail valid (%d events)"
+            % (backend, delay, answered, len(ex.bidders), code, top, report["events_checked"]))
+        server.stop()
+    except Exception:
+        log("server log:", server.log_path)
+        raise
+    finally:
+        server.kill()
+        db.drop()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
@@ -195,6 +327,7 @@ def main():
     for backend in backends:
         for r in drill(backend, args.cycles, rng):
             total_acked += r[2]
+        sealed_drill(backend, rng)
     log("crash drill passed: %d acknowledged bids over %d kills, every one found exactly once"
         % (total_acked, args.cycles * len(backends)))
 

@@ -334,7 +334,7 @@ def disk_drill():
         def listing(n):
             return {
                 "kind": "asset_transfer", "title": "磁盘演练项目%d" % n,
-                "description": ("厂房设备一批，位于福州市。" * 300)[:4000],
+                "description": ("厂房设备一批，位于杭州市。" * 300)[:4000],
                 "appraised_value": "500000.00", "appraisal_date": time.strftime("%Y-%m-%d"),
                 "listing_price": "500000.00", "deposit": "50000.00", "increment": "1000.00",
                 "disclosure_working_days": 5, "free_bidding_seconds": 60, "countdown_seconds": 60,

@@ -713,7 +713,7 @@ class Market:
         assert r.returncode == 0, r.stderr
         self.operator = ex.login(op_email)
         owner_email = "seller-%s@measure.example" % uuid.uuid4().hex[:6]
-        ex.register(owner_email, "enterprise", "福建省测量国有资产经营有限公司")
+        ex.register(owner_email, "enterprise", "浙江省测量国有资产经营有限公司")
         self.owner = ex.login(owner_email)
         self.emails = []
         for i in range(2):

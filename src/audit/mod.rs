@@ -118,11 +118,12 @@ pub fn record_logged(
 }
 
 /// Chains `body` onto the head of its stream, stores it and appends it to the transparency
-/// log, in the caller's transaction: `stream_seq` and `prev_hash` are filled in here, under the
-/// head's lock. The log is locked first (see [`log::lock`]).
+/// log, in the caller's transaction: `stream_seq` and `prev_hash` are filled in here. The
+/// log's lock ([`log::lock`]) serialises every append, so it also guards the stream heads.
 pub fn append(conn: &mut Conn, mut body: chain::EventBody) -> Result<Logged, AppError> {
     let log_head = log::lock(conn)?;
-    let (seq, prev) = store::lock_head(conn, &body.stream, chain::GENESIS_HASH)?;
+    let (seq, prev) = store::head(conn, &body.stream)?
+        .unwrap_or_else(|| (0, chain::GENESIS_HASH.to_string()));
     body.stream_seq = seq + 1;
     body.prev_hash = prev;
     let hash = chain::hash(&body);

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use diesel::upsert::excluded;
 
 use super::Conn;
 use super::models::{from_db, to_db};
@@ -25,29 +26,20 @@ pub struct EventBody {
     pub prev_hash: String,
 }
 
-/// Locks the stream's head row (creating it at `genesis` if new) and returns its
-/// (seq, hash). PostgreSQL takes a row lock; SQLite's write transaction already holds the
-/// database lock.
-pub fn lock_head(conn: &mut Conn, stream: &str, genesis: &str) -> Result<(i64, String), AppError> {
-    // One statement creates the head if it is new and locks it either way: an upsert locks
-    // the row it conflicts with, as SELECT ... FOR UPDATE would (SQLite's write transaction
-    // holds the whole database).
-    let head = with_conn!(conn, c => diesel::insert_into(audit_heads::table)
-        .values((
-            audit_heads::stream.eq(stream),
-            audit_heads::seq.eq(0_i64),
-            audit_heads::hash.eq(genesis),
-        ))
-        .on_conflict(audit_heads::stream)
-        .do_update()
-        .set(audit_heads::seq.eq(audit_heads::seq))
-        .returning((audit_heads::seq, audit_heads::hash))
-        .get_result(c))?;
+/// The stream's head (seq, hash), or `None` for a stream with no event yet. A plain read: the
+/// caller holds the transparency log's lock (`audit_log::lock_head`), which every append and
+/// every checkpoint takes first, so no other writer can move a head until it commits.
+pub fn head(conn: &mut Conn, stream: &str) -> Result<Option<(i64, String)>, AppError> {
+    let head = with_conn!(conn, c => audit_heads::table
+        .find(stream)
+        .select((audit_heads::seq, audit_heads::hash))
+        .first(c)
+        .optional())?;
     Ok(head)
 }
 
-/// Stores one event with its hash and moves its stream's head to it; returns its id. The
-/// head must be locked ([`lock_head`]) in the same transaction.
+/// Stores one event with its hash and moves (or creates) its stream's head; returns its id.
+/// The caller holds the log's lock since it read the head ([`head`]).
 pub fn insert_event(conn: &mut Conn, body: &EventBody, hash: &str) -> Result<i64, AppError> {
     let id: i64 = with_conn!(conn, c => diesel::insert_into(audit_events::table)
         .values((
@@ -65,8 +57,18 @@ pub fn insert_event(conn: &mut Conn, body: &EventBody, hash: &str) -> Result<i64
         ))
         .returning(audit_events::id)
         .get_result(c))?;
-    with_conn!(conn, c => diesel::update(audit_heads::table.find(&body.stream))
-        .set((audit_heads::seq.eq(body.stream_seq), audit_heads::hash.eq(hash)))
+    with_conn!(conn, c => diesel::insert_into(audit_heads::table)
+        .values((
+            audit_heads::stream.eq(&body.stream),
+            audit_heads::seq.eq(body.stream_seq),
+            audit_heads::hash.eq(hash),
+        ))
+        .on_conflict(audit_heads::stream)
+        .do_update()
+        .set((
+            audit_heads::seq.eq(excluded(audit_heads::seq)),
+            audit_heads::hash.eq(excluded(audit_heads::hash)),
+        ))
         .execute(c))?;
     Ok(id)
 }
