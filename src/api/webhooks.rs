@@ -133,8 +133,10 @@ pub async fn rotate(
 #[serde(deny_unknown_fields)]
 pub struct DeliveryQuery {
     /// Page number, from 1.
+    #[param(minimum = 1, maximum = 4294967295_i64, value_type = Option<i64>)]
     pub page: Option<u32>,
-    /// At most 100 (default 20).
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
 }
 
@@ -185,7 +187,9 @@ pub async fn requeue(
 ) -> Result<HttpResponse, AppError> {
     let (id, delivery_id) = path.into_inner();
     let view = call
-        .tx(&admin, move |c, cx| uc::requeue(c, &cx.by(), id, delivery_id))
+        .tx(&admin, move |c, cx| {
+            uc::requeue(c, &cx.by(), id, delivery_id)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(view))
 }

@@ -149,7 +149,16 @@ mod tests {
 
     #[test]
     fn unknown_patterns_are_refused() {
-        for p in ["", "*", "user.*", "auth.login", "listing.", "listing.*.*", "Deal.closed", "deal.Closed"] {
+        for p in [
+            "",
+            "*",
+            "user.*",
+            "auth.login",
+            "listing.",
+            "listing.*.*",
+            "Deal.closed",
+            "deal.Closed",
+        ] {
             assert!(expand(p).is_none(), "{p}");
         }
         assert!(expand("alert.raised").is_some());
@@ -159,7 +168,14 @@ mod tests {
     fn urls_must_be_http_or_https_with_a_host() {
         assert!(valid_url("https://sasac.zj.gov.cn/hooks"));
         assert!(valid_url("http://127.0.0.1:8081/"));
-        for u in ["ftp://x/", "https://", "https:///x", "http://a b/", "javascript:x", "http://u@h/"] {
+        for u in [
+            "ftp://x/",
+            "https://",
+            "https:///x",
+            "http://a b/",
+            "javascript:x",
+            "http://u@h/",
+        ] {
             assert!(!valid_url(u), "{u}");
         }
     }

@@ -188,7 +188,14 @@ pub fn create_or_rotate_system(
     store::set_secret(conn, row.id, &input.secret, now)?;
     store::set_status(conn, row.id, "active", now)?;
     let payload = json!({ "webhook_id": row.id });
-    event(conn, now, Actor::SYSTEM, &meta, "webhook.secret_rotated", payload)?;
+    event(
+        conn,
+        now,
+        Actor::SYSTEM,
+        &meta,
+        "webhook.secret_rotated",
+        payload,
+    )?;
     Ok(WebhookView::from(&existing(conn, row.id)?))
 }
 
@@ -247,7 +254,12 @@ pub fn rotate(
     }
     existing(conn, id)?;
     store::set_secret(conn, id, &input.secret, by.now)?;
-    record(conn, by, "webhook.secret_rotated", json!({ "webhook_id": id }))?;
+    record(
+        conn,
+        by,
+        "webhook.secret_rotated",
+        json!({ "webhook_id": id }),
+    )?;
     Ok(WebhookView::from(&existing(conn, id)?))
 }
 

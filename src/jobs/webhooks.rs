@@ -90,7 +90,8 @@ async fn round(
         .tx(move |c| {
             let now = s.clock.now();
             let w = &s.settings.webhooks;
-            let lease = now + ChronoDuration::seconds(i64::try_from(w.lease_seconds).unwrap_or(120));
+            let lease =
+                now + ChronoDuration::seconds(i64::try_from(w.lease_seconds).unwrap_or(120));
             let rows = store::claim(c, now, lease, &claim_token, i64::from(w.batch_size))?;
             prepare(c, rows)
         })
@@ -193,7 +194,11 @@ async fn deliver(state: &web::Data<AppState>, client: &awc::Client, token: &str,
                         RetryDecision::RetryAt(t) => Some(t),
                         RetryDecision::GiveUp => None,
                     };
-                    let label = if retry_at.is_some() { "retry" } else { "failed" };
+                    let label = if retry_at.is_some() {
+                        "retry"
+                    } else {
+                        "failed"
+                    };
                     let status = status.map(i32::from);
                     store::mark_failed_attempt(c, id, &token, error, status, retry_at)
                         .map(|ok| (ok, label))
@@ -203,7 +208,11 @@ async fn deliver(state: &web::Data<AppState>, client: &awc::Client, token: &str,
         .await;
     match outcome {
         Ok((true, what)) => tracing::debug!(id, outcome = what, "webhook delivery recorded"),
-        Ok((false, _)) => tracing::warn!(id, "webhook claim expired before the outcome was recorded"),
-        Err(e) => tracing::warn!(id, error = %e, "could not record a webhook outcome; it will be retried"),
+        Ok((false, _)) => {
+            tracing::warn!(id, "webhook claim expired before the outcome was recorded")
+        }
+        Err(e) => {
+            tracing::warn!(id, error = %e, "could not record a webhook outcome; it will be retried")
+        }
     }
 }

@@ -178,7 +178,9 @@ async fn register(app: &TestApp, admin: &str, url: &str, secret: &str, events: V
 
 /// A draft listing changed `edits` times: 1 + `edits` `listing.*` events on its stream.
 async fn listing_with_events(app: &TestApp, c: &Cast, edits: usize) -> i64 {
-    let id = draft(app, &c.owner, json!({})).await["id"].as_i64().unwrap();
+    let id = draft(app, &c.owner, json!({})).await["id"]
+        .as_i64()
+        .unwrap();
     for i in 0..edits {
         let r = app
             .patch(
@@ -212,7 +214,11 @@ fn by_listing(received: &[Received]) -> BTreeMap<i64, Vec<i64>> {
     let mut out: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
     for r in received {
         let b = r.json();
-        assert_eq!(b["id"].to_string(), r.event_id, "X-Event-Id is the body's id");
+        assert_eq!(
+            b["id"].to_string(),
+            r.event_id,
+            "X-Event-Id is the body's id"
+        );
         out.entry(b["listing_id"].as_i64().unwrap())
             .or_default()
             .push(b["id"].as_i64().unwrap());
@@ -237,17 +243,33 @@ async fn every_matching_event_is_posted_signed_with_the_trails_payload() {
     let receiver = Receiver::start().await;
     let (_, admin) = app.staff("admin").await;
     let secret = "province-platform-secret-1";
-    register(&app, &admin, &receiver.url("/hook"), secret, json!(["listing.*"])).await;
+    register(
+        &app,
+        &admin,
+        &receiver.url("/hook"),
+        secret,
+        json!(["listing.*"]),
+    )
+    .await;
     let c = cast(&app).await;
     let listing = listing_with_events(&app, &c, 2).await;
     let want = trail(&app, listing).await;
     assert_eq!(want.len(), 3);
 
-    until(20, "three deliveries", async || { receiver.accepted("/hook").len() >= 3 }).await;
+    until(20, "three deliveries", async || {
+        receiver.accepted("/hook").len() >= 3
+    })
+    .await;
 
     let got = receiver.accepted("/hook");
-    assert!(got.iter().all(|r| signed_with(secret, r)), "every signature verifies");
-    assert!(!got.iter().any(|r| signed_with("another-secret-entirely", r)));
+    assert!(
+        got.iter().all(|r| signed_with(secret, r)),
+        "every signature verifies"
+    );
+    assert!(
+        !got.iter()
+            .any(|r| signed_with("another-secret-entirely", r))
+    );
     assert_eq!(by_listing(&got)[&listing], want);
     let first = got[0].json();
     assert_eq!(first["event"], "listing.created");
@@ -258,7 +280,10 @@ async fn every_matching_event_is_posted_signed_with_the_trails_payload() {
         .await
         .unwrap();
     let payload: Value = serde_json::from_str(&stored[0].payload).unwrap();
-    assert_eq!(first["payload"], payload, "the payload is the event's, nothing more");
+    assert_eq!(
+        first["payload"], payload,
+        "the payload is the event's, nothing more"
+    );
 }
 
 #[actix_web::test]
@@ -268,7 +293,14 @@ async fn a_receiver_down_then_up_gets_every_event_once_in_order_across_a_restart
     receiver.stop().await;
     let (_, admin) = app.staff("admin").await;
     let secret = "province-platform-secret-2";
-    let hook = register(&app, &admin, &receiver.url("/down"), secret, json!(["listing.*"])).await;
+    let hook = register(
+        &app,
+        &admin,
+        &receiver.url("/down"),
+        secret,
+        json!(["listing.*"]),
+    )
+    .await;
     let c = cast(&app).await;
     let a = listing_with_events(&app, &c, 3).await;
     let b = listing_with_events(&app, &c, 2).await;
@@ -302,7 +334,11 @@ async fn a_receiver_down_then_up_gets_every_event_once_in_order_across_a_restart
     .await;
     let got = receiver.accepted("/down");
     assert!(got.iter().all(|r| signed_with(secret, r)));
-    assert_eq!(by_listing(&got), expected, "each event once, in order per listing");
+    assert_eq!(
+        by_listing(&got),
+        expected,
+        "each event once, in order per listing"
+    );
     until(10, "the log says delivered", async || {
         deliveries(&second, &admin, hook)
             .await
@@ -317,28 +353,72 @@ async fn a_paused_webhook_sends_nothing_and_sends_everything_on_resume() {
     let app = spawn_app().await;
     let receiver = Receiver::start().await;
     let (_, admin) = app.staff("admin").await;
-    let witness = register(&app, &admin, &receiver.url("/witness"), "witness-secret-0001", json!(["listing.*"])).await;
-    let paused = register(&app, &admin, &receiver.url("/paused"), "paused-secret-00001", json!(["listing.*"])).await;
+    let witness = register(
+        &app,
+        &admin,
+        &receiver.url("/witness"),
+        "witness-secret-0001",
+        json!(["listing.*"]),
+    )
+    .await;
+    let paused = register(
+        &app,
+        &admin,
+        &receiver.url("/paused"),
+        "paused-secret-00001",
+        json!(["listing.*"]),
+    )
+    .await;
     let r = app
-        .post(&format!("/api/v1/admin/webhooks/{paused}/pause"), Some(&admin), &json!({}))
+        .post(
+            &format!("/api/v1/admin/webhooks/{paused}/pause"),
+            Some(&admin),
+            &json!({}),
+        )
         .await;
-    assert_eq!((r.status, r.json()["status"].clone()), (200, json!("paused")));
+    assert_eq!(
+        (r.status, r.json()["status"].clone()),
+        (200, json!("paused"))
+    );
     let c = cast(&app).await;
     let listing = listing_with_events(&app, &c, 2).await;
 
     // The active witness got all three: the worker has had its rounds.
-    until(20, "the witness's deliveries", async || { receiver.accepted("/witness").len() >= 3 }).await;
-    assert!(receiver.accepted("/paused").is_empty(), "nothing while paused");
+    until(20, "the witness's deliveries", async || {
+        receiver.accepted("/witness").len() >= 3
+    })
+    .await;
+    assert!(
+        receiver.accepted("/paused").is_empty(),
+        "nothing while paused"
+    );
     let queued = deliveries(&app, &admin, paused).await;
     assert_eq!(queued.len(), 3);
-    assert!(queued.iter().all(|d| d["status"] == "pending" && d["attempts"] == 0));
+    assert!(
+        queued
+            .iter()
+            .all(|d| d["status"] == "pending" && d["attempts"] == 0)
+    );
 
     let r = app
-        .post(&format!("/api/v1/admin/webhooks/{paused}/resume"), Some(&admin), &json!({}))
+        .post(
+            &format!("/api/v1/admin/webhooks/{paused}/resume"),
+            Some(&admin),
+            &json!({}),
+        )
         .await;
-    assert_eq!((r.status, r.json()["status"].clone()), (200, json!("active")));
-    until(20, "the queued deliveries", async || { receiver.accepted("/paused").len() >= 3 }).await;
-    assert_eq!(by_listing(&receiver.accepted("/paused"))[&listing], trail(&app, listing).await);
+    assert_eq!(
+        (r.status, r.json()["status"].clone()),
+        (200, json!("active"))
+    );
+    until(20, "the queued deliveries", async || {
+        receiver.accepted("/paused").len() >= 3
+    })
+    .await;
+    assert_eq!(
+        by_listing(&receiver.accepted("/paused"))[&listing],
+        trail(&app, listing).await
+    );
     assert_eq!(deliveries(&app, &admin, witness).await.len(), 3);
 }
 
@@ -348,21 +428,43 @@ async fn a_rotated_secret_signs_the_deliveries_after_the_rotation() {
     let receiver = Receiver::start().await;
     let (_, admin) = app.staff("admin").await;
     let (old, new) = ("the-old-secret-000001", "the-new-secret-000002");
-    let hook = register(&app, &admin, &receiver.url("/rot"), old, json!(["listing.*"])).await;
+    let hook = register(
+        &app,
+        &admin,
+        &receiver.url("/rot"),
+        old,
+        json!(["listing.*"]),
+    )
+    .await;
     let c = cast(&app).await;
     let first = listing_with_events(&app, &c, 0).await;
-    until(20, "the first delivery", async || { receiver.accepted("/rot").len() >= 1 }).await;
+    until(20, "the first delivery", async || {
+        !receiver.accepted("/rot").is_empty()
+    })
+    .await;
 
     let r = app
-        .post(&format!("/api/v1/admin/webhooks/{hook}/secret"), Some(&admin), &json!({"secret": new}))
+        .post(
+            &format!("/api/v1/admin/webhooks/{hook}/secret"),
+            Some(&admin),
+            &json!({"secret": new}),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     assert!(r.json().get("secret").is_none());
     let second = listing_with_events(&app, &c, 0).await;
-    until(20, "the second delivery", async || { receiver.accepted("/rot").len() >= 2 }).await;
+    until(20, "the second delivery", async || {
+        receiver.accepted("/rot").len() >= 2
+    })
+    .await;
 
     let got = receiver.accepted("/rot");
-    let of = |l: i64| got.iter().find(|r| r.json()["listing_id"] == l).unwrap().clone();
+    let of = |l: i64| {
+        got.iter()
+            .find(|r| r.json()["listing_id"] == l)
+            .unwrap()
+            .clone()
+    };
     assert!(signed_with(old, &of(first)) && !signed_with(new, &of(first)));
     assert!(signed_with(new, &of(second)) && !signed_with(old, &of(second)));
     let audit = app.audit_count(Some("webhook.secret_rotated")).await;
@@ -375,25 +477,43 @@ async fn a_failed_delivery_holds_its_listing_back_until_it_is_requeued() {
     let receiver = Receiver::start().await;
     receiver.answer(500);
     let (_, admin) = app.staff("admin").await;
-    let hook = register(&app, &admin, &receiver.url("/fail"), "failing-secret-00001", json!(["listing.*"])).await;
+    let hook = register(
+        &app,
+        &admin,
+        &receiver.url("/fail"),
+        "failing-secret-00001",
+        json!(["listing.*"]),
+    )
+    .await;
     let c = cast(&app).await;
     let listing = listing_with_events(&app, &c, 2).await;
 
     until(20, "the first delivery failed", async || {
-        deliveries(&app, &admin, hook).await.iter().any(|d| d["status"] == "failed")
+        deliveries(&app, &admin, hook)
+            .await
+            .iter()
+            .any(|d| d["status"] == "failed")
     })
     .await;
     let log = deliveries(&app, &admin, hook).await; // newest first
     let failed = log.last().unwrap().clone();
-    assert_eq!((failed["status"].clone(), failed["attempts"].clone()), (json!("failed"), json!(2)));
+    assert_eq!(
+        (failed["status"].clone(), failed["attempts"].clone()),
+        (json!("failed"), json!(2))
+    );
     assert_eq!(failed["last_status"], 500);
     assert!(
-        log[..2].iter().all(|d| d["status"] == "pending" && d["attempts"] == 0),
+        log[..2]
+            .iter()
+            .all(|d| d["status"] == "pending" && d["attempts"] == 0),
         "later events wait behind the failed one: {log:?}"
     );
     let r = app
         .post(
-            &format!("/api/v1/admin/webhooks/{hook}/deliveries/{}/requeue", log[0]["id"]),
+            &format!(
+                "/api/v1/admin/webhooks/{hook}/deliveries/{}/requeue",
+                log[0]["id"]
+            ),
             Some(&admin),
             &json!({}),
         )
@@ -403,14 +523,23 @@ async fn a_failed_delivery_holds_its_listing_back_until_it_is_requeued() {
     receiver.answer(200);
     let r = app
         .post(
-            &format!("/api/v1/admin/webhooks/{hook}/deliveries/{}/requeue", failed["id"]),
+            &format!(
+                "/api/v1/admin/webhooks/{hook}/deliveries/{}/requeue",
+                failed["id"]
+            ),
             Some(&admin),
             &json!({}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    until(20, "all three delivered", async || { receiver.accepted("/fail").len() >= 3 }).await;
-    assert_eq!(by_listing(&receiver.accepted("/fail"))[&listing], trail(&app, listing).await);
+    until(20, "all three delivered", async || {
+        receiver.accepted("/fail").len() >= 3
+    })
+    .await;
+    assert_eq!(
+        by_listing(&receiver.accepted("/fail"))[&listing],
+        trail(&app, listing).await
+    );
 }
 
 #[actix_web::test]
@@ -419,7 +548,10 @@ async fn registrations_are_validated_and_secrets_never_shown() {
     let (_, admin) = app.staff("admin").await;
     let post = |body: Value| {
         let (app, admin) = (&app, admin.clone());
-        async move { app.post("/api/v1/admin/webhooks", Some(&admin), &body).await }
+        async move {
+            app.post("/api/v1/admin/webhooks", Some(&admin), &body)
+                .await
+        }
     };
     let ok = json!({"url": "https://jg.example.gov.cn/hook", "secret": "0123456789abcdef", "events": ["listing.*", "bid.accepted", "deal.*", "alert.raised"]});
     for (field, value) in [
@@ -443,15 +575,25 @@ async fn registrations_are_validated_and_secrets_never_shown() {
     assert!(!String::from_utf8_lossy(&list.body).contains("0123456789abcdef"));
     assert_eq!(list.json()[0]["events"], ok["events"]);
     let r = app
-        .post(&format!("/api/v1/admin/webhooks/{id}/secret"), Some(&admin), &json!({"secret": "short"}))
+        .post(
+            &format!("/api/v1/admin/webhooks/{id}/secret"),
+            Some(&admin),
+            &json!({"secret": "short"}),
+        )
         .await;
     r.assert_problem(422, "validation_failed");
     let r = app
-        .post("/api/v1/admin/webhooks/999999/pause", Some(&admin), &json!({}))
+        .post(
+            "/api/v1/admin/webhooks/999999/pause",
+            Some(&admin),
+            &json!({}),
+        )
         .await;
     r.assert_problem(404, "not_found");
     // The secret is in no audit event.
-    let events = app.get("/api/v1/audit/events?per_page=100", Some(&admin)).await;
+    let events = app
+        .get("/api/v1/audit/events?per_page=100", Some(&admin))
+        .await;
     assert!(!String::from_utf8_lossy(&events.body).contains("0123456789abcdef"));
     assert_eq!(app.audit_count(Some("webhook.registered")).await, 1);
 }
@@ -466,7 +608,11 @@ async fn a_registered_webhook_adds_no_statement_to_the_bid_path_and_gets_the_bid
     let (id, b) = ready_for_auction(&app, &c, 2, json!({})).await;
     let start = (chrono::Utc::now() + chrono::Duration::seconds(603)).to_rfc3339();
     let r = app
-        .post(&format!("/api/v1/listings/{id}/auction"), Some(&c.operator), &json!({"starts_at": start}))
+        .post(
+            &format!("/api/v1/listings/{id}/auction"),
+            Some(&c.operator),
+            &json!({"starts_at": start}),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     app.stop_jobs().await;
@@ -477,20 +623,38 @@ async fn a_registered_webhook_adds_no_statement_to_the_bid_path_and_gets_the_bid
     assert_eq!(bid(&app, id, &b[1], "10050000", &key()).await.status, 201);
     let without = app.statements() - before;
     let secret = "bid-path-secret-00001";
-    register(&app, &admin, &receiver.url("/bids"), secret, json!(["bid.accepted"])).await;
+    register(
+        &app,
+        &admin,
+        &receiver.url("/bids"),
+        secret,
+        json!(["bid.accepted"]),
+    )
+    .await;
     let before = app.statements();
     assert_eq!(bid(&app, id, &b[0], "10100000", &key()).await.status, 201);
     let with = app.statements() - before;
-    assert_eq!(with, without, "the fan-out is the database's trigger, not a statement");
+    assert_eq!(
+        with, without,
+        "the fan-out is the database's trigger, not a statement"
+    );
 
     // A fresh instance's worker sends the bid made after the registration.
     let second = spawn_sibling(&app, |_| {}).await;
     // The test moved its clock (the auction's schedule): the new instance's clock agrees.
-    second.clock.advance(app.now() - second.now() + chrono::Duration::seconds(1));
-    until(20, "the bid's delivery", async || !receiver.accepted("/bids").is_empty()).await;
+    second
+        .clock
+        .advance(app.now() - second.now() + chrono::Duration::seconds(1));
+    until(20, "the bid's delivery", async || {
+        !receiver.accepted("/bids").is_empty()
+    })
+    .await;
     let got = receiver.accepted("/bids");
     assert_eq!(got.len(), 1);
     assert!(signed_with(secret, &got[0]));
     let body = got[0].json();
-    assert_eq!((body["event"].clone(), body["listing_id"].clone()), (json!("bid.placed"), json!(id)));
+    assert_eq!(
+        (body["event"].clone(), body["listing_id"].clone()),
+        (json!("bid.placed"), json!(id))
+    );
 }
