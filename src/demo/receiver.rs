@@ -41,11 +41,18 @@ async fn receive(
     body: web::Bytes,
     receiver: web::Data<Receiver>,
 ) -> HttpResponse {
-    println!("{}", describe(&req, &body, &receiver));
-    HttpResponse::NoContent().finish()
+    let (line, verified) = describe(&req, &body, &receiver);
+    println!("{line}");
+    if verified {
+        HttpResponse::NoContent().finish()
+    } else {
+        // Not from the exchange (or signed with another secret): refused, and not remembered.
+        HttpResponse::Unauthorized().finish()
+    }
 }
 
-fn describe(req: &HttpRequest, body: &[u8], receiver: &Receiver) -> String {
+/// The line to print, and whether the signature verifies.
+fn describe(req: &HttpRequest, body: &[u8], receiver: &Receiver) -> (String, bool) {
     let header = |name: &str| {
         req.headers()
             .get(name)
@@ -56,19 +63,20 @@ fn describe(req: &HttpRequest, body: &[u8], receiver: &Receiver) -> String {
     let event_id = header("X-Event-Id");
     let verified = webhook::verify(&receiver.secret, body, &header("X-Signature"));
     let repeat = match receiver.seen.lock() {
-        Ok(mut seen) => !seen.insert(event_id.clone()),
-        Err(_) => false,
+        Ok(mut seen) if verified => !seen.insert(event_id.clone()),
+        _ => false,
     };
     let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let listing = parsed["listing_id"]
         .as_i64()
         .map_or_else(|| "-".to_string(), |l| l.to_string());
-    format!(
+    let line = format!(
         "webhook  event {:<6} {:<28} listing {:<5} signature {}{}",
         event_id,
         parsed["event"].as_str().unwrap_or("?"),
         listing,
         if verified { "ok" } else { "INVALID" },
         if repeat { "  (repeat: ignored)" } else { "" },
-    )
+    );
+    (line, verified)
 }
