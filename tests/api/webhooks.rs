@@ -658,3 +658,39 @@ async fn a_registered_webhook_adds_no_statement_to_the_bid_path_and_gets_the_bid
         (json!("bid.placed"), json!(id))
     );
 }
+
+#[actix_web::test]
+async fn two_instances_on_one_database_send_each_delivery_once_and_in_order() {
+    let app = spawn_app().await;
+    let sibling = spawn_sibling(&app, |_| {}).await;
+    let receiver = Receiver::start().await;
+    let (_, admin) = app.staff("admin").await;
+    let secret = "two-instances-secret-01";
+    register(
+        &app,
+        &admin,
+        &receiver.url("/two"),
+        secret,
+        json!(["listing.*"]),
+    )
+    .await;
+    let c = cast(&app).await;
+    let mut expected = BTreeMap::new();
+    for instance in [&app, &sibling, &app, &sibling] {
+        let id = listing_with_events(instance, &c, 3).await;
+        expected.insert(id, trail(&app, id).await);
+    }
+    let total: usize = expected.values().map(Vec::len).sum();
+    until(30, "every event delivered", async || {
+        receiver.received().len() >= total
+    })
+    .await;
+
+    // Both instances' workers claim from the same outbox; every answer was a 2xx, so a
+    // repeated X-Event-Id would mean two workers sent one delivery.
+    let all = receiver.received();
+    let ids: HashSet<&str> = all.iter().map(|r| r.event_id.as_str()).collect();
+    assert_eq!(ids.len(), all.len(), "a delivery was sent twice");
+    assert_eq!(by_listing(&all), expected);
+    assert!(all.iter().all(|r| signed_with(secret, r)));
+}
