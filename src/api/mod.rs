@@ -29,6 +29,7 @@ pub mod proofs;
 pub mod registrations;
 pub mod report;
 pub mod sandbox;
+pub mod webhooks;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -116,6 +117,13 @@ route_table! {
     get "/api/v1/supervisory-bodies" => bodies::list, Access::Public;
     post "/api/v1/admin/supervisory-bodies" => bodies::create, Access::Roles(ADMINS);
     post "/api/v1/admin/organizations/{id}/supervisory-body" => bodies::attach, Access::Roles(ADMINS);
+    post "/api/v1/admin/webhooks" => webhooks::create, Access::Roles(ADMINS);
+    get "/api/v1/admin/webhooks" => webhooks::list, Access::Roles(ADMINS);
+    post "/api/v1/admin/webhooks/{id}/pause" => webhooks::pause, Access::Roles(ADMINS);
+    post "/api/v1/admin/webhooks/{id}/resume" => webhooks::resume, Access::Roles(ADMINS);
+    post "/api/v1/admin/webhooks/{id}/secret" => webhooks::rotate, Access::Roles(ADMINS);
+    get "/api/v1/admin/webhooks/{id}/deliveries" => webhooks::deliveries, Access::Roles(ADMINS);
+    post "/api/v1/admin/webhooks/{id}/deliveries/{delivery_id}/requeue" => webhooks::requeue, Access::Roles(ADMINS);
     get "/api/v1/me" => me::me, Access::SignedIn;
     get "/api/v1/me/notifications" => notifications::mine, Access::SignedIn;
     get "/api/v1/notifications" => notifications::deliveries, Access::Roles(OPERATORS);

@@ -55,6 +55,19 @@ pub enum Command {
     /// published: refused with APP_ENV=production). Logs at `info` unless RUST_LOG says
     /// otherwise.
     Demo(DemoArgs),
+    /// Listen for webhook deliveries on 127.0.0.1 and print each one: its event, id and
+    /// whether its signature verifies with --secret (see docs/webhooks.md).
+    WebhookReceiver(ReceiverArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReceiverArgs {
+    /// The loopback port to listen on.
+    #[arg(long, default_value_t = 8091)]
+    pub port: u16,
+    /// The secret the webhook was registered with.
+    #[arg(long, env = "WEBHOOK_SECRET")]
+    pub secret: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -81,6 +94,10 @@ pub struct DemoArgs {
     /// How many of the live auction's four eligible bidders are simulated.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(1..=4))]
     pub bidders: u8,
+    /// Start a webhook receiver on this loopback port, register it for the supervision
+    /// platform's events, and print every delivery it gets.
+    #[arg(long, value_name = "PORT")]
+    pub webhook_receiver: Option<u16>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -156,6 +173,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     // A witness needs no configuration of the exchange either.
     let command = match cli.command {
         Some(Command::Witness(args)) => return witness::run(args).await,
+        Some(Command::WebhookReceiver(args)) => {
+            let (url, server) = crate::demo::receiver::start(args.port, args.secret)?;
+            println!("Receiving webhooks at {url}; Ctrl-C stops.");
+            return Ok(server.await?);
+        }
         other => other,
     };
     let mut settings = Settings::load()?;
@@ -171,13 +193,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate(args) => migrate_command(settings, args).await?,
         Command::Audit { command } => return audit_command(settings, command).await,
-        Command::Witness(_) => {}
+        Command::Witness(_) | Command::WebhookReceiver(_) => {}
         Command::Demo(args) => {
             let options = crate::demo::Options {
                 database: args.database,
                 reset: args.reset,
                 seed_only: args.seed_only,
                 bidders: usize::from(args.bidders),
+                webhook_receiver: args.webhook_receiver,
             };
             return crate::demo::run(settings, options).await;
         }

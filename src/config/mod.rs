@@ -9,6 +9,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use toml::{Table, Value};
 
+mod webhooks;
+pub use webhooks::WebhookSettings;
+
 /// The deployment profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppEnv {
@@ -58,6 +61,7 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     pub ocds: OcdsSettings,
     pub sandbox: SandboxSettings,
+    pub webhooks: WebhookSettings,
 }
 
 /// Non-production conveniences.
@@ -517,6 +521,7 @@ impl Settings {
         self.listing.policy()?;
         self.ocds.validate()?;
         self.live.validate()?;
+        self.webhooks.validate()?;
         if self.listing.scheduler_tick_ms == 0 {
             bail!("listing.scheduler_tick_ms must be at least 1");
         }

@@ -7,6 +7,7 @@
 //! have published passwords, so the demo refuses to run in production.
 
 pub mod data;
+pub mod receiver;
 pub mod seed;
 pub mod simulate;
 
@@ -42,6 +43,8 @@ pub struct Options {
     pub seed_only: bool,
     /// Simulated bidders on the live auction.
     pub bidders: usize,
+    /// Start a webhook receiver on this loopback port and register it.
+    pub webhook_receiver: Option<u16>,
 }
 
 impl Default for Options {
@@ -51,6 +54,7 @@ impl Default for Options {
             reset: false,
             seed_only: false,
             bidders: 4,
+            webhook_receiver: None,
         }
     }
 }
@@ -76,6 +80,10 @@ pub async fn run(settings: Settings, options: Options) -> anyhow::Result<()> {
     if options.seed_only {
         return Ok(());
     }
+    let receiver = match options.webhook_receiver {
+        Some(port) => Some(receiver_on(&state, port).await?),
+        None => None,
+    };
     let app = Application::start(state).await?;
     let state = app.state();
     let live = match seeded.live_listing_id {
@@ -106,7 +114,39 @@ pub async fn run(settings: Settings, options: Options) -> anyhow::Result<()> {
     if let Some(task) = simulation {
         task.abort();
     }
+    if let Some(server) = receiver {
+        server.stop(true).await;
+    }
     Ok(served?)
+}
+
+/// Starts a webhook receiver on `port` and registers it for the supervision platform's
+/// events (with a fresh secret each run); it prints each delivery as it arrives.
+async fn receiver_on(
+    state: &web::Data<AppState>,
+    port: u16,
+) -> anyhow::Result<actix_web::dev::ServerHandle> {
+    let secret = crate::random::token();
+    let (url, server) = receiver::start(port, secret.clone())?;
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    let input = crate::exchange::webhooks::NewWebhook {
+        url: url.clone(),
+        secret,
+        events: ["listing.*", "bid.accepted", "deal.*", "alert.raised"]
+            .map(String::from)
+            .to_vec(),
+    };
+    let s = state.clone();
+    let hook = state
+        .db
+        .tx(move |c| crate::exchange::webhooks::create_or_rotate_system(c, s.clock.now(), &input))
+        .await?;
+    println!(
+        "Webhook receiver at {url} (webhook {}): deliveries are printed below as they arrive.",
+        hook.id
+    );
+    Ok(handle)
 }
 
 /// Seeds `settings`' database with the data set (tests and scripts; `run` does the same).

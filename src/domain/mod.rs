@@ -21,6 +21,7 @@ pub mod risk;
 pub mod role;
 pub mod scope;
 pub mod supervision;
+pub mod webhook;
 
 pub use clock::Clock;
 pub use role::Role;

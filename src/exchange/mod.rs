@@ -14,6 +14,7 @@ pub mod risk;
 pub mod sandbox;
 pub mod scope;
 pub mod supervision;
+pub mod webhooks;
 
 use std::path::Path;
 

@@ -5,6 +5,7 @@
 pub mod listings;
 pub mod outbox;
 pub mod sandbox;
+pub mod webhooks;
 
 use std::time::Duration;
 
@@ -47,7 +48,11 @@ impl Jobs {
 /// Starts the jobs.
 pub fn spawn(state: web::Data<AppState>) -> Jobs {
     let (stop, stopped) = watch::channel(false);
-    let graceful = vec![tokio::spawn(outbox::run(state.clone(), stopped))];
+    let graceful = vec![
+        tokio::spawn(outbox::run(state.clone(), stopped.clone())),
+        // awc's client is not Send: the webhook worker runs on the current (actix) thread.
+        actix_web::rt::spawn(webhooks::run(state.clone(), stopped)),
+    ];
     let mut handles = vec![tokio::spawn(listings::run(state.clone()))];
     let every = state.settings.audit.checkpoint_interval_seconds;
     if every > 0 {

@@ -34,6 +34,7 @@ pub mod sealed;
 pub mod sessions;
 pub mod users;
 pub mod verifications;
+pub mod webhooks;
 
 use std::time::Duration;
 

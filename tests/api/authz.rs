@@ -165,6 +165,13 @@ const TABLE: &[Line] = &[
     l("POST",  "/api/v1/admin/supervisory-bodies",          ADMINS,      Some(r#"{"name":"授权测试区国资办","region_code":"330199","parent_id":1}"#), &[(Admin, Status(201))]),
     // The world's enterprise is moved to the province, where it already is.
     l("POST",  "/api/v1/admin/organizations/{id}/supervisory-body", ADMINS, Some(r#"{"supervisory_body_id":1}"#), &[(Admin, Status(200))]),
+    l("POST",  "/api/v1/admin/webhooks",                    ADMINS,      Some(r#"{"url":"http://127.0.0.1:9/authz","secret":"authz-matrix-secret-0002","events":["deal.*"]}"#), &[(Admin, Status(201))]),
+    l("GET",   "/api/v1/admin/webhooks",                    ADMINS,      NONE, &[(Admin, Status(200))]),
+    l("POST",  "/api/v1/admin/webhooks/{id}/pause",         ADMINS,      NONE, &[(Admin, Status(200))]),
+    l("POST",  "/api/v1/admin/webhooks/{id}/resume",        ADMINS,      NONE, &[(Admin, Status(200))]),
+    l("POST",  "/api/v1/admin/webhooks/{id}/secret",        ADMINS,      Some(r#"{"secret":"authz-matrix-secret-0003"}"#), &[(Admin, Status(200))]),
+    l("GET",   "/api/v1/admin/webhooks/{id}/deliveries",    ADMINS,      NONE, &[(Admin, Status(200))]),
+    l("POST",  "/api/v1/admin/webhooks/{id}/deliveries/{delivery_id}/requeue", ADMINS, NONE, &[(Admin, HIDDEN)]),
     l("GET",   "/api/v1/me",                                SIGNED_IN,   NONE, &[]),
     // Each caller reads only its own mail.
     l("GET",   "/api/v1/me/notifications",                  SIGNED_IN,   NONE, &[(Owner, Sees(Item::Notification)), (OtherEnterprise, Blind(Item::Notification)), (Registered, Blind(Item::Notification)), (Bidder, Blind(Item::Notification)), (Operator, Blind(Item::Notification)), (Auditor, Blind(Item::Notification)), (Admin, Blind(Item::Notification))]),
@@ -336,6 +343,8 @@ struct World {
     spare_user: i64,
     /// The owner's organisation.
     organization: i64,
+    /// A webhook the administrator registered (to an address where nothing listens).
+    webhook: i64,
     sessions: HashMap<Caller, Session>,
 }
 
@@ -357,6 +366,9 @@ impl World {
             ("alerts", "id") => Some(self.alert.to_string()),
             ("users", "id") => Some(self.spare_user.to_string()),
             ("organizations", "id") => Some(self.organization.to_string()),
+            ("webhooks", "id") => Some(self.webhook.to_string()),
+            // No such delivery: 404 for the administrator.
+            ("deliveries", "delivery_id") => Some("999999999".to_string()),
             ("records", "project_no") => Some(self.project_no.clone()),
             ("assets", "file") => Some("pages.css".to_string()),
             // The log's first entry and a tree size with no checkpoint (404 for everyone).
@@ -467,8 +479,17 @@ async fn world(app: &TestApp) -> World {
         .json()["id"]
         .as_i64()
         .unwrap();
+    let hook = app
+        .post(
+            "/api/v1/admin/webhooks",
+            sessions[&Admin].access.as_deref(),
+            &json!({"url": "http://127.0.0.1:9/hooks", "secret": "authz-matrix-secret-0001", "events": ["alert.raised"]}),
+        )
+        .await;
+    assert_eq!(hook.status, 201, "{}", String::from_utf8_lossy(&hook.body));
     let mut w = world_of(app, listing, registration, sessions).await;
     w.spare_user = spare_user;
+    w.webhook = hook.json()["id"].as_i64().unwrap();
     w
 }
 
@@ -554,6 +575,7 @@ async fn world_of(
             .as_i64()
             .expect("the shortened disclosure raised an alert"),
         spare_user: 0,
+        webhook: 0,
         organization: l["seller"]["organization_id"].as_i64().unwrap(),
         sessions,
     }

@@ -37,3 +37,4 @@ mod road;
 mod sandbox;
 mod sealed;
 mod tokens;
+mod webhooks;

@@ -1,0 +1,4 @@
+DROP TRIGGER audit_events_webhook_fanout;
+DROP TABLE webhook_deliveries;
+DROP TABLE webhook_subscriptions;
+DROP TABLE webhooks;
