@@ -28,6 +28,7 @@ const LAYERS: &[&str] = &[
     "config",
     "error",
     "random",
+    "tls",
     "domain",
 ];
 

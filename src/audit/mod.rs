@@ -122,8 +122,8 @@ pub fn record_logged(
 /// log's lock ([`log::lock`]) serialises every append, so it also guards the stream heads.
 pub fn append(conn: &mut Conn, mut body: chain::EventBody) -> Result<Logged, AppError> {
     let log_head = log::lock(conn)?;
-    let (seq, prev) = store::head(conn, &body.stream)?
-        .unwrap_or_else(|| (0, chain::GENESIS_HASH.to_string()));
+    let (seq, prev) =
+        store::head(conn, &body.stream)?.unwrap_or_else(|| (0, chain::GENESIS_HASH.to_string()));
     body.stream_seq = seq + 1;
     body.prev_hash = prev;
     let hash = chain::hash(&body);

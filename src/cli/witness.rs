@@ -182,6 +182,7 @@ pub async fn run(args: WitnessArgs) -> anyhow::Result<()> {
         args.name,
         STANDARD.encode(key.verifying_key().as_bytes())
     );
+    crate::tls::use_ring();
     let client = awc::Client::builder()
         .timeout(Duration::from_secs(30))
         .finish();

@@ -22,7 +22,7 @@ pub const FAMILIES: [&str; 8] = [
 ];
 
 /// API names that are not audit action names, and the actions they stand for. The API calls
-/// an accepted bid `bid.accepted`; the trail records it as `bid.placed` (an English or Dutch
+/// an accepted bid `bid.accepted`; the trail records it as `bid.placed` (an English
 /// auction's bid) or `bid.sealed` (a sealed bid, whose amount its event never holds).
 const ALIASES: [(&str, &[&str]); 1] = [("bid.accepted", &["bid.placed", "bid.sealed"])];
 

@@ -56,6 +56,7 @@ fn policy(state: &AppState) -> RetryPolicy {
 
 pub async fn run(state: web::Data<AppState>, mut stop: watch::Receiver<bool>) {
     let every = Duration::from_millis(state.settings.webhooks.poll_interval_ms);
+    crate::tls::use_ring();
     let client = awc::Client::builder()
         .timeout(Duration::from_secs(state.settings.webhooks.timeout_seconds))
         .finish();

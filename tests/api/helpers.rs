@@ -128,7 +128,10 @@ async fn boot(settings: Settings, db: Option<TestDb>) -> TestApp {
     let running = app.spawn();
     TestApp {
         address,
-        client: awc::Client::builder().disable_timeout().finish(),
+        client: {
+            asset_exchange::tls::use_ring();
+            awc::Client::builder().disable_timeout().finish()
+        },
         clock,
         settings,
         state,

@@ -694,3 +694,44 @@ async fn two_instances_on_one_database_send_each_delivery_once_and_in_order() {
     assert_eq!(by_listing(&all), expected);
     assert!(all.iter().all(|r| signed_with(secret, r)));
 }
+
+/// An https URL is spoken to in TLS: the first bytes the platform's address receives are a
+/// TLS handshake record (0x16, version 3.x), and the failed handshake is logged as a retry.
+#[actix_web::test]
+async fn an_https_webhook_is_delivered_over_tls() {
+    let app = spawn_app().await;
+    let (_, admin) = app.staff("admin").await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let url = format!("https://127.0.0.1:{port}/hook");
+    let hook = register(
+        &app,
+        &admin,
+        &url,
+        "province-platform-secret-tls",
+        json!(["listing.*"]),
+    )
+    .await;
+    let c = cast(&app).await;
+    listing_with_events(&app, &c, 0).await;
+    let (mut socket, _) = tokio::time::timeout(Duration::from_secs(20), listener.accept())
+        .await
+        .expect("the delivery never connected")
+        .unwrap();
+    let mut first = [0u8; 3];
+    socket.read_exact(&mut first).await.unwrap();
+    assert_eq!(
+        first,
+        [0x16, 0x03, 0x01],
+        "not a TLS ClientHello: {first:?}"
+    );
+    drop(socket);
+    drop(listener);
+    until(20, "the failed handshake is logged", async || {
+        deliveries(&app, &admin, hook)
+            .await
+            .iter()
+            .any(|d| d["status"] != "delivered" && !d["last_error"].is_null())
+    })
+    .await;
+}
