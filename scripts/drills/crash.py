@@ -238,8 +238,10 @@ def sealed_before_opening(server, db, ex, load):
     assert auction["phase"] == "sealed", auction
     assert auction["bid_count"] == len(ex.bidders), auction
     assert auction.get("current_price") is None, auction
-    n_bids = int(db.query("SELECT count(*) FROM bids WHERE listing_id = %d" % ex.listing_id)[0][0])
-    assert n_bids == len(ex.bidders), n_bids
+    n_sealed, n_keys = map(int, db.query(
+        "SELECT count(*), count(DISTINCT idempotency_key) FROM sealed_bids WHERE listing_id = %d"
+        % ex.listing_id)[0])
+    assert n_sealed == n_keys == len(ex.bidders), (n_sealed, n_keys)
     return auction
 
 
@@ -255,9 +257,13 @@ def sealed_after_opening(server, ex, load):
     status, _, bids = request("GET", url + "/bids")
     assert status == 200, bids
     assert [b["seq"] for b in bids] == list(range(1, len(ex.bidders) + 1)), bids
-    by_id = {b["id"]: b for b in bids}
+    # Revealed bids are new rows: each bidder's one bid is found by its code.
+    by_code = {}
+    for b in bids:
+        assert b["bidder_code"] not in by_code, "two bids of %s" % b["bidder_code"]
+        by_code[b["bidder_code"]] = b
     for i, ack in load.acked.items():
-        found = by_id.get(ack["id"])
+        found = by_code.get(ack["bidder_code"])
         assert found is not None and found["amount"] == ack["amount"], (ack, found)
     top = max(Decimal(b["amount"]) for b in bids)
     winner = min((b for b in bids if Decimal(b["amount"]) == top), key=lambda b: b["seq"])
@@ -283,7 +289,7 @@ def sealed_drill(backend, rng):
                    for i in range(len(ex.bidders))]
         for t in threads:
             t.start()
-        delay = rng.uniform(0.02, 0.4)
+        delay = rng.uniform(0.005, 0.2)
         time.sleep(delay)
         server.kill()
         for t in threads:
