@@ -72,6 +72,24 @@ pub fn due(
     for reg in store::open_registrations(conn, LIMIT)? {
         of_registration(conn, rules, &reg, now, &mut out)?;
     }
+    // A deposit deadline the decision was waiting for passes as the listing is decided: its
+    // registration is no longer open, yet the bidder is told the deadline passed.
+    let since = now - Duration::days(STALE_DAYS);
+    for reg in store::deposits_passed_at_decision(conn, since, LIMIT)? {
+        if let Some(due) = reg.deposit_due_at.map(from_db)
+            && let Some(m) = at(rules, due, now)
+        {
+            out.push(Reminder {
+                subject: format!("registration:{}:{}", reg.id, due.timestamp()),
+                what: "deposit",
+                due,
+                moment: m,
+                listing_id: reg.listing_id,
+                to: To::User(reg.user_id),
+                amount: None,
+            });
+        }
+    }
     for deal in store::open_deals(conn, LIMIT)? {
         of_deal(&deal, rules, now, &mut out);
     }
