@@ -380,6 +380,9 @@ pub struct BrowseQuery {
     /// Listing price at most (yuan).
     #[param(value_type = Option<Money>)]
     pub max_price: Option<String>,
+    /// GB/T 2260 code of a supervising body (e.g. `330100` 杭州市): only listings of
+    /// enterprises attached to that body or to one below it (a city and its counties).
+    pub region_code: Option<String>,
     /// Page number, from 1.
     #[param(minimum = 1, maximum = 4294967295_i64, value_type = Option<i64>)]
     pub page: Option<u32>,
@@ -414,6 +417,18 @@ fn price(field: &str, v: &Option<String>) -> Result<Option<i64>, AppError> {
                 .map_err(|e| AppError::bad_request("invalid_query", format!("{field} {e}")))
         })
         .transpose()
+}
+
+/// The region code asked for, if well formed.
+fn region_code(q: &BrowseQuery) -> Result<Option<String>, AppError> {
+    match q.region_code.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(code) if crate::domain::scope::valid_region_code(code) => Ok(Some(code.to_string())),
+        Some(_) => Err(AppError::bad_request(
+            "invalid_query",
+            "region_code must be a six-digit GB/T 2260 code",
+        )),
+    }
 }
 
 /// The filters `q` asks for, as far as `viewer` may see.
@@ -498,11 +513,27 @@ pub async fn browse(
         }
     };
     let viewer = Viewer::of(user.0.as_ref());
-    let b = browse_filter(&q, viewer.clone())?;
+    let mut b = browse_filter(&q, viewer.clone())?;
+    let region = region_code(&q)?;
     let (now, counts) = (state.clock.now(), state.browse_counts.clone());
     let page = state
         .db
-        .run(move |c| browse_page(c, &b, start, paging, viewer, now, &counts))
+        .run(move |c| {
+            if let Some(code) = region {
+                let within = b.organizations.take();
+                b.organizations = Some(
+                    crate::exchange::scope::organizations_in_region(c, &code, within)?.ok_or_else(
+                        || {
+                            AppError::bad_request(
+                                "invalid_query",
+                                "no supervising body has this region_code",
+                            )
+                        },
+                    )?,
+                );
+            }
+            browse_page(c, &b, start, paging, viewer, now, &counts)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(page))
 }

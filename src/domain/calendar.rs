@@ -392,6 +392,64 @@ mod tests {
         assert_eq!(after(d(2025, 9, 30), 3), d(2025, 10, 11));
     }
 
+    /// Every range of the State Council's 2025 notice (国办发明电〔2024〕12号), pinned one by
+    /// one: each day off, the working day on either side, and each 调休 weekend day.
+    #[test]
+    fn every_2025_holiday_and_working_weekend_is_as_published() {
+        let off = [
+            (d(2025, 1, 1), d(2025, 1, 1)),
+            (d(2025, 1, 28), d(2025, 2, 4)),
+            (d(2025, 4, 4), d(2025, 4, 6)),
+            (d(2025, 5, 1), d(2025, 5, 5)),
+            (d(2025, 5, 31), d(2025, 6, 2)),
+            (d(2025, 10, 1), d(2025, 10, 8)),
+        ];
+        for (first, last) in off {
+            for day in first.iter_days().take_while(|x| *x <= last) {
+                assert!(!working(day), "{day} is a holiday");
+            }
+            let (before, next) = (first.pred_opt().unwrap(), last.succ_opt().unwrap());
+            let weekday = |x: NaiveDate| x.weekday().num_days_from_monday() < 5;
+            // The day before and the day after each range is a working day when it is a
+            // weekday or one of the 调休 days below.
+            for x in [before, next] {
+                if weekday(x) && x.year() == 2025 {
+                    assert!(working(x), "{x} (next to a holiday) is a working day");
+                }
+            }
+        }
+        for day in [
+            d(2025, 1, 26),
+            d(2025, 2, 8),
+            d(2025, 4, 27),
+            d(2025, 9, 28),
+            d(2025, 10, 11),
+        ] {
+            assert!(day.weekday().num_days_from_monday() >= 5, "{day}");
+            assert!(working(day), "{day} is a 调休 working day");
+        }
+        // Ordinary weekends next to them are not worked.
+        for day in [
+            d(2025, 1, 25),
+            d(2025, 2, 9),
+            d(2025, 4, 26),
+            d(2025, 9, 27),
+        ] {
+            assert!(!working(day), "{day}");
+        }
+        // Counting across the Spring Festival: Monday 27 January + 1 working day is
+        // Wednesday 5 February; from Friday 7 February, Saturday the 8th is next.
+        assert_eq!(after(d(2025, 1, 27), 1), d(2025, 2, 5));
+        assert_eq!(after(d(2025, 2, 7), 1), d(2025, 2, 8));
+        // Labour Day: Sunday 27 April is worked, 1-5 May are not.
+        assert_eq!(after(d(2025, 4, 25), 1), d(2025, 4, 27));
+        assert_eq!(after(d(2025, 4, 30), 1), d(2025, 5, 6));
+        // Dragon Boat Festival: Friday 30 May + 1 is Tuesday 3 June.
+        assert_eq!(after(d(2025, 5, 30), 1), d(2025, 6, 3));
+        // Qingming: Thursday 3 April + 1 is Monday 7 April.
+        assert_eq!(after(d(2025, 4, 3), 1), d(2025, 4, 7));
+    }
+
     #[test]
     fn period_crossing_into_2026_skips_new_year_and_counts_sunday_january_4() {
         assert!((1..=3).all(|day| !working(d(2026, 1, day))));

@@ -72,6 +72,17 @@ pub fn due(
     for reg in store::open_registrations(conn, LIMIT)? {
         of_registration(conn, rules, &reg, now, &mut out)?;
     }
+    // A deposit deadline the decision was waiting for passes as the listing is decided: its
+    // registration is no longer open, yet the bidder is told the deadline passed.
+    let since = now - Duration::days(STALE_DAYS);
+    for reg in store::deposits_passed_at_decision(conn, since, LIMIT)? {
+        if let Some(due) = reg.deposit_due_at.map(from_db)
+            && let Some(r) =
+                about_registration(rules, &reg, "deposit", due, To::User(reg.user_id), now)
+        {
+            out.push(r);
+        }
+    }
     for deal in store::open_deals(conn, LIMIT)? {
         of_deal(&deal, rules, now, &mut out);
     }
@@ -87,6 +98,26 @@ fn at(rules: &ExchangeRules, due: DateTime<Utc>, now: DateTime<Utc>) -> Option<M
     )
 }
 
+/// The reminder about one deadline of a registration, if one is due at `now`.
+fn about_registration(
+    rules: &ExchangeRules,
+    reg: &RegistrationRow,
+    what: &'static str,
+    due: DateTime<Utc>,
+    to: To,
+    now: DateTime<Utc>,
+) -> Option<Reminder> {
+    at(rules, due, now).map(|m| Reminder {
+        subject: format!("registration:{}:{}", reg.id, due.timestamp()),
+        what,
+        due,
+        moment: m,
+        listing_id: reg.listing_id,
+        to,
+        amount: None,
+    })
+}
+
 fn of_registration(
     conn: &mut Conn,
     rules: &ExchangeRules,
@@ -96,17 +127,7 @@ fn of_registration(
 ) -> Result<(), AppError> {
     let status = RegistrationStatus::parse(&reg.status);
     let mut push = |what, due: DateTime<Utc>, to| {
-        if let Some(m) = at(rules, due, now) {
-            out.push(Reminder {
-                subject: format!("registration:{}:{}", reg.id, due.timestamp()),
-                what,
-                due,
-                moment: m,
-                listing_id: reg.listing_id,
-                to,
-                amount: None,
-            });
-        }
+        out.extend(about_registration(rules, reg, what, due, to, now));
     };
     let unpaid = reg.deposit_status == DepositStatus::Unpaid.as_str();
     if let (Some(RegistrationStatus::Qualified), true, Some(due)) =

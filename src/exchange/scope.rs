@@ -56,3 +56,48 @@ pub fn visible_streams(
             .collect(),
     ))
 }
+
+/// A city of the province: a direct child of the root body, as the board's filter offers it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct City {
+    pub region_code: String,
+    /// The city's name without the body's suffix (`杭州市国资委` → `杭州市`).
+    pub name: String,
+}
+
+/// The cities (the bodies right below the province), in region-code order.
+pub fn cities(conn: &mut Conn) -> Result<Vec<City>, AppError> {
+    let Some(root) = bodies::root(conn)? else {
+        return Ok(Vec::new());
+    };
+    let mut out: Vec<City> = bodies::all(conn)?
+        .into_iter()
+        .filter(|b| b.parent_id == Some(root.id))
+        .map(|b| City {
+            name: b.name.trim_end_matches("国资委").to_string(),
+            region_code: b.region_code,
+        })
+        .collect();
+    out.sort_by(|a, b| a.region_code.cmp(&b.region_code));
+    Ok(out)
+}
+
+/// The organisations whose body is the body with `region_code` or one below it (a city
+/// and its counties), narrowed to `within` when the caller's own view is limited; `None`
+/// when the code names no body.
+pub fn organizations_in_region(
+    conn: &mut Conn,
+    region_code: &str,
+    within: Option<Vec<i64>>,
+) -> Result<Option<Vec<i64>>, AppError> {
+    let Some(body) = bodies::by_code(conn, region_code)? else {
+        return Ok(None);
+    };
+    let region = bodies::scope_of(conn, Some(body.id))?
+        .organization_ids()
+        .unwrap_or_default();
+    Ok(Some(match within {
+        None => region,
+        Some(w) => region.into_iter().filter(|o| w.contains(o)).collect(),
+    }))
+}

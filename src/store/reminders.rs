@@ -41,6 +41,28 @@ pub fn open_registrations(conn: &mut Conn, limit: i64) -> Result<Vec<Registratio
     Ok(rows)
 }
 
+/// Qualified registrations whose deposit, still unpaid, fell due at or before their listing
+/// was decided, since `since`. The decision takes them out of [`open_registrations`] in the
+/// same moment their deadline passes, but their bidders are still owed the mail saying so.
+pub fn deposits_passed_at_decision(
+    conn: &mut Conn,
+    since: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<RegistrationRow>, AppError> {
+    let rows = with_conn!(conn, c => r::table
+        .inner_join(l::table.on(l::id.eq(r::listing_id).and(l::round.eq(r::round))))
+        .filter(l::disclosure_decided_at.is_not_null())
+        .filter(r::status.eq("qualified"))
+        .filter(r::deposit_status.eq("unpaid"))
+        .filter(r::deposit_due_at.ge(to_db(since)))
+        .filter(r::deposit_due_at.le(l::disclosure_decided_at))
+        .order(r::id.asc())
+        .limit(limit)
+        .select(RegistrationRow::as_select())
+        .load(c))?;
+    Ok(rows)
+}
+
 /// Deals waiting for a contract, an answer to an offer, or a payment.
 pub fn open_deals(conn: &mut Conn, limit: i64) -> Result<Vec<DealRow>, AppError> {
     let rows = with_conn!(conn, c => d::table

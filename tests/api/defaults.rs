@@ -283,7 +283,7 @@ async fn a_silent_runner_up_lets_the_offer_lapse() {
     let now = app.now();
     app.advance(&admin_email, (due - now) - chrono::Duration::minutes(1))
         .await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    crate::integrity::scheduler_round(&app).await;
     assert_eq!(status(&app, id).await, "awarded");
     app.advance(&admin_email, chrono::Duration::minutes(2))
         .await;

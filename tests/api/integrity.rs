@@ -11,6 +11,15 @@ use crate::auctions::{bid, key, ready_for_auction, wait_status};
 use crate::helpers::{TestApp, spawn_app};
 use crate::listings::{Cast, approved_with, cast, eligible_bidders, in_secs};
 
+/// Runs one round of the listing scheduler now (every job, then the reminders), as its
+/// background task does on each tick. Once it returns, whatever was due at the exchange's
+/// current time has been acted on: a test that asserts nothing happened asks after this,
+/// not after a sleep.
+pub async fn scheduler_round(app: &TestApp) {
+    let mut retries = asset_exchange::jobs::listings::Retries::default();
+    asset_exchange::jobs::listings::round(&app.state(), &mut retries).await;
+}
+
 /// Schedules the auction to start `secs` from the exchange's now.
 pub async fn schedule_in(app: &TestApp, c: &Cast, id: i64, secs: i64) -> Value {
     let start = (app.now() + chrono::Duration::seconds(secs)).to_rfc3339();
@@ -108,7 +117,7 @@ async fn a_suspension_in_the_free_period_freezes_the_auction_and_resumes_with_wh
 
     // Two hours later (far past the old end) nothing has moved: no close, no award.
     app.advance(&admin_email, chrono::Duration::hours(2)).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    scheduler_round(&app).await;
     c.renew(&app).await;
     let still = auction(&app, id).await;
     assert_eq!(still["phase"], "paused", "{still}");
@@ -521,8 +530,10 @@ async fn terminating_refunds_every_held_deposit_and_closes_the_auction_in_one_go
     assert_eq!(closed["items"][0]["payload"]["status"], "terminated");
     let kinds = mail_kinds(&app, &b[2]).await;
     assert!(kinds.contains(&"listing_terminated".into()), "{kinds:?}");
-    // The scheduler never awards it afterwards.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // The scheduler never awards it afterwards: a whole round past its old end (600 s free,
+    // 60 s countdown) changes nothing.
+    app.clock.advance(chrono::Duration::seconds(700));
+    scheduler_round(&app).await;
     let l = app
         .get(&format!("/api/v1/listings/{id}"), None)
         .await
@@ -546,7 +557,7 @@ async fn a_suspension_that_outlives_its_limit_ends_the_listing() {
     operator_act(&app, &c, id, "suspend").await;
     // 27 days: within the month, still suspended.
     app.advance(&admin_email, chrono::Duration::days(27)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    scheduler_round(&app).await;
     let l = app
         .get(&format!("/api/v1/listings/{id}"), None)
         .await

@@ -16,6 +16,7 @@ mod credentials;
 mod deals;
 mod defaults;
 mod demo;
+mod edges;
 mod errors;
 mod fuzz_regressions;
 mod health;

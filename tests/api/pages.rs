@@ -187,6 +187,128 @@ async fn the_board_shows_public_listings_by_section_with_filters_and_a_short_cac
 }
 
 #[actix_web::test]
+async fn the_board_and_the_browse_filter_by_the_city_of_the_sellers_supervising_body() {
+    let app = spawn_app().await;
+    // 西湖区 is a district of 杭州; 宁波 is another city; the third enterprise named no body
+    // and is the province's own.
+    let xihu = crate::province::enterprise_in(&app, "330106").await;
+    let ningbo = crate::province::enterprise_in(&app, "330200").await;
+    let nowhere = cast(&app).await;
+    let end = in_secs(86_400);
+    let hz = approved_with(
+        &app,
+        &xihu,
+        json!({"title": "西湖区某国有企业股权转让"}),
+        &end,
+    )
+    .await;
+    let nb = approved_with(
+        &app,
+        &ningbo,
+        json!({"title": "宁波某国有企业股权转让"}),
+        &end,
+    )
+    .await;
+    let none = approved_with(&app, &nowhere, json!({"title": "省属企业股权转让"}), &end).await;
+
+    // The form offers the 11 cities (not the province, not the districts), as a GET form.
+    let body = assert_page(&app.get("/", None).await, 200);
+    assert!(
+        body.contains("<select id=\"f-city\" name=\"city\">"),
+        "{body}"
+    );
+    let cities = body.matches("<option value=\"33").count();
+    assert_eq!(cities, 11, "{body}");
+    assert!(
+        body.contains("<option value=\"330100\">杭州市</option>"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("<option value=\"330106\"") && !body.contains("<option value=\"330000\"")
+    );
+    for id in [hz, nb, none] {
+        assert!(body.contains(&format!("/listings/{id}\"")), "{id}");
+    }
+
+    // 杭州 covers its district; 宁波 only its own; the selection is kept in the form and in
+    // the section links.
+    let body = assert_page(&app.get("/?city=330100", None).await, 200);
+    assert!(body.contains(&format!("/listings/{hz}\"")), "{body}");
+    assert!(
+        !body.contains(&format!("/listings/{nb}\""))
+            && !body.contains(&format!("/listings/{none}\""))
+    );
+    assert!(
+        body.contains("<option value=\"330100\" selected>杭州市</option>"),
+        "{body}"
+    );
+    let body = assert_page(
+        &app.get("/?city=330200&section=disclosure", None).await,
+        200,
+    );
+    assert!(
+        body.contains(&format!("/listings/{nb}\"")) && !body.contains(&format!("/listings/{hz}\""))
+    );
+    let body = assert_page(&app.get("/?city=330300", None).await, 200);
+    assert!(
+        !body.contains(&format!("/listings/{hz}\""))
+            && !body.contains(&format!("/listings/{nb}\""))
+    );
+    for bad in ["/?city=hangzhou", "/?city=990000", "/?city=110000"] {
+        let body = assert_page(&app.get(bad, None).await, 400);
+        assert!(body.contains("筛选条件有误"), "{bad}");
+    }
+
+    // The public JSON browse takes the same filter.
+    let ids = |path: String| {
+        let app = &app;
+        async move {
+            let r = app.get(&path, None).await;
+            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+            let mut v: Vec<i64> = r.json()["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["id"].as_i64().unwrap())
+                .collect();
+            v.sort_unstable();
+            v
+        }
+    };
+    assert_eq!(
+        ids("/api/v1/listings?region_code=330100".into()).await,
+        [hz]
+    );
+    assert_eq!(
+        ids("/api/v1/listings?region_code=330106".into()).await,
+        [hz]
+    );
+    assert_eq!(
+        ids("/api/v1/listings?region_code=330200".into()).await,
+        [nb]
+    );
+    let mut all = vec![hz, nb, none];
+    all.sort_unstable();
+    assert_eq!(ids("/api/v1/listings?region_code=330000".into()).await, all);
+    for bad in ["x", "110000"] {
+        app.get(&format!("/api/v1/listings?region_code={bad}"), None)
+            .await
+            .assert_problem(400, "invalid_query");
+    }
+    // A scoped auditor of 宁波 asking for 杭州 gets nothing (its own limit still applies).
+    let (_, _, nb_auditor) = app.body_auditor("330200").await;
+    let r = app
+        .get("/api/v1/listings?region_code=330100", Some(&nb_auditor))
+        .await;
+    assert_eq!(
+        r.json()["items"],
+        json!([]),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+}
+
+#[actix_web::test]
 async fn a_listing_page_follows_its_stages_from_disclosure_to_the_deal_announcement() {
     let app = spawn_app().await;
     let c = cast(&app).await;

@@ -8,7 +8,7 @@ use crate::listings::{Cast, approved, eligible_bidders, in_secs};
 
 /// An enterprise registered under the body with `region_code`, with a fresh operator and
 /// auditor (the province's).
-async fn enterprise_in(app: &TestApp, region_code: &str) -> Cast {
+pub async fn enterprise_in(app: &TestApp, region_code: &str) -> Cast {
     let body = app.body_id(region_code).await;
     let email = format!("enterprise{}@example.com", next_id());
     let r = app

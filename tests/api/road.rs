@@ -14,21 +14,21 @@ use crate::integrity::mail_kinds;
 use crate::listings::{Cast, approved_with, cast};
 
 /// Beijing wall-clock time `YYYY-MM-DDTHH:MM` as an instant.
-fn bj(s: &str) -> DateTime<Utc> {
+pub(crate) fn bj(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(&format!("{s}:00+08:00"))
         .unwrap()
         .with_timezone(&Utc)
 }
 
 /// An instant in a JSON answer.
-fn instant(v: &Value) -> DateTime<Utc> {
+pub(crate) fn instant(v: &Value) -> DateTime<Utc> {
     v.as_str()
         .unwrap_or_else(|| panic!("not an instant: {v}"))
         .parse()
         .unwrap()
 }
 
-fn ok(r: &Resp) -> Value {
+pub(crate) fn ok(r: &Resp) -> Value {
     assert!(
         r.status == 200 || r.status == 201,
         "{} {}",
@@ -40,14 +40,14 @@ fn ok(r: &Resp) -> Value {
 
 /// An exchange whose clock starts at a Beijing time in 2026, with an enterprise, an operator,
 /// an auditor and an admin (who moves the sandbox clock).
-struct Road {
-    app: TestApp,
-    c: Cast,
-    admin: String,
+pub(crate) struct Road {
+    pub(crate) app: TestApp,
+    pub(crate) c: Cast,
+    pub(crate) admin: String,
 }
 
 impl Road {
-    async fn at(app: TestApp, start: &str) -> Road {
+    pub(crate) async fn at(app: TestApp, start: &str) -> Road {
         // The tests' base clock may go back (the sandbox clock on top of it only goes forward):
         // put the exchange in 2026 before anything exists.
         app.clock.advance(bj(start) - app.now());
@@ -58,7 +58,7 @@ impl Road {
 
     /// Moves the exchange's clock forward to Beijing time `to` through the sandbox clock, and
     /// signs the cast in again.
-    async fn to(&mut self, to: &str) {
+    pub(crate) async fn to(&mut self, to: &str) {
         let by = bj(to) - self.app.now();
         assert!(by > chrono::Duration::zero(), "{to} is in the past");
         let now = self.app.advance(&self.admin, by).await;
@@ -67,7 +67,7 @@ impl Road {
     }
 
     /// A listing (appraised at the end of 2025) in disclosure until `end` (Beijing time).
-    async fn listing(&self, overrides: Value, end: &str) -> i64 {
+    pub(crate) async fn listing(&self, overrides: Value, end: &str) -> i64 {
         let mut body = json!({"appraisal_date": "2025-12-31"});
         for (k, v) in overrides.as_object().unwrap() {
             body[k] = v.clone();
@@ -76,32 +76,32 @@ impl Road {
         approved_with(&self.app, &self.c, body, &end).await
     }
 
-    async fn get(&self, id: i64) -> Value {
+    pub(crate) async fn get(&self, id: i64) -> Value {
         ok(&self.app.get(&format!("/api/v1/listings/{id}"), None).await)
     }
 
     /// A verified bidder registered on the listing: (e-mail, registration id).
-    async fn registrant(&self, id: i64) -> (String, i64) {
+    pub(crate) async fn registrant(&self, id: i64) -> (String, i64) {
         let (email, token) = self.app.verified_bidder().await;
         let path = format!("/api/v1/listings/{id}/registrations");
         let reg = ok(&self.app.post(&path, Some(&token), &json!({})).await);
         (email, reg["id"].as_i64().unwrap())
     }
 
-    async fn review(&self, rid: i64, decision: &str) -> Resp {
+    pub(crate) async fn review(&self, rid: i64, decision: &str) -> Resp {
         let path = format!("/api/v1/registrations/{rid}/review");
         let body = json!({"decision": decision, "comment": "营业执照与受让条件不符"});
         self.app.post(&path, Some(&self.c.operator), &body).await
     }
 
-    async fn pay_deposit(&self, rid: i64) -> Resp {
+    pub(crate) async fn pay_deposit(&self, rid: i64) -> Resp {
         let path = format!("/api/v1/registrations/{rid}/deposit");
         let body = json!({"action": "confirm", "reference": format!("BZJ-{rid}")});
         self.app.post(&path, Some(&self.c.operator), &body).await
     }
 
     /// Registration `rid` of listing `id`, as the operator sees it.
-    async fn registration(&self, id: i64, rid: i64) -> Value {
+    pub(crate) async fn registration(&self, id: i64, rid: i64) -> Value {
         let path = format!("/api/v1/listings/{id}/registrations");
         let all = ok(&self.app.get(&path, Some(&self.c.operator)).await);
         let found = all.as_array().unwrap().iter().find(|r| r["id"] == rid);
@@ -110,14 +110,14 @@ impl Road {
             .unwrap_or_else(|| panic!("no registration {rid} in {all}"))
     }
 
-    async fn opinion(&self, rid: i64, agree: bool) -> Resp {
+    pub(crate) async fn opinion(&self, rid: i64, agree: bool) -> Resp {
         let path = format!("/api/v1/registrations/{rid}/seller-opinion");
         let body = json!({"agree": agree, "comment": "该意向受让方不符合股东会决议的受让条件"});
         self.app.post(&path, Some(&self.c.owner), &body).await
     }
 
     /// Waits for the scheduler to move the listing to `want`.
-    async fn wait_status(&self, id: i64, want: &str) -> Value {
+    pub(crate) async fn wait_status(&self, id: i64, want: &str) -> Value {
         let mut l = Value::Null;
         for _ in 0..100 {
             l = self.get(id).await;
@@ -130,7 +130,7 @@ impl Road {
     }
 
     /// Waits until `email`'s notifications include `kind`.
-    async fn wait_mail(&self, email: &str, kind: &str) {
+    pub(crate) async fn wait_mail(&self, email: &str, kind: &str) {
         let token = self.app.token(email).await;
         for _ in 0..100 {
             if mail_kinds(&self.app, &token)
@@ -209,6 +209,15 @@ async fn a_late_registrant_qualified_after_disclosure_and_paying_on_its_last_day
     assert!(l["decision_due"].is_null(), "{l}");
     let gone = r.registration(id, unpaid_reg).await;
     assert_eq!(gone["eligible"], false, "{gone}");
+    // The unpaid bidder is told its deadline has passed (the paid one is not).
+    passed_mail(&r, &unpaid, "交纳交易保证金", "2026-03-02 17:00").await;
+    assert!(
+        !r.app
+            .mailer_stub()
+            .iter()
+            .any(|m| m.to == late && m.subject.starts_with("期限已过")),
+        "the bidder that paid was told its deadline passed"
+    );
     assert_eq!(r.registration(id, late_reg).await["eligible"], true);
     assert_ne!(r.pay_deposit(unpaid_reg).await.status, 200);
 }
@@ -370,7 +379,7 @@ async fn an_extension_and_a_material_notice_move_the_disclosure_end_and_reach_th
 }
 
 /// A negotiated deal at the listing price, awarded to a new bidder; returns the listing id.
-async fn negotiated(r: &mut Road, end: &str, after: &str) -> i64 {
+pub(crate) async fn negotiated(r: &mut Road, end: &str, after: &str) -> i64 {
     let id = r.listing(json!({}), end).await;
     let bidder = crate::listings::eligible_bidders(&r.app, &r.c, id, 1)
         .await
@@ -385,7 +394,7 @@ async fn negotiated(r: &mut Road, end: &str, after: &str) -> i64 {
     id
 }
 
-async fn deal_step(r: &Road, id: i64, what: &str, body: Value) -> Resp {
+pub(crate) async fn deal_step(r: &Road, id: i64, what: &str, body: Value) -> Resp {
     let path = format!("/api/v1/listings/{id}/deal/{what}");
     r.app.post(&path, Some(&r.c.operator), &body).await
 }
@@ -444,6 +453,13 @@ async fn instalments_paid_on_time_close_the_price_and_a_late_first_instalment_ra
     );
     assert!(
         d["payment_due"].as_str().unwrap().starts_with("2027-02-"),
+        "{d}"
+    );
+    // The final instalment's due date (a year on, in calendar months) falls into 2027, which
+    // has no calendar file: the deal's `warnings` say so from then on.
+    let warnings = d["warnings"].to_string();
+    assert!(
+        warnings.contains("no published holiday calendar for 2027"),
         "{d}"
     );
     assert_eq!(d["status"], "contract_signed", "{d}");
@@ -533,7 +549,32 @@ async fn instalments_paid_on_time_close_the_price_and_a_late_first_instalment_ra
     );
 }
 
-async fn listing_alerts(r: &Road, id: i64) -> Vec<Value> {
+/// Waits for the "deadline passed" reminder about `what` (its Chinese wording) to reach
+/// `email`, naming the deadline `due` (Beijing time).
+pub(crate) async fn passed_mail(r: &Road, email: &str, what: &str, due: &str) {
+    for _ in 0..100 {
+        let found = r.app.mailer_stub().into_iter().any(|m| {
+            m.to == email
+                && m.subject.starts_with("期限已过")
+                && m.subject.contains(what)
+                && m.text.contains(&format!("已于 {due}（北京时间）届满"))
+        });
+        if found {
+            return;
+        }
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+    }
+    let got: Vec<_> = r
+        .app
+        .mailer_stub()
+        .into_iter()
+        .filter(|m| m.to == email)
+        .map(|m| m.subject)
+        .collect();
+    panic!("{email} was not told its {what} deadline passed: {got:?}");
+}
+
+pub(crate) async fn listing_alerts(r: &Road, id: i64) -> Vec<Value> {
     let path = format!("/api/v1/audit/alerts?listing_id={id}&per_page=100");
     ok(&r.app.get(&path, Some(&r.c.auditor)).await)["items"]
         .as_array()
@@ -541,7 +582,7 @@ async fn listing_alerts(r: &Road, id: i64) -> Vec<Value> {
         .clone()
 }
 
-async fn wait_alert(r: &Road, id: i64, rule: &str) -> Vec<Value> {
+pub(crate) async fn wait_alert(r: &Road, id: i64, rule: &str) -> Vec<Value> {
     for _ in 0..100 {
         let all = listing_alerts(r, id).await;
         let of_rule: Vec<_> = all.into_iter().filter(|a| a["rule"] == rule).collect();

@@ -21,7 +21,9 @@ use self::render::{Frame, Lang, render, string, with_query};
 use self::view::{Filter, Section};
 use crate::domain::listing::ListingKind;
 use crate::domain::money::Money;
+use crate::domain::scope::valid_region_code;
 use crate::error::{AppError, Problem};
+use crate::exchange::scope::{self, City};
 use crate::state::AppState;
 
 /// What the pages may load: our own stylesheet and script, our own API for the live feed and
@@ -145,6 +147,7 @@ struct BoardParams {
     kind: Option<String>,
     band: Option<String>,
     q: Option<String>,
+    city: Option<String>,
 }
 
 /// The asset price bands of the rules (below 1 million yuan, 1–10 million, 10 million and
@@ -191,6 +194,14 @@ fn parse_board(q: &Query) -> Result<BoardParams, ()> {
             p.keep.push((name.into(), v.into()));
         }
     }
+    if let Some(code) = param(q, "city") {
+        if !valid_region_code(code) {
+            return Err(());
+        }
+        p.filter.region_code = Some(code.to_string());
+        p.city = Some(code.to_string());
+        p.keep.push(("city".into(), code.into()));
+    }
     if let Some(s) = param(q, "section") {
         p.section = Some(Section::parse(s).ok_or(())?);
     }
@@ -222,6 +233,7 @@ struct FilterOut {
     kind: Option<String>,
     band: Option<String>,
     q: Option<String>,
+    city: Option<String>,
     section: Option<&'static str>,
     active: bool,
 }
@@ -231,6 +243,7 @@ struct Board {
     filter: FilterOut,
     kinds: Vec<&'static str>,
     bands: Vec<&'static str>,
+    cities: Vec<City>,
     sections: Vec<SectionOut>,
     clear_url: String,
     board_url: String,
@@ -282,7 +295,8 @@ fn section_out(p: &BoardParams, lang: Lang, s: Section, page: view::SectionPage)
 }
 
 /// The public board: listings in disclosure, auctions scheduled and live, and recent deal
-/// announcements; filtered by kind, price band and title; one section paged with `section`.
+/// announcements; filtered by kind, price band, city and title; one section paged with
+/// `section`.
 #[utoipa::path(get, path = "/", operation_id = "page_board", tag = "pages",
     params(
         ("kind" = Option<String>, Query, description = "`equity_transfer`, `capital_increase` or `asset_transfer`"),
@@ -290,6 +304,7 @@ fn section_out(p: &BoardParams, lang: Lang, s: Section, page: view::SectionPage)
         ("band" = Option<String>, Query, description = "Listing price band: `small` (below 1 million yuan), `medium` (1–10 million), `large` (10 million and above)"),
         ("min_price" = Option<String>, Query, description = "Listing price at least (yuan)"),
         ("max_price" = Option<String>, Query, description = "Listing price at most (yuan)"),
+        ("city" = Option<String>, Query, description = "GB/T 2260 code of a city of the province (e.g. `330100` 杭州市): only enterprises whose supervising body is that city's or one below it (its counties)"),
         ("section" = Option<String>, Query, description = "Only this section, paged: `disclosure`, `auction` or `deal`"),
         ("page" = Option<u32>, Query, description = "Page of the section, from 1"),
         ("lang" = Option<String>, Query, description = "`en` for English; Chinese otherwise"),
@@ -308,10 +323,17 @@ pub async fn board(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse
         return message_page(StatusCode::BAD_REQUEST, lang, "bad_filter_body");
     };
     let now = state.clock.now();
-    let (filter, only, number) = (p.filter.clone(), p.section, p.page);
+    let (mut filter, only, number) = (p.filter.clone(), p.section, p.page);
     let read = state
         .db
         .run(move |c| {
+            let cities = scope::cities(c)?;
+            if let Some(code) = filter.region_code.as_deref() {
+                filter.organizations = Some(
+                    scope::organizations_in_region(c, code, None)?
+                        .ok_or_else(|| AppError::bad_request("invalid_query", "no such city"))?,
+                );
+            }
             let mut out = Vec::new();
             for s in Section::ALL
                 .into_iter()
@@ -323,11 +345,15 @@ pub async fn board(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse
                 };
                 out.push((s, view::section(c, s, &filter, offset, limit, now)?));
             }
-            Ok(out)
+            Ok((cities, out))
         })
         .await;
-    let sections = match read {
+    let (cities, sections) = match read {
         Ok(s) => s,
+        // A city code that names no body (the form offers only real ones).
+        Err(e) if e.status_code() == StatusCode::BAD_REQUEST => {
+            return message_page(StatusCode::BAD_REQUEST, lang, "bad_filter_body");
+        }
         Err(e) => return error_page(&e, lang),
     };
     let board = Board {
@@ -335,11 +361,13 @@ pub async fn board(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse
             kind: p.kind.clone(),
             band: p.band.clone(),
             q: p.q.clone(),
+            city: p.city.clone(),
             section: p.section.map(Section::key),
             active: !p.keep.is_empty(),
         },
         kinds: ListingKind::ALL.iter().map(|k| k.as_str()).collect(),
         bands: BANDS.iter().map(|(b, _, _)| *b).collect(),
+        cities,
         sections: sections
             .into_iter()
             .map(|(s, found)| section_out(&p, lang, s, found))
@@ -423,10 +451,15 @@ mod tests {
             ("page", "-1"),
             ("min_price", "1e3"),
             ("section", "all"),
+            ("city", "hangzhou"),
+            ("city", "990000"),
         ] {
             assert!(parse_board(&q(&[bad])).is_err(), "{bad:?}");
         }
         assert!(parse_board(&q(&[("q", &"字".repeat(101))])).is_err());
+        let p = parse_board(&q(&[("city", "330100")])).unwrap();
+        assert_eq!(p.filter.region_code.as_deref(), Some("330100"));
+        assert_eq!(board_link(&p, Lang::Zh, None, None), "/?city=330100");
     }
 
     #[test]

@@ -61,8 +61,11 @@ pub struct Filter {
     /// Listing price at least / at most, in fen.
     pub min_price: Option<i64>,
     pub max_price: Option<i64>,
-    // Extension point: the city (supervising region) filter of the provincial platform
-    // (issue #18) joins here and in `Browse`, once listings carry a region.
+    /// Only enterprises under the supervising body with this region code (a city and the
+    /// counties below it), resolved to `organizations` before the board is read.
+    pub region_code: Option<String>,
+    /// The organisations of `region_code` (`None`: no city chosen).
+    pub organizations: Option<Vec<i64>>,
 }
 
 /// One entry of the board.
@@ -153,7 +156,7 @@ pub fn section(
         min_price: filter.min_price,
         max_price: filter.max_price,
         hide_undisclosed: true,
-        organizations: None,
+        organizations: filter.organizations.clone(),
     };
     let (rows, total) = store::browse(c, &b, offset, limit)?;
     let ids: Vec<i64> = rows.iter().map(|r| r.organization_id).collect();

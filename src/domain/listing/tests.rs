@@ -343,3 +343,12 @@ fn a_late_scheduler_does_not_change_what_readers_see() {
         S::Disclosure
     );
 }
+
+#[test]
+fn an_appraisal_dated_today_passes_and_tomorrow_is_refused() {
+    let mut t = terms();
+    t.appraisal_date = today();
+    assert_eq!(code(&t), None);
+    t.appraisal_date = today().succ_opt().unwrap();
+    assert_eq!(code(&t), Some("invalid_appraisal_date"));
+}
