@@ -22,8 +22,12 @@ fn damaged(what: impl std::fmt::Display) -> AppError {
 
 fn locked_frontier(conn: &mut Conn) -> Result<Frontier, AppError> {
     let (size, bytes) = store::lock_head(conn)?;
+    frontier_of(size, &bytes)
+}
+
+fn frontier_of(size: i64, bytes: &[u8]) -> Result<Frontier, AppError> {
     let size = u64::try_from(size).map_err(damaged)?;
-    Frontier::decode(size, &bytes).ok_or_else(|| damaged("head frontier"))
+    Frontier::decode(size, bytes).ok_or_else(|| damaged("head frontier"))
 }
 
 fn store_nodes(
@@ -51,6 +55,16 @@ fn store_nodes(
 /// deadlock on the heads.
 pub fn lock(conn: &mut Conn) -> Result<Frontier, AppError> {
     locked_frontier(conn)
+}
+
+/// [`lock`], and the head (seq, hash) of `stream` under that lock, which every append holds:
+/// no other transaction can move a stream's head until this one ends.
+pub fn lock_with_stream(
+    conn: &mut Conn,
+    stream: &str,
+) -> Result<(Frontier, store::StreamHead), AppError> {
+    let ((size, bytes), head) = store::lock_head_with_stream(conn, stream)?;
+    Ok((frontier_of(size, &bytes)?, head))
 }
 
 /// Appends the event `event_id` with chain hash `event_hash` (hex) as the next leaf, in the

@@ -119,11 +119,11 @@ pub fn record_logged(
 
 /// Chains `body` onto the head of its stream, stores it and appends it to the transparency
 /// log, in the caller's transaction: `stream_seq` and `prev_hash` are filled in here. The
-/// log's lock ([`log::lock`]) serialises every append, so it also guards the stream heads.
+/// log's lock ([`log::lock_with_stream`]) serialises every append, so it also guards the
+/// stream heads.
 pub fn append(conn: &mut Conn, mut body: chain::EventBody) -> Result<Logged, AppError> {
-    let log_head = log::lock(conn)?;
-    let (seq, prev) =
-        store::head(conn, &body.stream)?.unwrap_or_else(|| (0, chain::GENESIS_HASH.to_string()));
+    let (log_head, stream_head) = log::lock_with_stream(conn, &body.stream)?;
+    let (seq, prev) = stream_head.unwrap_or_else(|| (0, chain::GENESIS_HASH.to_string()));
     body.stream_seq = seq + 1;
     body.prev_hash = prev;
     let hash = chain::hash(&body);

@@ -26,20 +26,8 @@ pub struct EventBody {
     pub prev_hash: String,
 }
 
-/// The stream's head (seq, hash), or `None` for a stream with no event yet. A plain read: the
-/// caller holds the transparency log's lock (`audit_log::lock_head`), which every append and
-/// every checkpoint takes first, so no other writer can move a head until it commits.
-pub fn head(conn: &mut Conn, stream: &str) -> Result<Option<(i64, String)>, AppError> {
-    let head = with_conn!(conn, c => audit_heads::table
-        .find(stream)
-        .select((audit_heads::seq, audit_heads::hash))
-        .first(c)
-        .optional())?;
-    Ok(head)
-}
-
 /// Stores one event with its hash and moves (or creates) its stream's head; returns its id.
-/// The caller holds the log's lock since it read the head ([`head`]).
+/// The caller holds the log's lock since it read the head (`audit_log::lock_head_with_stream`).
 pub fn insert_event(conn: &mut Conn, body: &EventBody, hash: &str) -> Result<i64, AppError> {
     let id: i64 = with_conn!(conn, c => diesel::insert_into(audit_events::table)
         .values((

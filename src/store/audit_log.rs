@@ -6,7 +6,8 @@ use diesel::prelude::*;
 
 use super::Conn;
 use super::schema::{
-    audit_events, audit_log_checkpoints, audit_log_cosignatures, audit_log_head, audit_log_nodes,
+    audit_events, audit_heads, audit_log_checkpoints, audit_log_cosignatures, audit_log_head,
+    audit_log_nodes,
 };
 use crate::error::AppError;
 use crate::with_conn;
@@ -22,6 +23,44 @@ pub fn lock_head(conn: &mut Conn) -> Result<(i64, Vec<u8>), AppError> {
         Conn::Sqlite(c) => q.first(*c)?,
     };
     Ok(head)
+}
+
+/// A stream's head: its last seq and hash (`None`: no event yet).
+pub type StreamHead = Option<(i64, String)>;
+
+/// [`lock_head`], and the head of `stream` read under that lock. On SQLite one statement
+/// reads both: the write transaction already holds the database. PostgreSQL takes the row
+/// lock in a statement of its own first, because a statement reads as of its start: a head
+/// read in the statement that waited for the lock could predate the append it waited for.
+pub fn lock_head_with_stream(
+    conn: &mut Conn,
+    stream: &str,
+) -> Result<((i64, Vec<u8>), StreamHead), AppError> {
+    match conn {
+        Conn::Sqlite(c) => {
+            let (size, frontier, seq, hash): (i64, Vec<u8>, Option<i64>, Option<String>) =
+                audit_log_head::table
+                    .left_join(audit_heads::table.on(audit_heads::stream.eq(stream)))
+                    .filter(audit_log_head::id.eq(1))
+                    .select((
+                        audit_log_head::size,
+                        audit_log_head::frontier,
+                        audit_heads::seq.nullable(),
+                        audit_heads::hash.nullable(),
+                    ))
+                    .first(*c)?;
+            Ok(((size, frontier), seq.zip(hash)))
+        }
+        Conn::Pg(_) => {
+            let head = lock_head(conn)?;
+            let stream_head = with_conn!(conn, c => audit_heads::table
+                .find(stream)
+                .select((audit_heads::seq, audit_heads::hash))
+                .first(c)
+                .optional())?;
+            Ok((head, stream_head))
+        }
+    }
 }
 
 /// The log's size as last committed (no lock).
@@ -54,7 +93,22 @@ pub fn append(
             )
         })
         .collect();
-    with_conn!(conn, c => diesel::insert_into(audit_log_nodes::table).values(&rows).execute(c))?;
+    match conn {
+        // One cached single-row statement per node: SQLite has no round trip to save, and
+        // a multi-row insert is prepared afresh for each row count.
+        Conn::Sqlite(c) => {
+            for row in rows {
+                diesel::insert_into(audit_log_nodes::table)
+                    .values(row)
+                    .execute(*c)?;
+            }
+        }
+        Conn::Pg(c) => {
+            diesel::insert_into(audit_log_nodes::table)
+                .values(&rows)
+                .execute(*c)?;
+        }
+    }
     with_conn!(conn, c => diesel::update(audit_log_head::table.find(1))
         .set((audit_log_head::size.eq(size), audit_log_head::frontier.eq(frontier)))
         .execute(c))?;
