@@ -163,7 +163,9 @@ pub fn verify_db_against(
     for c in &checkpoints {
         v.checkpoint(c);
     }
-    each_event(db, None, |e| v.event(&e.body(), &e.hash))?;
+    each_event(db, None, |e| {
+        v.event_view(&chain::EventView::stored(e), &e.hash);
+    })?;
     let mut report = v.finish();
     let log = logcheck::check(db, &keys, saved)?;
     for p in log.problems.into_iter().chain(reconcile::check(db)?) {

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::chain::{self, EventBody, GENESIS_HASH};
+use super::chain::{self, EventBody, EventView};
 use super::checkpoint::{self, CheckpointRecord, TrustedKeys};
 use super::merkle::{self, Head};
 
@@ -61,10 +61,33 @@ impl Report {
     }
 }
 
+/// The last stored hash of the stream being read: decoded when it is a hash as the chain
+/// writes it (the usual case, compared without allocating), else kept as it was stored.
+enum LastHash {
+    Bytes([u8; 32]),
+    Other(String),
+}
+
+impl LastHash {
+    fn of(stored: &str) -> Self {
+        chain::decode_hash(stored).map_or_else(|| Self::Other(stored.to_string()), Self::Bytes)
+    }
+
+    /// Whether `prev_hash` (as stored in the next event) names this hash exactly.
+    fn is(&self, prev_hash: &str) -> bool {
+        match self {
+            Self::Bytes(b) => chain::decode_hash(prev_hash).is_some_and(|p| &p == b),
+            Self::Other(s) => s == prev_hash,
+        }
+    }
+}
+
 struct Current {
     stream: String,
     last_seq: i64,
-    last_hash: String,
+    last_hash: LastHash,
+    /// Where this stream's signed heads are in `Verifier::signed_heads`, if any.
+    signed: Option<usize>,
 }
 
 /// Feeds checkpoints first (in id order), then events ordered by (stream, stream_seq).
@@ -72,8 +95,11 @@ pub struct Verifier {
     keys: TrustedKeys,
     /// Only these streams are expected to be complete (a filtered export); `None`: all.
     scope: Option<HashSet<String>>,
-    /// Every head any checkpoint signed: stream → seq → hash.
-    signed: HashMap<String, BTreeMap<i64, String>>,
+    /// Every head any checkpoint signed: stream → index in `signed_heads` (seq → hash).
+    signed: HashMap<String, usize>,
+    signed_heads: Vec<BTreeMap<i64, String>>,
+    /// Scratch space for the encoding of each event.
+    buf: Vec<u8>,
     state: BTreeMap<String, Head>,
     last_checkpoint: Option<(i64, DateTime<Utc>)>,
     current: Option<Current>,
@@ -91,6 +117,8 @@ impl Verifier {
             keys,
             scope,
             signed: HashMap::new(),
+            signed_heads: Vec::new(),
+            buf: Vec::with_capacity(1024),
             state: BTreeMap::new(),
             last_checkpoint: None,
             current: None,
@@ -145,10 +173,12 @@ impl Verifier {
                 self.problem(&stream, seq, "stream_went_backwards");
             }
             self.state.insert(head.stream.clone(), head.clone());
-            self.signed
-                .entry(head.stream.clone())
-                .or_default()
-                .insert(head.seq, head.hash.clone());
+            let next = self.signed_heads.len();
+            let at = *self.signed.entry(head.stream.clone()).or_insert(next);
+            if at == next {
+                self.signed_heads.push(BTreeMap::new());
+            }
+            self.signed_heads[at].insert(head.seq, head.hash.clone());
         }
         let full: Vec<Head> = self.state.values().cloned().collect();
         if merkle::root_of(&full) != cp.root {
@@ -169,10 +199,9 @@ impl Verifier {
         let Some(cur) = self.current.take() else {
             return;
         };
-        let beyond = self
+        let beyond = cur
             .signed
-            .get(&cur.stream)
-            .is_some_and(|heads| heads.keys().any(|&seq| seq > cur.last_seq));
+            .is_some_and(|at| self.signed_heads[at].keys().any(|&seq| seq > cur.last_seq));
         if beyond {
             self.problem(&cur.stream, cur.last_seq + 1, "truncated_after_checkpoint");
         }
@@ -180,45 +209,55 @@ impl Verifier {
 
     /// Checks one event; events must come ordered by (stream, stream_seq).
     pub fn event(&mut self, e: &EventBody, stored_hash: &str) {
+        self.event_view(&EventView::of(e), stored_hash);
+    }
+
+    /// [`Self::event`] over borrowed fields (a stored row read without copying).
+    pub fn event_view(&mut self, e: &EventView, stored_hash: &str) {
         self.events += 1;
         let new_stream = self.current.as_ref().is_none_or(|c| c.stream != e.stream);
         if new_stream {
             self.close_stream();
-            if !self.seen_streams.insert(e.stream.clone()) {
-                self.problem(&e.stream, e.stream_seq, "out_of_order");
+            if !self.seen_streams.insert(e.stream.to_string()) {
+                self.problem(e.stream, e.stream_seq, "out_of_order");
             }
             self.streams += 1;
             self.current = Some(Current {
-                stream: e.stream.clone(),
+                stream: e.stream.to_string(),
                 last_seq: 0,
-                last_hash: GENESIS_HASH.into(),
+                last_hash: LastHash::Bytes([0; 32]),
+                signed: self.signed.get(e.stream).copied(),
             });
         }
-        let (last_seq, last_hash) = match &self.current {
-            Some(c) => (c.last_seq, c.last_hash.clone()),
-            None => (0, GENESIS_HASH.to_string()),
+        let Some(cur) = self.current.as_ref() else {
+            return;
         };
+        let last_seq = cur.last_seq;
+        let signed = cur.signed;
         if e.stream_seq <= last_seq {
-            self.problem(&e.stream, e.stream_seq, "out_of_order");
+            self.problem(e.stream, e.stream_seq, "out_of_order");
         } else if e.stream_seq > last_seq + 1 {
-            self.problem(&e.stream, last_seq + 1, "gap");
-        } else if e.prev_hash != last_hash {
-            self.problem(&e.stream, e.stream_seq, "broken_link");
+            self.problem(e.stream, last_seq + 1, "gap");
+        } else if !cur.last_hash.is(e.prev_hash) {
+            self.problem(e.stream, e.stream_seq, "broken_link");
         }
-        if chain::hash(e) != stored_hash {
-            self.problem(&e.stream, e.stream_seq, "hash_mismatch");
+        let digest = chain::digest_view(&mut self.buf, e);
+        let stored = chain::decode_hash(stored_hash);
+        if stored != Some(digest) {
+            self.problem(e.stream, e.stream_seq, "hash_mismatch");
         }
-        let signed_hash = self
-            .signed
-            .get(&e.stream)
-            .and_then(|m| m.get(&e.stream_seq))
-            .cloned();
-        if signed_hash.is_some_and(|h| h != stored_hash) {
-            self.problem(&e.stream, e.stream_seq, "checkpoint_mismatch");
+        let signed_differs = signed
+            .and_then(|at| self.signed_heads[at].get(&e.stream_seq))
+            .is_some_and(|h| h != stored_hash);
+        if signed_differs {
+            self.problem(e.stream, e.stream_seq, "checkpoint_mismatch");
         }
         if let Some(c) = self.current.as_mut() {
             c.last_seq = c.last_seq.max(e.stream_seq);
-            c.last_hash = stored_hash.to_string();
+            c.last_hash = match stored {
+                Some(b) => LastHash::Bytes(b),
+                None => LastHash::of(stored_hash),
+            };
         }
     }
 
@@ -251,6 +290,7 @@ impl Verifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::chain::GENESIS_HASH;
     use crate::audit::checkpoint::{AuditSigner, signed_message};
     use chrono::TimeZone;
 
@@ -417,5 +457,19 @@ mod tests {
         v.checkpoint(&cp);
         a.iter().for_each(|(e, h)| v.event(e, h));
         assert!(v.finish().valid);
+    }
+
+    #[test]
+    fn a_stored_hash_not_in_the_chain_format_is_a_mismatch_but_still_links() {
+        let signer = AuditSigner::from_seed([3; 32]);
+        let mut a = chain_of("a", 3);
+        // Upper-case hex is not what the chain writes: that event's hash does not match,
+        // and the next event, naming it exactly as stored, is still linked to it.
+        a[1].1 = a[1].1.to_uppercase();
+        a[2].0.prev_hash = a[1].1.clone();
+        a[2].1 = chain::hash(&a[2].0);
+        let r = run(&[], &a, &signer);
+        assert_eq!(first(&r), ("a".into(), 2, "hash_mismatch"));
+        assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
     }
 }

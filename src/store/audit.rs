@@ -232,10 +232,15 @@ pub fn events_after(
             .limit(limit)
             .into_boxed();
         if let Some((stream, seq)) = after {
+            // A row-value comparison, which both databases answer with a range scan of the
+            // (stream, stream_seq) index from the position on (the equivalent OR of two
+            // conditions scanned a long stream from its start at every batch).
             q = q.filter(
-                audit_events::stream
-                    .gt(stream)
-                    .or(audit_events::stream.eq(stream).and(audit_events::stream_seq.gt(seq))),
+                diesel::dsl::sql::<diesel::sql_types::Bool>("(stream, stream_seq) > (")
+                    .bind::<diesel::sql_types::Text, _>(stream)
+                    .sql(", ")
+                    .bind::<diesel::sql_types::BigInt, _>(seq)
+                    .sql(")"),
             );
         }
         q.load(c)
