@@ -157,14 +157,22 @@ impl Retries {
     }
 }
 
-pub async fn run(state: web::Data<AppState>) {
+/// Runs a round every tick until told to stop; a round in progress is finished first, so a
+/// stopped scheduler runs no statement afterwards.
+pub async fn run(state: web::Data<AppState>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_millis(
         state.settings.listing.scheduler_tick_ms,
     ));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut retries = Retries::default();
     loop {
-        tick.tick().await;
+        let told = tokio::select! {
+            _ = tick.tick() => false,
+            changed = stop.changed() => changed.is_err(),
+        };
+        if told || *stop.borrow() {
+            break;
+        }
         round(&state, &mut retries).await;
     }
 }

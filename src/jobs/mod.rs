@@ -51,9 +51,12 @@ pub fn spawn(state: web::Data<AppState>) -> Jobs {
     let graceful = vec![
         tokio::spawn(outbox::run(state.clone(), stopped.clone())),
         // awc's client is not Send: the webhook worker runs on the current (actix) thread.
-        actix_web::rt::spawn(webhooks::run(state.clone(), stopped)),
+        actix_web::rt::spawn(webhooks::run(state.clone(), stopped.clone())),
+        // The scheduler finishes the round it is in: aborted, its blocking database work
+        // would go on after the stop.
+        tokio::spawn(listings::run(state.clone(), stopped)),
     ];
-    let mut handles = vec![tokio::spawn(listings::run(state.clone()))];
+    let mut handles = Vec::new();
     let every = state.settings.audit.checkpoint_interval_seconds;
     if every > 0 {
         handles.push(tokio::spawn(checkpoints(state, Duration::from_secs(every))));
