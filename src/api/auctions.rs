@@ -149,12 +149,21 @@ pub async fn place(
 ) -> Result<HttpResponse, AppError> {
     let key = idempotency_key(req.headers())?;
     let (id, amount, state) = (path.into_inner(), body.amount, call.state());
-    let placed = call
+    let again = key.clone();
+    let placed = match call
         .tx(&bidder, move |c, cx| {
             uc::place(c, &cx.deps(), &cx.by(), id, amount, &key)
         })
         .await
-        .inspect_err(|e| state.metrics.count_bid(e.code()))?;
+    {
+        // The key was an earlier request's after all: that request's bid.
+        Err(e) if e.code() == store::KEY_SEEN => {
+            call.tx(&bidder, move |c, cx| uc::replay(c, &cx.by(), id, &again))
+                .await
+        }
+        other => other,
+    }
+    .inspect_err(|e| state.metrics.count_bid(e.code()))?;
     let replay = match &placed {
         Placement::Open(p) => p.replay,
         Placement::Sealed(p) => p.replay,

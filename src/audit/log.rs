@@ -67,23 +67,26 @@ pub fn lock_with_stream(
     Ok((frontier_of(size, &bytes)?, head))
 }
 
-/// Appends the event `event_id` with chain hash `event_hash` (hex) as the next leaf, in the
-/// caller's transaction, onto the head [`lock`] returned in it.
-pub fn append(
-    conn: &mut Conn,
+/// What appending the leaf of the event with chain hash `event_hash` (hex) to the head
+/// [`lock_with_stream`] returned makes: the new nodes (the leaf's event id is left for the
+/// store to fill in, the event being written in the same statement on PostgreSQL), the new
+/// size and frontier. Nothing is written here.
+pub fn extend(
     mut frontier: Frontier,
-    event_id: i64,
     event_hash: &str,
-) -> Result<u64, AppError> {
+) -> Result<(Vec<store::NewNode>, i64, Vec<u8>), AppError> {
     let leaf = tlog::leaf_hash_hex(event_hash).ok_or_else(|| damaged("event hash not hex"))?;
-    let index = frontier.size;
-    let made: Vec<_> = frontier
+    let nodes = frontier
         .append(leaf)
         .into_iter()
-        .map(|n| (n, (n.level == 0).then_some(event_id)))
+        .map(|n| store::NewNode {
+            level: i64::from(n.level),
+            index: i64::try_from(n.index).unwrap_or(i64::MAX),
+            hash: n.hash.to_vec(),
+        })
         .collect();
-    store_nodes(conn, &frontier, &made)?;
-    Ok(index)
+    let size = i64::try_from(frontier.size).map_err(damaged)?;
+    Ok((nodes, size, frontier.encode()))
 }
 
 /// Logs every event not in the log yet (written before it existed), oldest first; returns

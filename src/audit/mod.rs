@@ -127,8 +127,12 @@ pub fn append(conn: &mut Conn, mut body: chain::EventBody) -> Result<Logged, App
     body.stream_seq = seq + 1;
     body.prev_hash = prev;
     let hash = chain::hash(&body);
-    let id = store::insert_event(conn, &body, &hash)?;
-    log::append(conn, log_head, id, &hash)?;
+    let (nodes, size, frontier) = log::extend(log_head, &hash)?;
+    let head = crate::store::audit_log::NewHead {
+        size,
+        frontier: &frontier,
+    };
+    let id = crate::store::audit_log::insert_logged_event(conn, &body, &hash, &nodes, &head)?;
     Ok(Logged { event_id: id, hash })
 }
 

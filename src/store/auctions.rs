@@ -36,7 +36,7 @@ pub struct AuctionRow {
     pub leading_holds_right: bool,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = b)]
 pub struct BidRow {
     pub id: i64,
@@ -159,8 +159,40 @@ pub struct NewBid<'a> {
     pub holds_right: bool,
 }
 
-/// Writes an accepted bid and moves the auction's standing, price and end.
-pub fn accept(conn: &mut Conn, n: &NewBid) -> Result<BidRow, AppError> {
+/// The request an accepted bid answers: who sent it and under which idempotency key.
+pub struct Request<'a> {
+    pub user_id: i64,
+    pub key: &'a str,
+}
+
+/// The code of the error [`accept`] answers when the request's key was remembered already
+/// (the caller answers with the remembered bid instead).
+pub const KEY_SEEN: &str = "idempotency_key_seen";
+
+/// A unique violation on `bid_requests` is a key seen before; any other error is itself.
+fn key_seen(e: diesel::result::Error) -> AppError {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match &e {
+        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+            if info.table_name() == Some("bid_requests")
+                || info
+                    .constraint_name()
+                    .is_some_and(|c| c.starts_with("bid_requests"))
+                || info.message().contains("bid_requests.") =>
+        {
+            AppError::conflict(KEY_SEEN, "this idempotency key was used before")
+        }
+        _ => e.into(),
+    }
+}
+
+/// Writes an accepted bid, moves the auction's standing, price and end, and remembers the
+/// request's key. PostgreSQL does all three in one statement (one round trip under the
+/// auction's lock); SQLite, which has no round trip to save, in three.
+pub fn accept(conn: &mut Conn, n: &NewBid, request: &Request) -> Result<BidRow, AppError> {
+    if let Conn::Pg(c) = conn {
+        return accept_pg(c, n, request);
+    }
     let bid = with_conn!(conn, c => diesel::insert_into(b::table)
         .values((
             b::auction_id.eq(n.auction_id),
@@ -188,6 +220,59 @@ pub fn accept(conn: &mut Conn, n: &NewBid) -> Result<BidRow, AppError> {
             a::leading_holds_right.eq(n.holds_right),
         ))
         .execute(c))?;
+    with_conn!(conn, c => diesel::insert_into(br::table)
+        .values((
+            br::user_id.eq(request.user_id),
+            br::listing_id.eq(n.listing_id),
+            br::idempotency_key.eq(request.key),
+            br::bid_id.eq(bid.id),
+            br::created_at.eq(to_db(n.placed_at)),
+        ))
+        .execute(c))
+    .map_err(key_seen)?;
+    Ok(bid)
+}
+
+/// [`accept`] on PostgreSQL: data-modifying CTEs, so the bid, the auction's standing and the
+/// remembered key travel together.
+fn accept_pg(
+    c: &mut diesel::PgConnection,
+    n: &NewBid,
+    request: &Request,
+) -> Result<BidRow, AppError> {
+    use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text, Timestamp};
+    const SQL: &str = "WITH b AS ( \
+        INSERT INTO bids (auction_id, listing_id, seq, registration_id, bidder_code, amount, \
+                          placed_at, ends_at, client_ip, user_agent, kind) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+        RETURNING id, auction_id, listing_id, seq, registration_id, bidder_code, amount, \
+                  placed_at, ends_at, client_ip, user_agent, kind), \
+      u AS ( \
+        UPDATE auctions SET current_price = $6, leading_registration_id = $4, \
+               leading_bidder_code = $5, bid_count = $3, ends_at = $8, last_bid_at = $7, \
+               leading_holds_right = $12 \
+         WHERE id = $1), \
+      r AS ( \
+        INSERT INTO bid_requests (user_id, listing_id, idempotency_key, bid_id, created_at) \
+        SELECT $13, $2, $14, id, $7 FROM b) \
+      SELECT * FROM b";
+    let bid = diesel::sql_query(SQL)
+        .bind::<BigInt, _>(n.auction_id)
+        .bind::<BigInt, _>(n.listing_id)
+        .bind::<Integer, _>(n.seq)
+        .bind::<BigInt, _>(n.registration_id)
+        .bind::<Text, _>(n.bidder_code)
+        .bind::<BigInt, _>(n.amount)
+        .bind::<Timestamp, _>(to_db(n.placed_at))
+        .bind::<Timestamp, _>(to_db(n.ends_at))
+        .bind::<Nullable<Text>, _>(n.client_ip)
+        .bind::<Nullable<Text>, _>(n.user_agent)
+        .bind::<Text, _>(n.kind)
+        .bind::<Bool, _>(n.holds_right)
+        .bind::<BigInt, _>(request.user_id)
+        .bind::<Text, _>(request.key)
+        .get_result::<BidRow>(c)
+        .map_err(key_seen)?;
     Ok(bid)
 }
 
@@ -207,26 +292,6 @@ pub fn remembered(
         .first(c)
         .optional())?;
     Ok(row)
-}
-
-pub fn remember(
-    conn: &mut Conn,
-    user_id: i64,
-    listing_id: i64,
-    key: &str,
-    bid_id: i64,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
-    with_conn!(conn, c => diesel::insert_into(br::table)
-        .values((
-            br::user_id.eq(user_id),
-            br::listing_id.eq(listing_id),
-            br::idempotency_key.eq(key),
-            br::bid_id.eq(bid_id),
-            br::created_at.eq(to_db(now)),
-        ))
-        .execute(c))?;
-    Ok(())
 }
 
 /// Bids of an auction in `seq` order, after `after_seq`.

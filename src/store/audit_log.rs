@@ -72,6 +72,99 @@ pub fn size(conn: &mut Conn) -> Result<i64, AppError> {
     Ok(n)
 }
 
+/// A node an append makes: its level, index and hash (level 0 is the new event's leaf).
+pub struct NewNode {
+    pub level: i64,
+    pub index: i64,
+    pub hash: Vec<u8>,
+}
+
+/// The head an append leaves: size and encoded frontier.
+pub struct NewHead<'a> {
+    pub size: i64,
+    pub frontier: &'a [u8],
+}
+
+/// Stores one event with its hash, moves its stream's head, stores the log nodes the event's
+/// leaf made (the leaf pointing at the event) and moves the log's head, in the caller's
+/// transaction, which holds the log's lock ([`lock_head_with_stream`]); returns the event's
+/// id. PostgreSQL does it in one statement, so the lock every append in the exchange queues
+/// on is held for two round trips and the commit; SQLite, which has none to save, in a few.
+pub fn insert_logged_event(
+    conn: &mut Conn,
+    body: &super::audit::EventBody,
+    hash: &str,
+    nodes: &[NewNode],
+    head: &NewHead,
+) -> Result<i64, AppError> {
+    if let Conn::Pg(c) = conn {
+        return insert_logged_event_pg(c, body, hash, nodes, head);
+    }
+    let id = super::audit::insert_event(conn, body, hash)?;
+    let rows: Vec<NodeRow> = nodes
+        .iter()
+        .map(|n| {
+            (
+                n.level,
+                n.index,
+                n.hash.clone(),
+                (n.level == 0).then_some(id),
+            )
+        })
+        .collect();
+    append(conn, &rows, head.size, head.frontier)?;
+    Ok(id)
+}
+
+#[derive(QueryableByName)]
+struct Inserted {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+}
+
+fn insert_logged_event_pg(
+    c: &mut diesel::PgConnection,
+    body: &super::audit::EventBody,
+    hash: &str,
+    nodes: &[NewNode],
+    head: &NewHead,
+) -> Result<i64, AppError> {
+    use diesel::sql_types::{Array, BigInt, Binary, Nullable, Text, Timestamp};
+    const SQL: &str = "WITH e AS ( \
+        INSERT INTO audit_events (stream, stream_seq, occurred_at, actor_id, actor_role, action, \
+                                  payload, client_ip, request_id, prev_hash, hash) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id), \
+      h AS ( \
+        INSERT INTO audit_heads (stream, seq, hash) VALUES ($1, $2, $11) \
+        ON CONFLICT (stream) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash), \
+      n AS ( \
+        INSERT INTO audit_log_nodes (level, idx, hash, event_id) \
+        SELECT t.level, t.idx, t.hash, CASE WHEN t.level = 0 THEN (SELECT id FROM e) END \
+          FROM unnest($12::bigint[], $13::bigint[], $14::bytea[]) AS t(level, idx, hash)), \
+      g AS ( \
+        UPDATE audit_log_head SET size = $15, frontier = $16 WHERE id = 1) \
+      SELECT id FROM e";
+    let inserted = diesel::sql_query(SQL)
+        .bind::<Text, _>(&body.stream)
+        .bind::<BigInt, _>(body.stream_seq)
+        .bind::<Timestamp, _>(super::models::to_db(body.occurred_at))
+        .bind::<Nullable<BigInt>, _>(body.actor_id)
+        .bind::<Nullable<Text>, _>(body.actor_role.as_deref())
+        .bind::<Text, _>(&body.action)
+        .bind::<Text, _>(&body.payload)
+        .bind::<Nullable<Text>, _>(body.client_ip.as_deref())
+        .bind::<Nullable<Text>, _>(body.request_id.as_deref())
+        .bind::<Text, _>(&body.prev_hash)
+        .bind::<Text, _>(hash)
+        .bind::<Array<BigInt>, _>(nodes.iter().map(|n| n.level).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(nodes.iter().map(|n| n.index).collect::<Vec<_>>())
+        .bind::<Array<Binary>, _>(nodes.iter().map(|n| n.hash.as_slice()).collect::<Vec<_>>())
+        .bind::<BigInt, _>(head.size)
+        .bind::<Binary, _>(head.frontier)
+        .get_result::<Inserted>(c)?;
+    Ok(inserted.id)
+}
+
 /// A node to store: `(level, index, hash, event of a leaf)`.
 pub type NodeRow = (i64, i64, Vec<u8>, Option<i64>);
 

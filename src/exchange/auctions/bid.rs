@@ -86,47 +86,78 @@ pub(super) fn place_seen(
     let seen = match early {
         Ok(seen) => seen,
         // A retry of a request that was answered: its bid, not today's refusal.
-        Err(e) => {
-            return match store::remembered(conn, by.user.id, listing_id, key)? {
-                Some(bid) => Ok(Placed::replayed(bid)),
-                None => Err(e),
-            };
-        }
+        Err(e) => return replayed_or(conn, by, listing_id, key, e),
     };
     let auction = store::lock(conn, seen.auction.id)?;
-    // A retry of an earlier request (it may also have won the lock just now).
-    if let Some(bid) = store::remembered(conn, by.user.id, listing_id, key)? {
-        return Ok(Placed::replayed(bid));
+    // The bids that queued behind the one that just moved the price: refused at once
+    // (with the listing as read before the lock: the price alone refuses them).
+    let quick = Seen {
+        auction: auction.clone(),
+        ..seen
+    };
+    if let Err(e) = quick.refuse_early(amount, deps.clock.now()) {
+        return replayed_or(conn, by, listing_id, key, e);
     }
+    let seen = quick;
     let listing = listings_store::find(conn, listing_id)?
         .ok_or_else(|| AppError::not_found("no such listing"))?;
     // The bid's instant: now, under the lock, after the bid before it.
     let at = auction::serialised_at(deps.clock.now(), auction.last_bid_at.map(from_db));
     let offer = seen.offer(amount);
-    let ends_at = auction::judge(
+    let judged = auction::judge(
         &times(&auction),
         course_of(&auction, &listing),
         &terms(&auction),
         &standing(&auction),
         offer,
         at,
-    )
-    .map_err(refusal)?;
+    );
+    // A refused request may be the retry of one that was accepted (it may have won the lock
+    // just now): its bid, not today's refusal. An accepted one cannot be: its key is
+    // written with the bid, and a key seen before fails that write.
+    let ends_at = match judged {
+        Ok(ends_at) => ends_at,
+        Err(r) => return replayed_or(conn, by, listing_id, key, refusal(r)),
+    };
     let reg = seen
         .registration
         .ok_or_else(|| refusal(BidRefusal::NotEligible))?;
     super::mark_started(conn, &listing, auction.id, at)?;
-    let (bid, logged) = write(conn, by, &auction, &reg, amount, at, ends_at, key)?;
+    let bid = write(conn, by, &auction, &reg, amount, at, ends_at, key)?;
     let outbid = auction
         .leading_registration_id
         .filter(|leader| *leader != reg.id);
     after(conn, deps, &listing, &bid, outbid, by.meta)?;
+    // The event last: the log's lock, which every append in the exchange queues on, is then
+    // held for the append and the commit only, not for the mail and the announcement.
+    let logged = log(conn, by, &bid)?;
     Ok(Placed {
         bid,
         replay: false,
         logged: Some(logged),
         outbid,
     })
+}
+
+/// The answer to a request whose key turned out, when its bid was written, to be an earlier
+/// request's ([`store::KEY_SEEN`]; that transaction is rolled back): the earlier bid.
+pub fn replay(conn: &mut Conn, by: &By, listing_id: i64, key: &str) -> Result<Placed, AppError> {
+    let gone = AppError::conflict("conflict", "the earlier request with this key left no bid");
+    replayed_or(conn, by, listing_id, key, gone)
+}
+
+/// The bid an earlier request with this key placed, or else the refusal `e`.
+fn replayed_or(
+    conn: &mut Conn,
+    by: &By,
+    listing_id: i64,
+    key: &str,
+    e: AppError,
+) -> Result<Placed, AppError> {
+    match store::remembered(conn, by.user.id, listing_id, key)? {
+        Some(bid) => Ok(Placed::replayed(bid)),
+        None => Err(e),
+    }
 }
 
 /// What a bid request reads before it queues: the listing, its auction and the bidder's
@@ -206,7 +237,7 @@ fn standing(a: &AuctionRow) -> Standing {
     }
 }
 
-/// Writes the accepted bid, the auction's new standing, the remembered key and the event.
+/// Writes the accepted bid, the auction's new standing and the remembered key.
 #[expect(clippy::too_many_arguments, reason = "the parts of one accepted bid")]
 fn write(
     conn: &mut Conn,
@@ -217,7 +248,7 @@ fn write(
     at: DateTime<Utc>,
     ends_at: DateTime<Utc>,
     key: &str,
-) -> Result<(BidRow, audit::Logged), AppError> {
+) -> Result<BidRow, AppError> {
     let code = reg.bidder_code.clone().unwrap_or_default();
     let ip = by.meta.ip_string();
     let bid = store::accept(
@@ -241,6 +272,10 @@ fn write(
             },
             holds_right: reg.preemptive_right,
         },
+        &store::Request {
+            user_id: by.user.id,
+            key,
+        },
     )
     .map_err(|e| match e {
         AppError::Conflict {
@@ -248,23 +283,27 @@ fn write(
         } => refusal(BidRefusal::TooLow),
         other => other,
     })?;
-    store::remember(conn, by.user.id, auction.listing_id, key, bid.id, at)?;
-    let logged = audit::record_logged(
+    Ok(bid)
+}
+
+/// The accepted bid's event in the trail and the transparency log.
+fn log(conn: &mut Conn, by: &By, bid: &BidRow) -> Result<audit::Logged, AppError> {
+    audit::record_logged(
         conn,
-        at,
+        from_db(bid.placed_at),
         audit::Event {
-            stream: format!("listing:{}", auction.listing_id),
+            stream: format!("listing:{}", bid.listing_id),
             action: "bid.placed",
             actor: Actor::user(by.user.id, by.user.role),
             meta: by.meta,
             payload: json!({
-            "listing_id": auction.listing_id, "auction_id": auction.id, "seq": bid.seq, "amount": amount.to_string(),
-            "bidder_code": code, "registration_id": reg.id, "placed_at": audit::chain::format_time(at),
-            "ends_at": audit::chain::format_time(ends_at), "preemptive_match": bid.kind == "match",
+            "listing_id": bid.listing_id, "auction_id": bid.auction_id, "seq": bid.seq,
+            "amount": Money::from_fen(bid.amount).to_string(), "bidder_code": bid.bidder_code,
+            "registration_id": bid.registration_id, "placed_at": audit::chain::format_time(from_db(bid.placed_at)),
+            "ends_at": audit::chain::format_time(from_db(bid.ends_at)), "preemptive_match": bid.kind == "match",
             }),
         },
-    )?;
-    Ok((bid, logged))
+    )
 }
 
 /// What follows an accepted bid in the same transaction: the risk rules, the outbid mail and

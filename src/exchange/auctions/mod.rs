@@ -269,6 +269,12 @@ pub fn place(
     }
 }
 
+/// The earlier bid of a request whose key was found seen before only when its bid was
+/// written ([`crate::store::auctions::KEY_SEEN`]), read in a transaction of its own.
+pub fn replay(conn: &mut Conn, by: &By, listing_id: i64, key: &str) -> Result<Placement, AppError> {
+    bid::replay(conn, by, listing_id, key).map(Placement::Open)
+}
+
 /// Moves a scheduled listing to `bidding` (its auction's start has come: by the scheduler or
 /// by the first bid, whichever is first), with its event. Nothing to do otherwise.
 pub(crate) fn mark_started(
