@@ -156,17 +156,33 @@ pub async fn place(
         })
         .await
     {
-        // The key was an earlier request's after all: that request's bid.
+        // Refused under the lock, or the key was an earlier request's after all: that
+        // request's bid if there is one, looked up once the lock is released.
+        Ok(Placement::Refused(e)) => {
+            call.tx(&bidder, move |c, cx| {
+                uc::replay_or(c, &cx.by(), id, &again, e)
+            })
+            .await
+        }
         Err(e) if e.code() == store::KEY_SEEN => {
-            call.tx(&bidder, move |c, cx| uc::replay(c, &cx.by(), id, &again))
-                .await
+            let gone =
+                AppError::conflict("conflict", "the earlier request with this key left no bid");
+            call.tx(&bidder, move |c, cx| {
+                uc::replay_or(c, &cx.by(), id, &again, gone)
+            })
+            .await
         }
         other => other,
     }
+    .and_then(|p| match p {
+        Placement::Refused(e) => Err(e),
+        p => Ok(p),
+    })
     .inspect_err(|e| state.metrics.count_bid(e.code()))?;
     let replay = match &placed {
         Placement::Open(p) => p.replay,
         Placement::Sealed(p) => p.replay,
+        Placement::Refused(_) => false,
     };
     state
         .metrics
@@ -191,6 +207,7 @@ pub async fn place(
             })
         }
         Placement::Sealed(p) => resp.json(uc::sealed_bid_view(&p.bid, p.ends_at)),
+        Placement::Refused(e) => return Err(e),
     })
 }
 

@@ -87,3 +87,44 @@ async fn an_accepted_bid_costs_a_fixed_handful_of_statements() {
         .json();
     assert_eq!(auction["bid_count"], 2, "{auction}");
 }
+
+/// Copies of one request sent at once (a client retrying on a timeout): one bid, and every
+/// copy answered with it, whichever of them won the lock and wherever the others were told.
+#[actix_web::test]
+async fn copies_of_one_bid_sent_at_once_place_it_once_and_all_get_it() {
+    let app = spawn_app().await;
+    let c = cast(&app).await;
+    let (id, b) = ready_for_auction(&app, &c, 2, json!({})).await;
+    let start = (chrono::Utc::now() + chrono::Duration::seconds(603)).to_rfc3339();
+    let r = app
+        .post(
+            &format!("/api/v1/listings/{id}/auction"),
+            Some(&c.operator),
+            &json!({"starts_at": start}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    app.clock.advance(chrono::Duration::seconds(5));
+    assert_eq!(bid(&app, id, &b[0], "10000000", &key()).await.status, 201);
+    let k = key();
+    let copies =
+        futures_util::future::join_all((0..8).map(|_| bid(&app, id, &b[1], "10050000", &k))).await;
+    let ids: Vec<_> = copies
+        .iter()
+        .map(|r| {
+            assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+            r.json()["id"].clone()
+        })
+        .collect();
+    assert!(ids.iter().all(|i| *i == ids[0]), "{ids:?}");
+    let replayed = copies
+        .iter()
+        .filter(|r| r.header("idempotent-replayed").as_deref() == Some("true"))
+        .count();
+    assert_eq!(replayed, 7);
+    let auction = app
+        .get(&format!("/api/v1/listings/{id}/auction"), Some(&c.operator))
+        .await
+        .json();
+    assert_eq!(auction["bid_count"], 2, "{auction}");
+}

@@ -23,6 +23,13 @@ use crate::store::listings::{self as listings_store, ListingRow};
 use crate::store::models::from_db;
 use crate::store::registrations::{self, RegistrationRow};
 
+/// What a bid under the lock comes to: placed, or refused, in which case the request's key is
+/// looked up only after the transaction released the lock ([`replay_or`]).
+pub enum Judged {
+    Placed(Placed),
+    Refused(AppError),
+}
+
 /// The outcome of a bid request: the bid, and whether it was a replay of an earlier request.
 pub struct Placed {
     pub bid: BidRow,
@@ -66,7 +73,10 @@ pub fn place_bid(
     key: &str,
 ) -> Result<Placed, AppError> {
     let seen = Seen::read(conn, listing_id, by.user.id);
-    place_seen(conn, deps, by, listing_id, seen, amount, key)
+    match place_seen(conn, deps, by, listing_id, seen, amount, key)? {
+        Judged::Placed(p) => Ok(p),
+        Judged::Refused(e) => replay_or(conn, by, listing_id, key, e),
+    }
 }
 
 /// [`place_bid`] once the listing, its auction and the bidder's registration are read.
@@ -78,7 +88,7 @@ pub(super) fn place_seen(
     seen: Result<Seen, AppError>,
     amount: Money,
     key: &str,
-) -> Result<Placed, AppError> {
+) -> Result<Judged, AppError> {
     let early = seen.and_then(|seen| {
         seen.refuse_early(amount, deps.clock.now())?;
         Ok(seen)
@@ -86,17 +96,19 @@ pub(super) fn place_seen(
     let seen = match early {
         Ok(seen) => seen,
         // A retry of a request that was answered: its bid, not today's refusal.
-        Err(e) => return replayed_or(conn, by, listing_id, key, e),
+        Err(e) => return replay_or(conn, by, listing_id, key, e).map(Judged::Placed),
     };
     let auction = store::lock(conn, seen.auction.id)?;
     // The bids that queued behind the one that just moved the price: refused at once
-    // (with the listing as read before the lock: the price alone refuses them).
+    // (with the listing as read before the lock: the price alone refuses them). A refused
+    // request may be the retry of one that was accepted (it may have won the lock just
+    // now): the caller looks its key up once the lock is released.
     let quick = Seen {
         auction: auction.clone(),
         ..seen
     };
     if let Err(e) = quick.refuse_early(amount, deps.clock.now()) {
-        return replayed_or(conn, by, listing_id, key, e);
+        return Ok(Judged::Refused(e));
     }
     let seen = quick;
     let listing = listings_store::find(conn, listing_id)?
@@ -112,12 +124,11 @@ pub(super) fn place_seen(
         offer,
         at,
     );
-    // A refused request may be the retry of one that was accepted (it may have won the lock
-    // just now): its bid, not today's refusal. An accepted one cannot be: its key is
-    // written with the bid, and a key seen before fails that write.
+    // An accepted request cannot be a retry: its key is written with the bid, and a key
+    // seen before fails that write.
     let ends_at = match judged {
         Ok(ends_at) => ends_at,
-        Err(r) => return replayed_or(conn, by, listing_id, key, refusal(r)),
+        Err(r) => return Ok(Judged::Refused(refusal(r))),
     };
     let reg = seen
         .registration
@@ -131,23 +142,17 @@ pub(super) fn place_seen(
     // The event last: the log's lock, which every append in the exchange queues on, is then
     // held for the append and the commit only, not for the mail and the announcement.
     let logged = log(conn, by, &bid)?;
-    Ok(Placed {
+    Ok(Judged::Placed(Placed {
         bid,
         replay: false,
         logged: Some(logged),
         outbid,
-    })
+    }))
 }
 
-/// The answer to a request whose key turned out, when its bid was written, to be an earlier
-/// request's ([`store::KEY_SEEN`]; that transaction is rolled back): the earlier bid.
-pub fn replay(conn: &mut Conn, by: &By, listing_id: i64, key: &str) -> Result<Placed, AppError> {
-    let gone = AppError::conflict("conflict", "the earlier request with this key left no bid");
-    replayed_or(conn, by, listing_id, key, gone)
-}
-
-/// The bid an earlier request with this key placed, or else the refusal `e`.
-fn replayed_or(
+/// The bid an earlier request with this key placed (a retry is answered with it), or else
+/// the refusal `e`.
+pub fn replay_or(
     conn: &mut Conn,
     by: &By,
     listing_id: i64,

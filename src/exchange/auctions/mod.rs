@@ -248,6 +248,10 @@ pub fn schedule(
 pub enum Placement {
     Open(Placed),
     Sealed(SealedPlaced),
+    /// An English bid refused once the lock was granted, before anything was written: see
+    /// [`replay_or`] (the caller ends the transaction first, so the lock is not held while
+    /// the key is looked up).
+    Refused(AppError),
 }
 
 /// Places a bid by the listing's bidding method (see [`place_bid`] and [`sealed`]): the one
@@ -265,14 +269,27 @@ pub fn place(
         Ok(seen) if sealed::is_sealed(&seen.listing) => {
             sealed::place(conn, deps, by, &seen.listing, amount, key).map(Placement::Sealed)
         }
-        seen => bid::place_seen(conn, deps, by, listing_id, seen, amount, key).map(Placement::Open),
+        seen => Ok(
+            match bid::place_seen(conn, deps, by, listing_id, seen, amount, key)? {
+                bid::Judged::Placed(p) => Placement::Open(p),
+                bid::Judged::Refused(e) => Placement::Refused(e),
+            },
+        ),
     }
 }
 
-/// The earlier bid of a request whose key was found seen before only when its bid was
-/// written ([`crate::store::auctions::KEY_SEEN`]), read in a transaction of its own.
-pub fn replay(conn: &mut Conn, by: &By, listing_id: i64, key: &str) -> Result<Placement, AppError> {
-    bid::replay(conn, by, listing_id, key).map(Placement::Open)
+/// The answer to an English bid refused under the lock ([`Placement::Refused`], in a
+/// transaction that wrote nothing), or whose key was found seen before only when its bid
+/// was written ([`crate::store::auctions::KEY_SEEN`], rolled back): read afterwards, the bid
+/// of the earlier request with that key if there is one, else the refusal `e`.
+pub fn replay_or(
+    conn: &mut Conn,
+    by: &By,
+    listing_id: i64,
+    key: &str,
+    e: AppError,
+) -> Result<Placement, AppError> {
+    bid::replay_or(conn, by, listing_id, key, e).map(Placement::Open)
 }
 
 /// Moves a scheduled listing to `bidding` (its auction's start has come: by the scheduler or
