@@ -211,7 +211,7 @@ async fn a_public_page_with_a_kept_count_is_one_statement() {
     app.stop_jobs().await;
     // The first page counts (and keeps the count); seller names come with the listings.
     let before = app.statements();
-    let first = public(&app, "?per_page=2&q=仓库").await;
+    let first = public(&app, &format!("?per_page=2&q={}", urlencode("仓库"))).await;
     assert_eq!((first["total"].as_i64(), ids(&first).len()), (Some(3), 2));
     assert_eq!(
         first["items"][0]["seller"]["name"],
@@ -225,7 +225,7 @@ async fn a_public_page_with_a_kept_count_is_one_statement() {
     assert_eq!(app.statements() - before, 2, "the page and the count");
     // The same filter again: the kept count, one statement.
     let before = app.statements();
-    let again = public(&app, "?per_page=2&q=仓库").await;
+    let again = public(&app, &format!("?per_page=2&q={}", urlencode("仓库"))).await;
     assert_eq!(ids(&again), ids(&first));
     assert_eq!(app.statements() - before, 1, "the page alone");
 }
