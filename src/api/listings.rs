@@ -574,21 +574,16 @@ fn browse_page(
         };
         (n.max(floor), fresh && n >= floor)
     };
-    let next_cursor = rows.last().filter(|_| more).map(|last| {
+    let next_cursor = rows.last().filter(|_| more).map(|(last, _)| {
         Cursor {
             page: paging.page.saturating_add(1),
             after_id: last.id,
         }
         .to_string()
     });
-    let ids: Vec<i64> = rows.iter().map(|r| r.organization_id).collect();
-    let names = store::seller_names(c, &ids)?;
     let items = rows
-        .iter()
-        .map(|r| {
-            let seller = names.get(&r.organization_id).cloned().unwrap_or_default();
-            present_with(c, r, seller, viewer.clone(), now)
-        })
+        .into_iter()
+        .map(|(r, seller)| present_with(c, &r, seller, viewer.clone(), now))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(ListingPage {
         items,

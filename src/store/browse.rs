@@ -7,16 +7,19 @@
 //! tokenizer (`listings_title_fts`, three characters or more) and PostgreSQL's `pg_trgm`.
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use diesel::dsl::sql;
+use diesel::backend::Backend;
+use diesel::dsl::AsSelect;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Text};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, HasSqlType, Nullable, Text};
 
 use super::Conn;
 use super::listings::ListingRow;
-use super::schema::listings as l;
 use crate::error::AppError;
 use crate::with_conn;
 
@@ -64,8 +67,6 @@ pub enum Start {
 /// characters are a common word) are matched on the rows walked.
 const TRIGRAM_MIN_CHARS: usize = 3;
 
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
-
 /// Escapes LIKE wildcards so a search term matches literally.
 fn like_pattern(q: &str) -> String {
     let escaped = q
@@ -82,90 +83,259 @@ fn fts_phrase(q: &str) -> String {
     format!("\"{}\"", q.replace('"', "\"\""))
 }
 
-/// The query for `$b` (a `&Browse`), boxed for the backend of the connection it runs on;
-/// `$fts` is true on SQLite (title search through `listings_title_fts`).
-macro_rules! filtered {
-    ($b:expr, $fts:expr) => {{
-        let b: &Browse = $b;
-        let mut q = l::table.into_boxed();
-        let own = b.own_org.clone();
-        q = match (&b.statuses, own) {
-            (StatusFilter::Any, _) => q,
-            (StatusFilter::In(s), None) => q.filter(l::status.eq_any(s.clone())),
-            (StatusFilter::NotIn(s), None) => q.filter(l::status.ne_all(s.clone())),
-            (StatusFilter::In(s), Some((org, mine))) => q.filter(
-                l::status
-                    .eq_any(s.clone())
-                    .or(l::organization_id.eq(org).and(l::status.eq_any(mine))),
-            ),
-            (StatusFilter::NotIn(s), Some((org, mine))) => q.filter(
-                l::status
-                    .ne_all(s.clone())
-                    .or(l::organization_id.eq(org).and(l::status.eq_any(mine))),
-            ),
+/// One piece of a written statement: SQL text or a bound value.
+#[derive(Debug, Clone)]
+enum Part {
+    Sql(&'static str),
+    Text(String),
+    Int(i64),
+}
+
+/// A browse statement written out by hand. Its text depends only on the shape of the
+/// filters (which ones are given, and how many statuses), so diesel keeps it prepared on each
+/// connection, keyed by that text; a boxed diesel query with `IN` lists or raw SQL in it is
+/// compiled afresh on every call. A list of organisations (a supervisor's scope) has any
+/// length, so such a statement is not kept.
+///
+/// The page's `LIMIT` is bound as `CAST(? AS BIGINT)`: SQLite re-prepares a statement every
+/// time a new value is bound to a plain `LIMIT ?` (to plan with the value), which would undo
+/// the cache; the walk stops after the limit either way.
+struct Written<Select, ST> {
+    select: Select,
+    parts: Vec<Part>,
+    cacheable: bool,
+    _sql_type: PhantomData<ST>,
+}
+
+impl<Select, ST> QueryId for Written<Select, ST> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Select, ST> Query for Written<Select, ST> {
+    type SqlType = ST;
+}
+
+impl<Select, ST, Db> RunQueryDsl<Db> for Written<Select, ST> {}
+
+impl<Select, ST, DB> QueryFragment<DB> for Written<Select, ST>
+where
+    DB: Backend + HasSqlType<Text> + HasSqlType<BigInt>,
+    Select: QueryFragment<DB>,
+    String: ToSql<Text, DB>,
+    i64: ToSql<BigInt, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        if !self.cacheable {
+            out.unsafe_to_cache_prepared();
+        }
+        out.push_sql("SELECT ");
+        self.select.walk_ast(out.reborrow())?;
+        for part in &self.parts {
+            match part {
+                Part::Sql(sql) => out.push_sql(sql),
+                Part::Text(v) => out.push_bind_param::<Text, String>(v)?,
+                Part::Int(v) => out.push_bind_param::<BigInt, i64>(v)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `FROM` and `WHERE` of a browse, as [`Part`]s.
+struct Where {
+    parts: Vec<Part>,
+    cacheable: bool,
+    /// Whether a condition was written yet (`WHERE` or `AND` comes next).
+    any: bool,
+}
+
+impl Where {
+    fn sql(&mut self, sql: &'static str) {
+        self.parts.push(Part::Sql(sql));
+    }
+
+    /// Starts the next condition.
+    fn and(&mut self) {
+        self.sql(if self.any { " AND " } else { " WHERE " });
+        self.any = true;
+    }
+
+    /// `(v1, v2, ...)`, or `(NULL)` for none (`x IN (NULL)` holds for no row, and
+    /// `x NOT IN (NULL)` for none either: callers write the empty cases themselves).
+    fn text_list(&mut self, values: &[String]) {
+        self.sql("(");
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self.sql(", ");
+            }
+            self.parts.push(Part::Text(v.clone()));
+        }
+        self.sql(")");
+    }
+
+    /// `listings.status IN (...)` / `NOT IN`, or a constant for an empty list.
+    fn statuses(&mut self, values: &[String], negated: bool) {
+        match (values.is_empty(), negated) {
+            (true, false) => self.sql("1 = 0"),
+            (true, true) => self.sql("1 = 1"),
+            (false, false) => {
+                self.sql("listings.status IN ");
+                self.text_list(values);
+            }
+            (false, true) => {
+                self.sql("listings.status NOT IN ");
+                self.text_list(values);
+            }
+        }
+    }
+
+    /// The conditions of `b`; `fts`: title search through `listings_title_fts` (SQLite).
+    fn of(b: &Browse, fts: bool) -> Self {
+        let mut w = Where {
+            parts: vec![Part::Sql(" FROM listings")],
+            cacheable: true,
+            any: false,
         };
+        let own = b.own_org.as_ref();
+        let status_list = match &b.statuses {
+            StatusFilter::Any => None,
+            StatusFilter::In(s) => Some((s, false)),
+            StatusFilter::NotIn(s) => Some((s, true)),
+        };
+        if let Some((list, negated)) = status_list {
+            w.and();
+            match own {
+                None => w.statuses(list, negated),
+                Some((org, mine)) => {
+                    w.sql("(");
+                    w.statuses(list, negated);
+                    w.sql(" OR (listings.organization_id = ");
+                    w.parts.push(Part::Int(*org));
+                    w.sql(" AND ");
+                    w.statuses(mine, false);
+                    w.sql("))");
+                }
+            }
+        }
         if b.hide_undisclosed {
-            let disclosed = l::status
-                .ne("terminated")
-                .or(l::first_disclosure_at.is_not_null());
-            q = match &b.own_org {
-                Some((org, _)) => q.filter(disclosed.or(l::organization_id.eq(*org))),
-                None => q.filter(disclosed),
-            };
+            w.and();
+            w.sql("(listings.status <> 'terminated' OR listings.first_disclosure_at IS NOT NULL");
+            if let Some((org, _)) = own {
+                w.sql(" OR listings.organization_id = ");
+                w.parts.push(Part::Int(*org));
+            }
+            w.sql(")");
         }
         if let Some(orgs) = &b.organizations {
-            q = q.filter(l::organization_id.eq_any(orgs.clone()));
+            w.and();
+            if orgs.is_empty() {
+                w.sql("1 = 0");
+            } else {
+                // Any length: a statement per length is not worth keeping.
+                w.cacheable = false;
+                w.sql("listings.organization_id IN (");
+                for (i, id) in orgs.iter().enumerate() {
+                    if i > 0 {
+                        w.sql(", ");
+                    }
+                    w.parts.push(Part::Int(*id));
+                }
+                w.sql(")");
+            }
         }
         if let Some(k) = &b.kind {
-            q = q.filter(l::kind.eq(k.clone()));
+            w.and();
+            w.sql("listings.kind = ");
+            w.parts.push(Part::Text(k.clone()));
         }
         if let Some(text) = &b.q {
-            if $fts && text.chars().count() >= TRIGRAM_MIN_CHARS {
-                q = q.filter(
-                    sql::<Bool>(
-                        "listings.id IN (SELECT rowid FROM listings_title_fts \
-                         WHERE listings_title_fts MATCH ",
-                    )
-                    .bind::<Text, _>(fts_phrase(text))
-                    .sql(")"),
+            w.and();
+            if fts && text.chars().count() >= TRIGRAM_MIN_CHARS {
+                w.sql(
+                    "listings.id IN (SELECT rowid FROM listings_title_fts \
+                     WHERE listings_title_fts MATCH ",
                 );
+                w.parts.push(Part::Text(fts_phrase(text)));
+                w.sql(")");
             } else {
-                q = q.filter(lower(l::title).like(like_pattern(text)).escape('\\'));
+                // A bound escape character: with a literal one SQLite would re-prepare the
+                // statement for every new pattern.
+                w.sql("lower(listings.title) LIKE ");
+                w.parts.push(Part::Text(like_pattern(text)));
+                w.sql(" ESCAPE ");
+                w.parts.push(Part::Text("\\".to_string()));
             }
         }
         if let Some(min) = b.min_price {
-            q = q.filter(l::listing_price.ge(min));
+            w.and();
+            w.sql("listings.listing_price >= ");
+            w.parts.push(Part::Int(min));
         }
         if let Some(max) = b.max_price {
-            q = q.filter(l::listing_price.le(max));
+            w.and();
+            w.sql("listings.listing_price <= ");
+            w.parts.push(Part::Int(max));
         }
-        q
-    }};
+        w
+    }
+
+    fn written<Select, ST>(self, select: Select) -> Written<Select, ST> {
+        Written {
+            select,
+            parts: self.parts,
+            cacheable: self.cacheable,
+            _sql_type: PhantomData,
+        }
+    }
 }
 
-/// Up to `limit` listings matching `b`, newest first, from `start`.
+/// The seller's name of each listing of a page, read with the page.
+const SELLER_NAME: &str = ", (SELECT organizations.name FROM organizations \
+                           WHERE organizations.id = listings.organization_id)";
+
+/// One listing of a page and its seller's name (empty if the organisation is gone).
+pub type Listed = (ListingRow, String);
+
+/// Up to `limit` listings matching `b`, newest first, from `start`, each with its seller's
+/// name: one statement, kept prepared.
 pub fn page(
     conn: &mut Conn,
     b: &Browse,
     start: Start,
     limit: i64,
-) -> Result<Vec<ListingRow>, AppError> {
+) -> Result<Vec<Listed>, AppError> {
     let fts = matches!(conn, Conn::Sqlite(_));
-    let rows = with_conn!(conn, c => {
-        let q = filtered!(b, fts).order(l::id.desc()).limit(limit);
-        let q = match start {
-            Start::Offset(n) => q.offset(n),
-            Start::Before(id) => q.filter(l::id.lt(id)),
-        };
-        q.select(ListingRow::as_select()).load(c)
-    })?;
-    Ok(rows)
+    let mut w = Where::of(b, fts);
+    if let Start::Before(id) = start {
+        w.and();
+        w.sql("listings.id < ");
+        w.parts.push(Part::Int(id));
+    }
+    w.sql(" ORDER BY listings.id DESC LIMIT CAST(");
+    w.parts.push(Part::Int(limit));
+    w.sql(" AS BIGINT)");
+    if let Start::Offset(n) = start {
+        w.sql(" OFFSET ");
+        w.parts.push(Part::Int(n));
+    }
+    w.parts.insert(0, Part::Sql(SELLER_NAME));
+    let rows: Vec<(ListingRow, Option<String>)> = with_conn!(conn, c => w
+        .written::<_, (AsSelect<ListingRow, _>, Nullable<Text>)>(ListingRow::as_select())
+        .load(c))?;
+    Ok(rows
+        .into_iter()
+        .map(|(row, seller)| (row, seller.unwrap_or_default()))
+        .collect())
 }
 
 /// How many listings match `b` (every match is counted: see [`CountCache`]).
 pub fn count(conn: &mut Conn, b: &Browse) -> Result<i64, AppError> {
     let fts = matches!(conn, Conn::Sqlite(_));
-    let n = with_conn!(conn, c => filtered!(b, fts).count().get_result(c))?;
+    let w = Where::of(b, fts);
+    let n = with_conn!(conn, c => w
+        .written::<_, BigInt>(diesel::dsl::count_star())
+        .get_result(c))?;
     Ok(n)
 }
 
@@ -175,7 +345,7 @@ pub fn browse(
     b: &Browse,
     offset: i64,
     limit: i64,
-) -> Result<(Vec<ListingRow>, i64), AppError> {
+) -> Result<(Vec<Listed>, i64), AppError> {
     let total = count(conn, b)?;
     let rows = page(conn, b, Start::Offset(offset), limit)?;
     Ok((rows, total))

@@ -201,3 +201,31 @@ fn urlencode(text: &str) -> String {
         })
         .collect()
 }
+
+#[actix_web::test]
+async fn a_public_page_with_a_kept_count_is_one_statement() {
+    let mut app = spawn_app_with(|s| s.browse.count_cache_seconds = 3600).await;
+    let c = cast(&app).await;
+    listings(&app, &c, "某市仓库转让", 3).await;
+    // The scheduler, the mail worker and the feeds would add statements of their own.
+    app.stop_jobs().await;
+    // The first page counts (and keeps the count); seller names come with the listings.
+    let before = app.statements();
+    let first = public(&app, &format!("?per_page=2&q={}", urlencode("仓库"))).await;
+    assert_eq!((first["total"].as_i64(), ids(&first).len()), (Some(3), 2));
+    assert_eq!(
+        first["items"][0]["seller"]["name"],
+        first["items"][1]["seller"]["name"]
+    );
+    assert!(
+        first["items"][0]["seller"]["name"]
+            .as_str()
+            .is_some_and(|n| !n.is_empty())
+    );
+    assert_eq!(app.statements() - before, 2, "the page and the count");
+    // The same filter again: the kept count, one statement.
+    let before = app.statements();
+    let again = public(&app, &format!("?per_page=2&q={}", urlencode("仓库"))).await;
+    assert_eq!(ids(&again), ids(&first));
+    assert_eq!(app.statements() - before, 1, "the page alone");
+}

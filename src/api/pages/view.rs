@@ -159,12 +159,9 @@ pub fn section(
         organizations: filter.organizations.clone(),
     };
     let (rows, total) = store::browse(c, &b, offset, limit)?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.organization_id).collect();
-    let names = store::seller_names(c, &ids)?;
     let mut items = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let seller = names.get(&row.organization_id).cloned().unwrap_or_default();
-        items.push(board_item(c, section, row, seller, now)?);
+    for (row, seller) in rows {
+        items.push(board_item(c, section, &row, seller, now)?);
     }
     Ok(SectionPage { items, total })
 }

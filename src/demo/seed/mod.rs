@@ -137,8 +137,8 @@ fn live_listing(c: &mut Conn) -> Result<Option<i64>, AppError> {
     let (rows, _) = crate::store::listings::browse(c, &b, 0, 20)?;
     Ok(rows
         .into_iter()
-        .find(|r| r.title == LIVE_TITLE)
-        .map(|r| r.id))
+        .find(|(r, _)| r.title == LIVE_TITLE)
+        .map(|(r, _)| r.id))
 }
 
 fn describe(e: &AppError) -> String {
