@@ -190,6 +190,25 @@ impl Where {
         }
     }
 
+    /// `listings.organization_id IN (...)`.
+    fn organizations(&mut self, orgs: &[i64]) {
+        self.and();
+        if orgs.is_empty() {
+            self.sql("1 = 0");
+            return;
+        }
+        // Any length: a statement per length is not worth keeping.
+        self.cacheable = false;
+        self.sql("listings.organization_id IN (");
+        for (i, id) in orgs.iter().enumerate() {
+            if i > 0 {
+                self.sql(", ");
+            }
+            self.parts.push(Part::Int(*id));
+        }
+        self.sql(")");
+    }
+
     /// The conditions of `b`; `fts`: title search through `listings_title_fts` (SQLite).
     fn of(b: &Browse, fts: bool) -> Self {
         let mut w = Where {
@@ -228,21 +247,7 @@ impl Where {
             w.sql(")");
         }
         if let Some(orgs) = &b.organizations {
-            w.and();
-            if orgs.is_empty() {
-                w.sql("1 = 0");
-            } else {
-                // Any length: a statement per length is not worth keeping.
-                w.cacheable = false;
-                w.sql("listings.organization_id IN (");
-                for (i, id) in orgs.iter().enumerate() {
-                    if i > 0 {
-                        w.sql(", ");
-                    }
-                    w.parts.push(Part::Int(*id));
-                }
-                w.sql(")");
-            }
+            w.organizations(orgs);
         }
         if let Some(k) = &b.kind {
             w.and();
