@@ -159,6 +159,15 @@ fn format_time_fast(t: NaiveDateTime) -> Option<[u8; 27]> {
     Some(out)
 }
 
+/// Calls `f` with `t` as [`format_time`] writes it (without allocating but for years
+/// outside 0..=9999).
+pub fn with_time_text<R>(t: NaiveDateTime, f: impl FnOnce(&str) -> R) -> R {
+    match format_time_fast(t) {
+        Some(b) => f(std::str::from_utf8(&b).unwrap_or_default()),
+        None => f(&format_time(t.and_utc())),
+    }
+}
+
 /// Encodes `e` into `buf` (cleared first): the bytes that are hashed.
 pub fn encode_view_into(buf: &mut Vec<u8>, e: &EventView) {
     buf.clear();
