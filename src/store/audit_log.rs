@@ -167,14 +167,17 @@ pub fn leaves_from(conn: &mut Conn, from: i64, limit: i64) -> Result<Vec<LeafRow
     Ok(rows)
 }
 
-/// Leaves from index `from` on, at most `limit`, as stored: `(index, leaf hash, event)`. A
+/// A leaf as stored: `(index, leaf hash, event)`.
+pub type LeafRowOnly = (i64, Vec<u8>, Option<i64>);
+
+/// Leaves from index `from` on, at most `limit`, as stored. A
 /// scan of the nodes' key in order, with no join (the events' hashes are read in their own
 /// scan, [`event_hashes_from`]).
 pub fn leaf_rows_from(
     conn: &mut Conn,
     from: i64,
     limit: i64,
-) -> Result<Vec<(i64, Vec<u8>, Option<i64>)>, AppError> {
+) -> Result<Vec<LeafRowOnly>, AppError> {
     let rows = with_conn!(conn, c => audit_log_nodes::table
         .filter(audit_log_nodes::level.eq(0_i64))
         .filter(audit_log_nodes::idx.ge(from))
