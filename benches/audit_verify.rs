@@ -47,7 +47,11 @@ fn build(events: usize, streams: usize) -> Vec<(EventBody, String)> {
         out.push((body, hash));
     }
     out.sort_by(|a, b| (&a.0.stream, a.0.stream_seq).cmp(&(&b.0.stream, b.0.stream_seq)));
-    out
+    // Laid out in memory in the order it is verified, as the encoded bytes the raw anchor
+    // hashes are (and as rows read from a database are): sorting alone leaves each event's
+    // strings where they were allocated, in append order, and the in-memory figure then
+    // measured cache misses (about 0.35x the raw hash time) rather than the verifier.
+    out.to_vec()
 }
 
 /// The append path as it was before the log (the anchor of the append figure, kept as it

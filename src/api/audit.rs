@@ -2,6 +2,7 @@
 //! the public key and exports.
 
 use actix_web::http::header;
+use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -240,54 +241,54 @@ pub async fn export_trail(
         }
     };
     let stream = q.listing_id.map(|id| format!("listing:{id}"));
-    let s = call.state().clone();
-    let scope = stream.clone();
     let (auditor_scope, listing) = (auditor.scope.clone(), q.listing_id);
-    let body = web::block(move || -> Result<String, AppError> {
-        // A supervisor exports only the streams in its scope (and a listing in it).
-        let visible = s.db.run_blocking(|c| {
+    // A supervisor exports only the streams in its scope (and a listing in it): refused
+    // before anything is sent, so a refusal is still a problem document.
+    let visible = call
+        .state()
+        .db
+        .run(move |c| {
             if let Some(id) = listing {
                 scope_uc::require_listing(c, &auditor_scope, id)?;
             }
             scope_uc::visible_streams(c, &auditor_scope)
-        })?;
-        let shown = |e: &StoredEvent| visible.as_ref().is_none_or(|v| v.contains(&e.stream));
-        let now = s.clock.now();
-        let mut out = String::new();
-        if csv {
-            out.push_str(export::CSV_HEADER);
-            audit::each_event(&s.db, scope.as_deref(), |e| {
-                if shown(e) {
-                    out.push_str(&export::csv_row(e));
-                }
-            })?;
-        } else {
-            let scope_list = match (&scope, &visible) {
-                (Some(s), _) => Some(vec![s.clone()]),
-                (None, Some(v)) => Some(v.iter().cloned().collect()),
-                (None, None) => None,
-            };
-            out = export::jsonl(&s.db, now, scope.as_deref(), scope_list, shown)?;
-        }
-        Ok(out)
-    })
-    .await
-    .map_err(AppError::internal)??;
+        })
+        .await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, AppError>>(EXPORT_CHUNKS_AHEAD);
+    let producer = {
+        let (s, tx, scope) = (call.state().clone(), tx.clone(), stream.clone());
+        web::block(move || produce_export(&s, csv, scope, visible, &tx))
+    };
     let format = if csv { "csv" } else { "jsonl" };
-    call.tx(&auditor, move |c, cx| {
-        audit::record(
-            c,
-            cx.now,
-            Event {
-                stream: audit::SYSTEM_STREAM.to_string(),
-                action: "audit.exported",
-                actor: cx.actor(),
-                payload: json!({"format": format, "stream": stream}),
-                meta: &cx.meta,
-            },
-        )
-    })
-    .await?;
+    // The export is recorded once it is read in full, and its end is sent only then: a
+    // reader who got the whole export knows it is in the trail (and the export does not
+    // hold its own event). A failure on the way ends the response without its end.
+    actix_web::rt::spawn(async move {
+        let tail = match producer.await {
+            Ok(Ok(tail)) => tail,
+            Ok(Err(e)) => return drop(tx.send(Err(e)).await),
+            Err(e) => return drop(tx.send(Err(AppError::internal(e))).await),
+        };
+        let recorded = call
+            .tx(&auditor, move |c, cx| {
+                audit::record(
+                    c,
+                    cx.now,
+                    Event {
+                        stream: audit::SYSTEM_STREAM.to_string(),
+                        action: "audit.exported",
+                        actor: cx.actor(),
+                        payload: json!({"format": format, "stream": stream}),
+                        meta: &cx.meta,
+                    },
+                )
+            })
+            .await;
+        drop(tx.send(recorded.map(|()| Bytes::from(tail))).await);
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
     let (content_type, file) = if csv {
         ("text/csv; charset=utf-8", "audit-export.csv")
     } else {
@@ -299,5 +300,39 @@ pub async fn export_trail(
             header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"{file}\""),
         ))
-        .body(body))
+        .streaming(body))
+}
+
+/// About how many bytes of an export are sent at a time.
+const EXPORT_CHUNK: usize = 64 * 1024;
+/// How many chunks the export's producer may run ahead of the reader.
+const EXPORT_CHUNKS_AHEAD: usize = 4;
+
+/// Writes the export a batch of rows at a time into `tx` (blocking on a slow reader: memory
+/// stays at a few chunks); returns its end, kept back. Stops if the reader went away.
+fn produce_export(
+    s: &AppState,
+    csv: bool,
+    scope: Option<String>,
+    visible: Option<std::collections::BTreeSet<String>>,
+    tx: &tokio::sync::mpsc::Sender<Result<Bytes, AppError>>,
+) -> Result<Vec<u8>, AppError> {
+    let shown = |e: &StoredEvent| visible.as_ref().is_none_or(|v| v.contains(&e.stream));
+    let mut send = |chunk: Vec<u8>| {
+        tx.blocking_send(Ok(Bytes::from(chunk)))
+            .map_err(|_| AppError::internal(anyhow::anyhow!("the export's reader went away")))
+    };
+    let mut out = export::Out::new(EXPORT_CHUNK, &mut send);
+    if csv {
+        export::write_csv(&s.db, scope.as_deref(), shown, &mut out)?;
+    } else {
+        let scope_list = match (&scope, &visible) {
+            (Some(s), _) => Some(vec![s.clone()]),
+            (None, Some(v)) => Some(v.iter().cloned().collect()),
+            (None, None) => None,
+        };
+        let now = s.clock.now();
+        export::write_jsonl(&s.db, now, scope.as_deref(), scope_list, shown, &mut out)?;
+    }
+    Ok(out.finish())
 }

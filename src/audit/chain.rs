@@ -159,6 +159,15 @@ fn format_time_fast(t: NaiveDateTime) -> Option<[u8; 27]> {
     Some(out)
 }
 
+/// Calls `f` with `t` as [`format_time`] writes it (without allocating but for years
+/// outside 0..=9999).
+pub fn with_time_text<R>(t: NaiveDateTime, f: impl FnOnce(&str) -> R) -> R {
+    match format_time_fast(t) {
+        Some(b) => f(std::str::from_utf8(&b).unwrap_or_default()),
+        None => f(&format_time(t.and_utc())),
+    }
+}
+
 /// Encodes `e` into `buf` (cleared first): the bytes that are hashed.
 pub fn encode_view_into(buf: &mut Vec<u8>, e: &EventView) {
     buf.clear();
@@ -201,6 +210,19 @@ pub fn digest_view(buf: &mut Vec<u8>, e: &EventView) -> [u8; 32] {
 
 pub fn hash(e: &EventBody) -> String {
     hex::encode(Sha256::digest(encode(e)))
+}
+
+/// `digest` as [`hash`] writes it (64 lowercase hex digits), without allocating: comparing
+/// these bytes with a stored hash is comparing the hashes (a stored hash in any other form
+/// differs from every digest, as [`decode_hash`] would say).
+pub fn hex_digest(digest: &[u8; 32]) -> [u8; 64] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 64];
+    for (pair, b) in out.chunks_exact_mut(2).zip(digest) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0xf)];
+    }
+    out
 }
 
 /// Decodes a hash as [`hash`] writes it (64 lowercase hex digits) without allocating;
@@ -475,5 +497,11 @@ mod tests {
         assert_eq!(decode_hash(&format!("{h}0")), None);
         assert_eq!(decode_hash(&format!("{}g", &h[..63])), None);
         assert_eq!(decode_hash(""), None);
+        let digest: [u8; 32] = Sha256::digest(b"x").into();
+        assert_eq!(
+            hex_digest(&digest).as_slice(),
+            hex::encode(digest).as_bytes()
+        );
+        assert_eq!(decode_hash(&hex::encode(digest)), Some(digest));
     }
 }

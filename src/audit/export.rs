@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::chain::{EventBody, format_time};
+use super::chain::{self, EventBody, format_time};
 use super::checkpoint::{CheckpointRecord, TrustedKeys};
 use super::logcheck::{LOG_STREAM, signed_by_trusted};
 use super::merkle::Head;
@@ -98,6 +98,82 @@ fn line<T: Serialize>(v: &T) -> String {
     s
 }
 
+/// An event line, serialised from the stored row as borrowed (the same fields in the same
+/// order as [`EventLine`], so the same bytes).
+#[derive(Serialize)]
+struct EventLineRef<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    stream: &'a str,
+    stream_seq: i64,
+    occurred_at: &'a str,
+    actor_id: Option<i64>,
+    actor_role: Option<&'a str>,
+    action: &'a str,
+    payload: &'a str,
+    client_ip: Option<&'a str>,
+    request_id: Option<&'a str>,
+    prev_hash: &'a str,
+    hash: &'a str,
+}
+
+/// The log leaf line, borrowed (as [`LogLeafLine`]).
+#[derive(Serialize)]
+struct LogLeafLineRef<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    index: u64,
+    stream: &'a str,
+    stream_seq: i64,
+}
+
+/// Where an export is written: lines go into a buffer that is handed on in chunks of about
+/// `chunk` bytes as it fills, so a streamed export holds one chunk (and one batch of rows)
+/// at a time. The last chunk is kept back until [`Out::finish`], so a reader that got the
+/// end of an export got all of it. An error from `send` (the reader went away) stops the
+/// export.
+pub struct Out<'a> {
+    buf: Vec<u8>,
+    chunk: usize,
+    send: &'a mut dyn FnMut(Vec<u8>) -> Result<(), AppError>,
+}
+
+impl<'a> Out<'a> {
+    pub fn new(chunk: usize, send: &'a mut dyn FnMut(Vec<u8>) -> Result<(), AppError>) -> Self {
+        Self {
+            buf: Vec::with_capacity(chunk.min(1 << 20) + 1024),
+            chunk,
+            send,
+        }
+    }
+
+    /// Makes room for the next line: hands the buffer on if it is full.
+    fn room(&mut self) -> Result<&mut Vec<u8>, AppError> {
+        if self.buf.len() >= self.chunk {
+            let next = Vec::with_capacity(self.chunk.min(1 << 20) + 1024);
+            (self.send)(std::mem::replace(&mut self.buf, next))?;
+        }
+        Ok(&mut self.buf)
+    }
+
+    fn text(&mut self, s: &str) -> Result<(), AppError> {
+        self.room()?.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+
+    fn json<T: Serialize>(&mut self, v: &T) -> Result<(), AppError> {
+        let buf = self.room()?;
+        serde_json::to_writer(&mut *buf, v).map_err(AppError::internal)?;
+        buf.push(b'\n');
+        Ok(())
+    }
+
+    /// What was kept back: the end of the export.
+    pub fn finish(self) -> Vec<u8> {
+        self.buf
+    }
+}
+
 pub fn header_line(scope: Option<&[String]>, now: DateTime<Utc>) -> String {
     line(&HeaderLine {
         kind: "header".into(),
@@ -105,6 +181,26 @@ pub fn header_line(scope: Option<&[String]>, now: DateTime<Utc>) -> String {
         version: 1,
         exported_at: format_time(now),
         streams: scope.map(<[String]>::to_vec),
+    })
+}
+
+/// Writes the line of event `e`.
+fn put_event(out: &mut Out, e: &StoredEvent) -> Result<(), AppError> {
+    chain::with_time_text(e.occurred_at, |occurred_at| {
+        out.json(&EventLineRef {
+            kind: "event",
+            stream: &e.stream,
+            stream_seq: e.stream_seq,
+            occurred_at,
+            actor_id: e.actor_id,
+            actor_role: e.actor_role.as_deref(),
+            action: &e.action,
+            payload: &e.payload,
+            client_ip: e.client_ip.as_deref(),
+            request_id: e.request_id.as_deref(),
+            prev_hash: &e.prev_hash,
+            hash: &e.hash,
+        })
     })
 }
 
@@ -162,6 +258,7 @@ pub fn log_checkpoint_line(note: &str) -> String {
 
 /// The JSONL export of `stream` (or of every stream), keeping the events `shown` allows;
 /// `scope` is what the header names (`None`: the whole trail, which also lists the log).
+/// Built in memory: [`write_jsonl`] streams the same bytes.
 pub fn jsonl(
     db: &Db,
     now: DateTime<Utc>,
@@ -169,60 +266,149 @@ pub fn jsonl(
     scope: Option<Vec<String>>,
     shown: impl Fn(&StoredEvent) -> bool,
 ) -> Result<String, AppError> {
-    let mut out = header_line(scope.as_deref(), now);
+    let mut never = |_: Vec<u8>| Ok(());
+    let mut out = Out::new(usize::MAX, &mut never);
+    write_jsonl(db, now, stream, scope, shown, &mut out)?;
+    String::from_utf8(out.finish()).map_err(AppError::internal)
+}
+
+/// [`jsonl`] into `out`, a batch of rows at a time.
+pub fn write_jsonl(
+    db: &Db,
+    now: DateTime<Utc>,
+    stream: Option<&str>,
+    scope: Option<Vec<String>>,
+    shown: impl Fn(&StoredEvent) -> bool,
+    out: &mut Out,
+) -> Result<(), AppError> {
+    out.text(&header_line(scope.as_deref(), now))?;
     // The log as it stood when the export began: every leaf's event is read below.
     let logged = db.run_blocking(super::log::size)?;
-    super::each_event(db, stream, |e| {
+    super::try_each_event(db, stream, |e| {
         if shown(e) {
-            out.push_str(&event_line(e));
+            put_event(out, e)?;
         }
+        Ok(())
     })?;
     for cp in db.run_blocking(super::checkpoints)? {
-        out.push_str(&checkpoint_line(&cp));
+        out.text(&checkpoint_line(&cp))?;
     }
     if scope.is_none() {
         super::log::each_leaf(db, logged, |i, stream, seq| {
-            out.push_str(&log_leaf_line(i, stream, seq));
+            out.json(&LogLeafLineRef {
+                kind: "log_leaf",
+                index: u64::try_from(i).unwrap_or(0),
+                stream,
+                stream_seq: seq,
+            })
         })?;
         for note in db.run_blocking(move |c| super::log::checkpoint_notes(c, logged))? {
-            out.push_str(&log_checkpoint_line(&note));
+            out.text(&log_checkpoint_line(&note))?;
         }
     }
-    Ok(out)
+    Ok(())
+}
+
+/// The CSV export of `stream` (or of every stream), keeping the events `shown` allows, into
+/// `out`.
+pub fn write_csv(
+    db: &Db,
+    stream: Option<&str>,
+    shown: impl Fn(&StoredEvent) -> bool,
+    out: &mut Out,
+) -> Result<(), AppError> {
+    out.text(CSV_HEADER)?;
+    super::try_each_event(db, stream, |e| {
+        if shown(e) {
+            csv_row_into(out.room()?, e);
+        }
+        Ok(())
+    })
+}
+
+/// [`write_csv`] built in memory.
+pub fn csv(
+    db: &Db,
+    stream: Option<&str>,
+    shown: impl Fn(&StoredEvent) -> bool,
+) -> Result<String, AppError> {
+    let mut never = |_: Vec<u8>| Ok(());
+    let mut out = Out::new(usize::MAX, &mut never);
+    write_csv(db, stream, shown, &mut out)?;
+    String::from_utf8(out.finish()).map_err(AppError::internal)
 }
 
 pub const CSV_HEADER: &str = "id,stream,stream_seq,occurred_at,actor_id,actor_role,action,payload,client_ip,request_id,prev_hash,hash\n";
 
-fn csv_cell(s: &str) -> String {
-    let guarded = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
+/// A CSV cell: a value a spreadsheet would run as a formula gets a leading `'`, and a value
+/// with a separator, quote or line break is quoted.
+fn csv_cell(out: &mut Vec<u8>, s: &str) {
+    let guard = s.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let quote = s.contains([',', '"', '\n', '\r']);
+    if quote {
+        out.push(b'"');
+    }
+    if guard {
+        out.push(b'\'');
+    }
+    if quote {
+        for piece in s.split_inclusive('"') {
+            out.extend_from_slice(piece.as_bytes());
+            if piece.ends_with('"') {
+                out.push(b'"');
+            }
+        }
+        out.push(b'"');
     } else {
-        s.to_string()
-    };
-    if guarded.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    } else {
-        guarded
+        out.extend_from_slice(s.as_bytes());
     }
 }
 
+fn csv_int(out: &mut Vec<u8>, v: Option<i64>) {
+    use std::io::Write;
+    if let Some(v) = v {
+        let _ = write!(out, "{v}");
+    }
+}
+
+/// The CSV row of `e`, appended to `out`.
+pub fn csv_row_into(out: &mut Vec<u8>, e: &StoredEvent) {
+    let opt = |out: &mut Vec<u8>, v: &Option<String>| {
+        if let Some(v) = v {
+            csv_cell(out, v);
+        }
+    };
+    csv_int(out, Some(e.id));
+    out.push(b',');
+    csv_cell(out, &e.stream);
+    out.push(b',');
+    csv_int(out, Some(e.stream_seq));
+    out.push(b',');
+    chain::with_time_text(e.occurred_at, |t| out.extend_from_slice(t.as_bytes()));
+    out.push(b',');
+    csv_int(out, e.actor_id);
+    out.push(b',');
+    opt(out, &e.actor_role);
+    out.push(b',');
+    csv_cell(out, &e.action);
+    out.push(b',');
+    csv_cell(out, &e.payload);
+    out.push(b',');
+    opt(out, &e.client_ip);
+    out.push(b',');
+    opt(out, &e.request_id);
+    out.push(b',');
+    out.extend_from_slice(e.prev_hash.as_bytes());
+    out.push(b',');
+    out.extend_from_slice(e.hash.as_bytes());
+    out.push(b'\n');
+}
+
+/// The CSV row of `e`.
 pub fn csv_row(e: &StoredEvent) -> String {
-    let opt = |v: &Option<String>| v.as_deref().map(csv_cell).unwrap_or_default();
-    format!(
-        "{},{},{},{},{},{},{},{},{},{},{},{}\n",
-        e.id,
-        csv_cell(&e.stream),
-        e.stream_seq,
-        format_time(e.body().occurred_at),
-        e.actor_id.map(|a| a.to_string()).unwrap_or_default(),
-        opt(&e.actor_role),
-        csv_cell(&e.action),
-        csv_cell(&e.payload),
-        opt(&e.client_ip),
-        opt(&e.request_id),
-        e.prev_hash,
-        e.hash,
-    )
+    let mut out = Vec::new();
+    csv_row_into(&mut out, e);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {

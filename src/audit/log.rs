@@ -123,7 +123,11 @@ pub fn catch_up(db: &Db) -> Result<u64, AppError> {
 
 /// Calls `f` with each of the first `size` leaves of the log in order: `(index, stream,
 /// stream_seq)` of its event.
-pub fn each_leaf(db: &Db, size: u64, mut f: impl FnMut(i64, &str, i64)) -> Result<(), AppError> {
+pub fn each_leaf(
+    db: &Db,
+    size: u64,
+    mut f: impl FnMut(i64, &str, i64) -> Result<(), AppError>,
+) -> Result<(), AppError> {
     const BATCH: i64 = 5_000;
     let size = i64::try_from(size).unwrap_or(i64::MAX);
     let mut from = 0;
@@ -131,7 +135,7 @@ pub fn each_leaf(db: &Db, size: u64, mut f: impl FnMut(i64, &str, i64)) -> Resul
         let limit = BATCH.min(size - from);
         let rows = db.run_blocking(|c| store::leaf_events_from(c, from, limit))?;
         for (index, stream, seq) in &rows {
-            f(*index, stream, *seq);
+            f(*index, stream, *seq)?;
         }
         match rows.last() {
             Some((last, _, _)) if rows.len() as i64 == limit => from = last + 1,

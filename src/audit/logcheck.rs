@@ -9,7 +9,7 @@ use super::note::Note;
 use super::tlog::{self, Frontier};
 use super::verify::Invalid;
 use crate::error::AppError;
-use crate::store::{Db, audit_log as store};
+use crate::store::{Conn, Db, audit_log as store};
 
 /// Stream name used in reports for problems of the log.
 pub const LOG_STREAM: &str = "log";
@@ -45,8 +45,13 @@ pub struct LogReport {
 /// `bad_log_root`, `bad_log_signature`, `log_rolled_back` and `log_inconsistent` (the log does
 /// not extend a saved checkpoint).
 pub fn check(db: &Db, keys: &TrustedKeys, saved: &[Note]) -> Result<LogReport, AppError> {
+    // One snapshot: the leaves and the events they are compared with agree.
+    db.snapshot_blocking(|c| check_in(c, keys, saved))
+}
+
+fn check_in(c: &mut Conn, keys: &TrustedKeys, saved: &[Note]) -> Result<LogReport, AppError> {
     let mut report = LogReport::default();
-    let stored = db.run_blocking(store::checkpoints)?;
+    let stored = store::checkpoints(c)?;
     report.checkpoints = stored.len() as u64;
     // (size, root, what a mismatch is called), by size.
     let mut targets: Vec<(u64, Vec<u8>, &'static str)> = Vec::new();
@@ -73,23 +78,27 @@ pub fn check(db: &Db, keys: &TrustedKeys, saved: &[Note]) -> Result<LogReport, A
         }
     };
     compare(&frontier, &mut report);
+    let mut events = EventScan::default();
     loop {
         let from = i64::try_from(frontier.size).unwrap_or(i64::MAX);
-        let batch = db.run_blocking(|c| store::leaves_from(c, from, BATCH))?;
-        for (idx, leaf, _, event_hash) in &batch {
+        let batch = store::leaf_rows_from(c, from, BATCH)?;
+        for (idx, leaf, event_id) in &batch {
             let index = u64::try_from(*idx).unwrap_or(u64::MAX);
             if index != frontier.size {
                 report.problems.push(at(frontier.size, "log_leaf_mismatch"));
-                return finish(db, report, targets_left(&targets, frontier.size));
+                return finish(c, report, targets_left(&targets, frontier.size), None);
             }
-            let expected = event_hash.as_deref().and_then(tlog::leaf_hash_hex);
+            let expected = match event_id {
+                Some(id) => events.leaf_of(c, *id)?,
+                None => None,
+            };
             if expected.is_none_or(|e| e.as_slice() != leaf.as_slice()) {
                 report.problems.push(at(index, "log_leaf_mismatch"));
             }
             // The tree is the leaves as stored: a damaged leaf is reported above, and the
             // roots are still checked over what the log holds.
             let hash: tlog::Hash = leaf.as_slice().try_into().unwrap_or([0; 32]);
-            frontier.append(hash);
+            frontier.push(hash);
             compare(&frontier, &mut report);
         }
         if (batch.len() as i64) < BATCH {
@@ -97,7 +106,72 @@ pub fn check(db: &Db, keys: &TrustedKeys, saved: &[Note]) -> Result<LogReport, A
         }
     }
     report.size = frontier.size;
-    finish(db, report, targets_left(&targets, frontier.size))
+    let unlogged = events.unlogged(c)?;
+    finish(c, report, targets_left(&targets, frontier.size), unlogged)
+}
+
+/// The events' hashes, read in id order alongside the leaves (an honest log holds the
+/// events in the order they were written, so both are ordered scans and need no join); an
+/// event a leaf names out of that order is looked up on its own.
+#[derive(Default)]
+struct EventScan {
+    batch: Vec<(i64, String)>,
+    pos: usize,
+    /// The first id not read yet.
+    next_id: i64,
+    end: bool,
+    /// Events read by the scan, and how many of them a leaf named in scan order.
+    seen: u64,
+    matched: u64,
+    /// Leaves whose event was not ahead in the scan.
+    looked_up: u64,
+}
+
+impl EventScan {
+    /// The id of the next event of the scan, reading a batch when needed.
+    fn peek(&mut self, c: &mut Conn) -> Result<Option<i64>, AppError> {
+        if self.pos == self.batch.len() {
+            if self.end {
+                return Ok(None);
+            }
+            self.batch = store::event_hashes_from(c, self.next_id, BATCH)?;
+            self.pos = 0;
+            self.end = (self.batch.len() as i64) < BATCH;
+            if let Some((last, _)) = self.batch.last() {
+                self.next_id = last.saturating_add(1);
+            }
+        }
+        Ok(self.batch.get(self.pos).map(|(id, _)| *id))
+    }
+
+    /// The leaf hash of event `id`'s chain hash (`None`: no such event, or a stored hash
+    /// that is not one).
+    fn leaf_of(&mut self, c: &mut Conn, id: i64) -> Result<Option<tlog::Hash>, AppError> {
+        while let Some(next) = self.peek(c)? {
+            if next > id {
+                break;
+            }
+            self.pos += 1;
+            self.seen += 1;
+            if next == id {
+                self.matched += 1;
+                return Ok(tlog::leaf_hash_hex(&self.batch[self.pos - 1].1));
+            }
+        }
+        self.looked_up += 1;
+        let found = store::event_hash(c, id)?;
+        Ok(found.and_then(|(_, hash)| tlog::leaf_hash_hex(&hash)))
+    }
+
+    /// How many events no leaf names: the events the scan passed over, once it has read
+    /// them all; `None` when a leaf named an event out of order (then counted by a query).
+    fn unlogged(&mut self, c: &mut Conn) -> Result<Option<i64>, AppError> {
+        while self.peek(c)?.is_some() {
+            self.seen += (self.batch.len() - self.pos) as u64;
+            self.pos = self.batch.len();
+        }
+        Ok((self.looked_up == 0).then(|| i64::try_from(self.seen - self.matched).unwrap_or(0)))
+    }
 }
 
 /// Checkpoints beyond the end of the log: it was cut back after they were signed.
@@ -105,11 +179,19 @@ fn targets_left(targets: &[(u64, Vec<u8>, &'static str)], size: u64) -> Vec<u64>
     targets.iter().filter(|t| t.0 > size).map(|t| t.0).collect()
 }
 
-fn finish(db: &Db, mut report: LogReport, beyond: Vec<u64>) -> Result<LogReport, AppError> {
+fn finish(
+    c: &mut Conn,
+    mut report: LogReport,
+    beyond: Vec<u64>,
+    unlogged: Option<i64>,
+) -> Result<LogReport, AppError> {
     for size in beyond {
         report.problems.push(at(size, "log_rolled_back"));
     }
-    let unlogged = db.run_blocking(store::unlogged_count)?;
+    let unlogged = match unlogged {
+        Some(n) => n,
+        None => store::unlogged_count(c)?,
+    };
     if unlogged > 0 {
         report
             .problems

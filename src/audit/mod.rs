@@ -187,9 +187,21 @@ pub fn each_event(
     stream: Option<&str>,
     mut f: impl FnMut(&store::StoredEvent),
 ) -> Result<(), AppError> {
+    try_each_event(db, stream, |e| {
+        f(e);
+        Ok(())
+    })
+}
+
+/// [`each_event`], stopping at the first error `f` returns.
+pub fn try_each_event(
+    db: &Db,
+    stream: Option<&str>,
+    mut f: impl FnMut(&store::StoredEvent) -> Result<(), AppError>,
+) -> Result<(), AppError> {
     if let Some(stream) = stream {
         for e in db.run_blocking(|c| store::stream_events(c, stream))? {
-            f(&e);
+            f(&e)?;
         }
         return Ok(());
     }
@@ -202,7 +214,7 @@ pub fn each_event(
         let Some(last) = batch.last() else { break };
         after = Some((last.stream.clone(), last.stream_seq));
         let full = batch.len() as i64 == BATCH;
-        batch.iter().for_each(&mut f);
+        batch.iter().try_for_each(&mut f)?;
         if !full {
             break;
         }

@@ -19,9 +19,40 @@ pub type Hash = [u8; 32];
 
 /// The leaf hash of an event hash given as hex (`None` if it is not 32 bytes of hex).
 pub fn leaf_hash_hex(event_hash: &str) -> Option<Hash> {
-    let mut raw = [0u8; 32];
-    hex::decode_to_slice(event_hash, &mut raw).ok()?;
-    Some(leaf_hash(&raw))
+    Some(leaf_hash(&decode_hex32(event_hash)?))
+}
+
+/// 32 bytes from 64 hex digits of either case (as `hex::decode_to_slice` reads them), by
+/// table.
+fn decode_hex32(text: &str) -> Option<[u8; 32]> {
+    const BAD: u8 = 0xff;
+    const TABLE: [u8; 256] = {
+        let mut t = [BAD; 256];
+        let mut i = 0;
+        while i < 10 {
+            t[b'0' as usize + i] = i as u8;
+            i += 1;
+        }
+        let mut i = 0;
+        while i < 6 {
+            t[b'a' as usize + i] = 10 + i as u8;
+            t[b'A' as usize + i] = 10 + i as u8;
+            i += 1;
+        }
+        t
+    };
+    let bytes = text.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    let mut bad = 0u8;
+    for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        let (hi, lo) = (TABLE[usize::from(pair[0])], TABLE[usize::from(pair[1])]);
+        bad |= hi | lo;
+        *o = (hi << 4) | (lo & 0x0f);
+    }
+    (bad & 0xf0 == 0).then_some(out)
 }
 
 pub fn leaf_hash(data: &[u8]) -> Hash {
@@ -93,6 +124,22 @@ impl Frontier {
     }
 
     /// Appends a leaf hash; returns the nodes that became complete (the leaf first).
+    /// [`Frontier::append`] without the list of new nodes (a verifier only needs the roots).
+    pub fn push(&mut self, leaf: Hash) {
+        let mut level = 0;
+        let mut cur = leaf;
+        while let Some(&(l, left)) = self.nodes.last() {
+            if l != level {
+                break;
+            }
+            self.nodes.pop();
+            cur = node_hash(&left, &cur);
+            level += 1;
+        }
+        self.nodes.push((level, cur));
+        self.size += 1;
+    }
+
     pub fn append(&mut self, leaf: Hash) -> Vec<NewNode> {
         let mut index = self.size;
         let mut level = 0;
@@ -334,6 +381,40 @@ pub fn parse_hex(s: &str) -> Option<Hash> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_table_hex_decoder_reads_what_the_hex_crate_reads() {
+        for i in 0..200u32 {
+            let raw: [u8; 32] = Sha256::digest(i.to_be_bytes()).into();
+            let lower = hex::encode(raw);
+            assert_eq!(decode_hex32(&lower), Some(raw));
+            assert_eq!(decode_hex32(&lower.to_uppercase()), Some(raw));
+        }
+        let h = hex::encode([0xab; 32]);
+        for bad in [
+            &h[..62],
+            &format!("{h}0"),
+            &format!("{}g", &h[..63]),
+            "",
+            &format!("{} ", &h[..63]),
+        ] {
+            assert_eq!(decode_hex32(bad), None, "{bad:?}");
+            let mut raw = [0u8; 32];
+            assert!(hex::decode_to_slice(bad, &mut raw).is_err());
+        }
+    }
+
+    #[test]
+    fn push_moves_the_frontier_as_append_does() {
+        let (mut a, mut b) = (Frontier::default(), Frontier::default());
+        for i in 0..300u32 {
+            let leaf = leaf_hash(&i.to_be_bytes());
+            a.append(leaf);
+            b.push(leaf);
+            assert_eq!((a.size, a.root()), (b.size, b.root()));
+        }
+    }
+
     use super::*;
 
     /// The tree hash straight from the definition in RFC 6962 §2.1 (not the code above).

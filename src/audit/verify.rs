@@ -61,31 +61,13 @@ impl Report {
     }
 }
 
-/// The last stored hash of the stream being read: decoded when it is a hash as the chain
-/// writes it (the usual case, compared without allocating), else kept as it was stored.
-enum LastHash {
-    Bytes([u8; 32]),
-    Other(String),
-}
-
-impl LastHash {
-    fn of(stored: &str) -> Self {
-        chain::decode_hash(stored).map_or_else(|| Self::Other(stored.to_string()), Self::Bytes)
-    }
-
-    /// Whether `prev_hash` (as stored in the next event) names this hash exactly.
-    fn is(&self, prev_hash: &str) -> bool {
-        match self {
-            Self::Bytes(b) => chain::decode_hash(prev_hash).is_some_and(|p| &p == b),
-            Self::Other(s) => s == prev_hash,
-        }
-    }
-}
-
 struct Current {
     stream: String,
     last_seq: i64,
-    last_hash: LastHash,
+    /// The last hash of this stream as stored: the next event's `prev_hash` must name it
+    /// exactly (a hash as the chain writes it has one spelling, so comparing the text is
+    /// comparing the hashes; a stored hash in another form still links to a copy of itself).
+    last_hash: String,
     /// Where this stream's signed heads are in `Verifier::signed_heads`, if any.
     signed: Option<usize>,
 }
@@ -225,7 +207,7 @@ impl Verifier {
             self.current = Some(Current {
                 stream: e.stream.to_string(),
                 last_seq: 0,
-                last_hash: LastHash::Bytes([0; 32]),
+                last_hash: chain::GENESIS_HASH.to_string(),
                 signed: self.signed.get(e.stream).copied(),
             });
         }
@@ -238,12 +220,11 @@ impl Verifier {
             self.problem(e.stream, e.stream_seq, "out_of_order");
         } else if e.stream_seq > last_seq + 1 {
             self.problem(e.stream, last_seq + 1, "gap");
-        } else if !cur.last_hash.is(e.prev_hash) {
+        } else if cur.last_hash != e.prev_hash {
             self.problem(e.stream, e.stream_seq, "broken_link");
         }
         let digest = chain::digest_view(&mut self.buf, e);
-        let stored = chain::decode_hash(stored_hash);
-        if stored != Some(digest) {
+        if stored_hash.as_bytes() != chain::hex_digest(&digest) {
             self.problem(e.stream, e.stream_seq, "hash_mismatch");
         }
         let signed_differs = signed
@@ -254,10 +235,8 @@ impl Verifier {
         }
         if let Some(c) = self.current.as_mut() {
             c.last_seq = c.last_seq.max(e.stream_seq);
-            c.last_hash = match stored {
-                Some(b) => LastHash::Bytes(b),
-                None => LastHash::of(stored_hash),
-            };
+            c.last_hash.clear();
+            c.last_hash.push_str(stored_hash);
         }
     }
 

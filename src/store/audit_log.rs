@@ -260,6 +260,42 @@ pub fn leaves_from(conn: &mut Conn, from: i64, limit: i64) -> Result<Vec<LeafRow
     Ok(rows)
 }
 
+/// A leaf as stored: `(index, leaf hash, event)`.
+pub type LeafRowOnly = (i64, Vec<u8>, Option<i64>);
+
+/// Leaves from index `from` on, at most `limit`, as stored. A
+/// scan of the nodes' key in order, with no join (the events' hashes are read in their own
+/// scan, [`event_hashes_from`]).
+pub fn leaf_rows_from(
+    conn: &mut Conn,
+    from: i64,
+    limit: i64,
+) -> Result<Vec<LeafRowOnly>, AppError> {
+    let rows = with_conn!(conn, c => audit_log_nodes::table
+        .filter(audit_log_nodes::level.eq(0_i64))
+        .filter(audit_log_nodes::idx.ge(from))
+        .order(audit_log_nodes::idx.asc())
+        .limit(limit)
+        .select((audit_log_nodes::idx, audit_log_nodes::hash, audit_log_nodes::event_id))
+        .load(c))?;
+    Ok(rows)
+}
+
+/// Events from id `from` on, at most `limit`, in id order: `(id, hash)`.
+pub fn event_hashes_from(
+    conn: &mut Conn,
+    from: i64,
+    limit: i64,
+) -> Result<Vec<(i64, String)>, AppError> {
+    let rows = with_conn!(conn, c => audit_events::table
+        .filter(audit_events::id.ge(from))
+        .order(audit_events::id.asc())
+        .limit(limit)
+        .select((audit_events::id, audit_events::hash))
+        .load(c))?;
+    Ok(rows)
+}
+
 /// Leaves from index `from` on, at most `limit`, by the event each logs: `(index, stream,
 /// stream_seq)` (for an export that lets a verifier rebuild the tree offline).
 pub fn leaf_events_from(

@@ -220,6 +220,24 @@ impl Db {
         }
     }
 
+    /// Runs `f` in one read-only transaction that sees one snapshot of the database
+    /// (blocking): several reads that must agree with each other. SQLite's deferred
+    /// transaction takes no write lock; PostgreSQL's is `REPEATABLE READ, READ ONLY`.
+    pub fn snapshot_blocking<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut Conn<'_>) -> Result<T, AppError>,
+    {
+        match self {
+            Db::Postgres(pool) => pool.with(|conn| {
+                conn.build_transaction()
+                    .read_only()
+                    .repeatable_read()
+                    .run(|c| f(&mut Conn::Pg(c)))
+            }),
+            Db::Sqlite(pool) => pool.with(|conn| conn.transaction(|c| f(&mut Conn::Sqlite(c)))),
+        }
+    }
+
     /// Answers whether the database responds to a trivial query right now.
     pub async fn ping(&self) -> bool {
         self.run(|conn| {

@@ -684,3 +684,107 @@ async fn an_export_rebuilds_the_log_offline_and_catches_a_cut_or_reordered_log()
         "{report}"
     );
 }
+
+/// The whole trail's exports built in memory (as the endpoint built them before it streamed),
+/// at `now`.
+async fn built_exports(app: &TestApp, now: chrono::DateTime<chrono::Utc>) -> (String, String) {
+    use asset_exchange::audit::export;
+    let db = app.db().clone();
+    actix_web::web::block(move || {
+        (
+            export::jsonl(&db, now, None, None, |_| true).unwrap(),
+            export::csv(&db, None, |_| true).unwrap(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn the_streamed_export_is_the_export_built_in_memory_and_verifies() {
+    use asset_exchange::audit::export;
+    let app = spawn_app().await;
+    let (_, auditor) = app.staff("auditor").await;
+    for _ in 0..3 {
+        history(&app).await;
+    }
+    checkpoint(&app, &auditor).await;
+    history(&app).await;
+    // Built before each request: the export records itself once it has been read.
+    let (built, _) = built_exports(&app, chrono::Utc::now()).await;
+    let r = app
+        .get("/api/v1/audit/export?format=jsonl", Some(&auditor))
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/x-ndjson")
+    );
+    let streamed = String::from_utf8(r.body).unwrap();
+    // The same bytes but for the time the header gives.
+    let (built_header, built_rest) = built.split_once('\n').unwrap();
+    let (header, rest) = streamed.split_once('\n').unwrap();
+    assert_eq!(rest, built_rest);
+    let without_time = |h: &str| {
+        let mut v: Value = serde_json::from_str(h).unwrap();
+        v["exported_at"] = Value::Null;
+        v
+    };
+    assert_eq!(without_time(header), without_time(built_header));
+    assert!(rest.contains("\"type\":\"log_leaf\""));
+    let keys = app.state().audit_keys.clone();
+    let report = export::verify_jsonl(&streamed, keys).unwrap();
+    assert!(report.valid, "{:?}", report.first_invalid);
+    assert!(report.events_checked > 10 && report.log_size == report.events_checked);
+
+    let (_, built_csv) = built_exports(&app, chrono::Utc::now()).await;
+    let r = app
+        .get("/api/v1/audit/export?format=csv", Some(&auditor))
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(String::from_utf8(r.body).unwrap(), built_csv);
+    assert_eq!(app.audit_count(Some("audit.exported")).await, 2);
+}
+
+#[actix_web::test]
+async fn an_export_is_written_in_bounded_chunks_with_its_end_kept_back() {
+    use asset_exchange::audit::export;
+    let app = spawn_app().await;
+    let (_, auditor) = app.staff("auditor").await;
+    for _ in 0..4 {
+        history(&app).await;
+    }
+    checkpoint(&app, &auditor).await;
+    let now = chrono::Utc::now();
+    let (built, _) = built_exports(&app, now).await;
+    let longest = built.lines().map(str::len).max().unwrap() + 1;
+    let db = app.db().clone();
+    const CHUNK: usize = 512;
+    let (chunks, tail) = actix_web::web::block(move || {
+        let mut chunks: Vec<Vec<u8>> = Vec::new();
+        let mut send = |c: Vec<u8>| {
+            chunks.push(c);
+            Ok(())
+        };
+        let mut out = export::Out::new(CHUNK, &mut send);
+        export::write_jsonl(&db, now, None, None, |_| true, &mut out).unwrap();
+        let tail = out.finish();
+        (chunks, tail)
+    })
+    .await
+    .unwrap();
+    // Handed on as it is written, never more than a chunk and a line at a time, and the
+    // end (at least the last line) kept back until the export is complete.
+    assert!(
+        chunks.len() * CHUNK >= built.len() / 2,
+        "{} chunks",
+        chunks.len()
+    );
+    for c in &chunks {
+        assert!(c.len() >= CHUNK && c.len() < CHUNK + longest, "{}", c.len());
+    }
+    assert!(!tail.is_empty() && tail.ends_with(b"\n"));
+    let mut all = chunks.concat();
+    all.extend_from_slice(&tail);
+    assert_eq!(String::from_utf8(all).unwrap(), built);
+}
