@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::auctions::{bid, key, ready_for_auction};
+use crate::auctions::{bid, key, scheduled};
 use crate::helpers::{TestApp, spawn_app};
 use crate::listings::cast;
 
@@ -22,16 +22,7 @@ where
 async fn an_accepted_bid_costs_a_fixed_handful_of_statements() {
     let mut app = spawn_app().await;
     let c = cast(&app).await;
-    let (id, b) = ready_for_auction(&app, &c, 2, json!({})).await;
-    let start = (chrono::Utc::now() + chrono::Duration::seconds(603)).to_rfc3339();
-    let r = app
-        .post(
-            &format!("/api/v1/listings/{id}/auction"),
-            Some(&c.operator),
-            &json!({"starts_at": start}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let (id, b) = scheduled(&app, &c, 2, json!({})).await;
     // The scheduler, the mail worker and the feeds would add statements of their own.
     app.stop_jobs().await;
     app.clock.advance(chrono::Duration::seconds(5));
@@ -94,16 +85,7 @@ async fn an_accepted_bid_costs_a_fixed_handful_of_statements() {
 async fn copies_of_one_bid_sent_at_once_place_it_once_and_all_get_it() {
     let app = spawn_app().await;
     let c = cast(&app).await;
-    let (id, b) = ready_for_auction(&app, &c, 2, json!({})).await;
-    let start = (chrono::Utc::now() + chrono::Duration::seconds(603)).to_rfc3339();
-    let r = app
-        .post(
-            &format!("/api/v1/listings/{id}/auction"),
-            Some(&c.operator),
-            &json!({"starts_at": start}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let (id, b) = scheduled(&app, &c, 2, json!({})).await;
     app.clock.advance(chrono::Duration::seconds(5));
     assert_eq!(bid(&app, id, &b[0], "10000000", &key()).await.status, 201);
     let k = key();
