@@ -5,8 +5,9 @@
 --       -D aid_lo=FIRST -D aid_hi=LAST -D rid=REGISTRATION -D actor=USER DATABASE_URL
 --
 -- aid_lo = aid_hi bids on one auction (the hot case); a range spreads the bids uniformly.
--- It does what `store::auctions::{lock, accept}` and `audit::append` (over `store::audit::{lock_head, insert_event}`) do, and nothing
--- else: no session lookup, no idempotency bookkeeping, no eligibility reads, no outbid mail,
+-- It does what `store::auctions::{lock, accept}` and `audit::append` do for one listing's
+-- chain, and nothing else (the app also appends to the transparency log, under one lock for
+-- the whole exchange, see the README's benchmark section): no session lookup, no idempotency bookkeeping, no eligibility reads, no outbid mail,
 -- no NOTIFY. Seq and amount come from the locked auction row (bid_count + 1, current price +
 -- increment), so they are unique under the (auction_id, seq) and (auction_id, amount)
 -- constraints exactly as in the application; the audit event chains to the stream head it
