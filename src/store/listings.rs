@@ -386,15 +386,3 @@ pub fn overdue_suspensions(
         .load(c))?;
     Ok(ids)
 }
-
-/// Names of organisations by id (for a page of listings at once).
-pub fn seller_names(
-    conn: &mut Conn,
-    ids: &[i64],
-) -> Result<std::collections::HashMap<i64, String>, AppError> {
-    let rows: Vec<(i64, String)> = with_conn!(conn, c => organizations::table
-        .filter(organizations::id.eq_any(ids))
-        .select((organizations::id, organizations::name))
-        .load(c))?;
-    Ok(rows.into_iter().collect())
-}
