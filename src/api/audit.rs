@@ -254,37 +254,37 @@ pub async fn export_trail(
             scope_uc::visible_streams(c, &auditor_scope)
         })
         .await?;
+    // Recorded before a byte is sent, so a reader who stops half-way is in the trail too
+    // (an export of the whole trail holds its own record).
+    let format = if csv { "csv" } else { "jsonl" };
+    let named = stream.clone();
+    call.tx(&auditor, move |c, cx| {
+        audit::record(
+            c,
+            cx.now,
+            Event {
+                stream: audit::SYSTEM_STREAM.to_string(),
+                action: "audit.exported",
+                actor: cx.actor(),
+                payload: json!({"format": format, "stream": named}),
+                meta: &cx.meta,
+            },
+        )
+    })
+    .await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, AppError>>(EXPORT_CHUNKS_AHEAD);
     let producer = {
-        let (s, tx, scope) = (call.state().clone(), tx.clone(), stream.clone());
-        web::block(move || produce_export(&s, csv, scope, visible, &tx))
+        let (s, tx) = (call.state().clone(), tx.clone());
+        web::block(move || produce_export(&s, csv, stream, visible, &tx))
     };
-    let format = if csv { "csv" } else { "jsonl" };
-    // The export is recorded once it is read in full, and its end is sent only then: a
-    // reader who got the whole export knows it is in the trail (and the export does not
-    // hold its own event). A failure on the way ends the response without its end.
+    // The end is sent once the rest is: a reader who got it got the whole export. A failure
+    // on the way ends the response without it.
     actix_web::rt::spawn(async move {
         let tail = match producer.await {
-            Ok(Ok(tail)) => tail,
-            Ok(Err(e)) => return drop(tx.send(Err(e)).await),
-            Err(e) => return drop(tx.send(Err(AppError::internal(e))).await),
+            Ok(tail) => tail.map(Bytes::from),
+            Err(e) => Err(AppError::internal(e)),
         };
-        let recorded = call
-            .tx(&auditor, move |c, cx| {
-                audit::record(
-                    c,
-                    cx.now,
-                    Event {
-                        stream: audit::SYSTEM_STREAM.to_string(),
-                        action: "audit.exported",
-                        actor: cx.actor(),
-                        payload: json!({"format": format, "stream": stream}),
-                        meta: &cx.meta,
-                    },
-                )
-            })
-            .await;
-        drop(tx.send(recorded.map(|()| Bytes::from(tail))).await);
+        drop(tx.send(tail).await);
     });
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|chunk| (chunk, rx))

@@ -554,7 +554,9 @@ async fn csv_export_has_one_row_per_event() {
                 .is_some_and(|c| c.parse::<i64>().is_ok())
         })
         .count();
-    assert_eq!(rows as i64, before);
+    // Every event, and the export's own record, written before its first byte.
+    assert_eq!(rows as i64, before + 1);
+    assert!(text.contains("audit.exported"));
     assert_eq!(app.audit_count(Some("audit.exported")).await, 1);
     app.get("/api/v1/audit/export?format=xml", Some(&auditor))
         .await
@@ -710,11 +712,11 @@ async fn the_streamed_export_is_the_export_built_in_memory_and_verifies() {
     }
     checkpoint(&app, &auditor).await;
     history(&app).await;
-    // Built before each request: the export records itself once it has been read.
-    let (built, _) = built_exports(&app, chrono::Utc::now()).await;
+    // Built after each request: the export records itself before its first byte.
     let r = app
         .get("/api/v1/audit/export?format=jsonl", Some(&auditor))
         .await;
+    let (built, _) = built_exports(&app, chrono::Utc::now()).await;
     assert_eq!(r.status, 200);
     assert_eq!(
         r.header("content-type").as_deref(),
@@ -737,10 +739,10 @@ async fn the_streamed_export_is_the_export_built_in_memory_and_verifies() {
     assert!(report.valid, "{:?}", report.first_invalid);
     assert!(report.events_checked > 10 && report.log_size == report.events_checked);
 
-    let (_, built_csv) = built_exports(&app, chrono::Utc::now()).await;
     let r = app
         .get("/api/v1/audit/export?format=csv", Some(&auditor))
         .await;
+    let (_, built_csv) = built_exports(&app, chrono::Utc::now()).await;
     assert_eq!(r.status, 200);
     assert_eq!(String::from_utf8(r.body).unwrap(), built_csv);
     assert_eq!(app.audit_count(Some("audit.exported")).await, 2);
