@@ -123,32 +123,17 @@ impl Frontier {
             .collect()
     }
 
-    /// Appends a leaf hash; returns the nodes that became complete (the leaf first).
-    /// [`Frontier::append`] without the list of new nodes (a verifier only needs the roots).
-    pub fn push(&mut self, leaf: Hash) {
-        let mut level = 0;
-        let mut cur = leaf;
-        while let Some(&(l, left)) = self.nodes.last() {
-            if l != level {
-                break;
-            }
-            self.nodes.pop();
-            cur = node_hash(&left, &cur);
-            level += 1;
-        }
-        self.nodes.push((level, cur));
-        self.size += 1;
-    }
-
-    pub fn append(&mut self, leaf: Hash) -> Vec<NewNode> {
+    /// Appends a leaf hash; calls `made` with each node that became complete (the leaf
+    /// first).
+    fn fold(&mut self, leaf: Hash, mut made: impl FnMut(NewNode)) {
         let mut index = self.size;
         let mut level = 0;
         let mut cur = leaf;
-        let mut made = vec![NewNode {
+        made(NewNode {
             level,
             index,
             hash: cur,
-        }];
+        });
         while let Some(&(l, left)) = self.nodes.last() {
             if l != level {
                 break;
@@ -157,7 +142,7 @@ impl Frontier {
             cur = node_hash(&left, &cur);
             level += 1;
             index >>= 1;
-            made.push(NewNode {
+            made(NewNode {
                 level,
                 index,
                 hash: cur,
@@ -165,7 +150,18 @@ impl Frontier {
         }
         self.nodes.push((level, cur));
         self.size += 1;
+    }
+
+    /// Appends a leaf hash; returns the nodes that became complete (the leaf first).
+    pub fn append(&mut self, leaf: Hash) -> Vec<NewNode> {
+        let mut made = Vec::new();
+        self.fold(leaf, |n| made.push(n));
         made
+    }
+
+    /// [`Frontier::append`] without the list of new nodes (a verifier only needs the roots).
+    pub fn push(&mut self, leaf: Hash) {
+        self.fold(leaf, |_| ());
     }
 
     /// The tree hash of `[0, size)`.
@@ -381,6 +377,7 @@ pub fn parse_hex(s: &str) -> Option<Hash> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn the_table_hex_decoder_reads_what_the_hex_crate_reads() {
@@ -414,8 +411,6 @@ mod tests {
             assert_eq!((a.size, a.root()), (b.size, b.root()));
         }
     }
-
-    use super::*;
 
     /// The tree hash straight from the definition in RFC 6962 §2.1 (not the code above).
     fn mth(leaves: &[Hash]) -> Hash {

@@ -152,7 +152,7 @@ pub(super) fn place_seen(
 
 /// The bid an earlier request with this key placed (a retry is answered with it), or else
 /// the refusal `e`.
-pub fn replay_or(
+pub(super) fn replay_or(
     conn: &mut Conn,
     by: &By,
     listing_id: i64,
