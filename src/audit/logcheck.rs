@@ -14,9 +14,9 @@ use crate::store::{Conn, Db, audit_log as store};
 /// Stream name used in reports for problems of the log.
 pub const LOG_STREAM: &str = "log";
 
-const BATCH: i64 = 5_000;
+pub(super) const BATCH: i64 = 5_000;
 
-fn at(seq: u64, reason: &'static str) -> Invalid {
+pub(super) fn at(seq: u64, reason: &'static str) -> Invalid {
     Invalid {
         stream: LOG_STREAM.to_string(),
         stream_seq: i64::try_from(seq).unwrap_or(i64::MAX),
@@ -49,35 +49,74 @@ pub fn check(db: &Db, keys: &TrustedKeys, saved: &[Note]) -> Result<LogReport, A
     db.snapshot_blocking(|c| check_in(c, keys, saved))
 }
 
-fn check_in(c: &mut Conn, keys: &TrustedKeys, saved: &[Note]) -> Result<LogReport, AppError> {
-    let mut report = LogReport::default();
-    let stored = store::checkpoints(c)?;
-    report.checkpoints = stored.len() as u64;
-    // (size, root, what a mismatch is called), by size.
-    let mut targets: Vec<(u64, Vec<u8>, &'static str)> = Vec::new();
-    for row in &stored {
-        let size = u64::try_from(row.tree_size).unwrap_or(0);
-        match Note::parse(&row.note) {
-            Ok(n) if signed_by_trusted(&n, keys) && n.checkpoint.size == size => {}
-            _ => report.problems.push(at(size, "bad_log_signature")),
+/// The roots the log must have at given sizes, by size: each stored checkpoint's (a
+/// mismatch is `bad_log_root`) and each checkpoint a client saved (`log_inconsistent`).
+pub(super) struct Targets {
+    /// (size, root, what a mismatch is called), by size.
+    list: Vec<(u64, Vec<u8>, &'static str)>,
+    next: usize,
+}
+
+impl Targets {
+    /// Reads the stored checkpoints, checking each one's signature on the way (problems go
+    /// into `report`, which also learns how many there are).
+    pub(super) fn read(
+        c: &mut Conn,
+        keys: &TrustedKeys,
+        saved: &[Note],
+        report: &mut LogReport,
+    ) -> Result<Self, AppError> {
+        let stored = store::checkpoints(c)?;
+        report.checkpoints = stored.len() as u64;
+        let mut list = Vec::with_capacity(stored.len() + saved.len());
+        for row in &stored {
+            let size = u64::try_from(row.tree_size).unwrap_or(0);
+            match Note::parse(&row.note) {
+                Ok(n) if signed_by_trusted(&n, keys) && n.checkpoint.size == size => {}
+                _ => report.problems.push(at(size, "bad_log_signature")),
+            }
+            list.push((size, row.root.clone(), "bad_log_root"));
         }
-        targets.push((size, row.root.clone(), "bad_log_root"));
+        for note in saved {
+            let cp = &note.checkpoint;
+            list.push((cp.size, cp.root.to_vec(), "log_inconsistent"));
+        }
+        list.sort_by_key(|t| t.0);
+        Ok(Self { list, next: 0 })
     }
-    for note in saved {
-        let cp = &note.checkpoint;
-        targets.push((cp.size, cp.root.to_vec(), "log_inconsistent"));
-    }
-    targets.sort_by_key(|t| t.0);
-    let mut frontier = Frontier::default();
-    let mut next = targets.iter().peekable();
-    let mut compare = |frontier: &Frontier, report: &mut LogReport| {
-        while let Some((size, root, reason)) = next.next_if(|t| t.0 <= frontier.size) {
+
+    /// Compares the roots due by the frontier's size with its root; answers whether they
+    /// all matched.
+    pub(super) fn compare(&mut self, frontier: &Frontier, problems: &mut Vec<Invalid>) -> bool {
+        let mut matched = true;
+        while let Some((size, root, reason)) = self.list.get(self.next) {
+            if *size > frontier.size {
+                break;
+            }
+            self.next += 1;
             if *size == frontier.size && frontier.root().as_slice() != root.as_slice() {
-                report.problems.push(at(*size, reason));
+                problems.push(at(*size, reason));
+                matched = false;
             }
         }
-    };
-    compare(&frontier, &mut report);
+        matched
+    }
+
+    /// Sizes beyond the end of the log: it was cut back after they were signed.
+    pub(super) fn beyond(&self, size: u64) -> Vec<u64> {
+        self.list
+            .iter()
+            .filter(|t| t.0 > size)
+            .map(|t| t.0)
+            .collect()
+    }
+}
+
+fn check_in(c: &mut Conn, keys: &TrustedKeys, saved: &[Note]) -> Result<LogReport, AppError> {
+    let mut report = LogReport::default();
+    let mut targets = Targets::read(c, keys, saved, &mut report)?;
+    let mut frontier = Frontier::default();
+    targets.compare(&frontier, &mut report.problems);
     let mut events = EventScan::default();
     loop {
         let from = i64::try_from(frontier.size).unwrap_or(i64::MAX);
@@ -86,7 +125,8 @@ fn check_in(c: &mut Conn, keys: &TrustedKeys, saved: &[Note]) -> Result<LogRepor
             let index = u64::try_from(*idx).unwrap_or(u64::MAX);
             if index != frontier.size {
                 report.problems.push(at(frontier.size, "log_leaf_mismatch"));
-                return finish(c, report, targets_left(&targets, frontier.size), None);
+                let beyond = targets.beyond(frontier.size);
+                return finish(c, report, beyond, None);
             }
             let expected = match event_id {
                 Some(id) => events.leaf_of(c, *id)?,
@@ -99,7 +139,7 @@ fn check_in(c: &mut Conn, keys: &TrustedKeys, saved: &[Note]) -> Result<LogRepor
             // roots are still checked over what the log holds.
             let hash: tlog::Hash = leaf.as_slice().try_into().unwrap_or([0; 32]);
             frontier.push(hash);
-            compare(&frontier, &mut report);
+            targets.compare(&frontier, &mut report.problems);
         }
         if (batch.len() as i64) < BATCH {
             break;
@@ -107,7 +147,8 @@ fn check_in(c: &mut Conn, keys: &TrustedKeys, saved: &[Note]) -> Result<LogRepor
     }
     report.size = frontier.size;
     let unlogged = events.unlogged(c)?;
-    finish(c, report, targets_left(&targets, frontier.size), unlogged)
+    let beyond = targets.beyond(frontier.size);
+    finish(c, report, beyond, unlogged)
 }
 
 /// The events' hashes, read in id order alongside the leaves (an honest log holds the
@@ -172,11 +213,6 @@ impl EventScan {
         }
         Ok((self.looked_up == 0).then(|| i64::try_from(self.seen - self.matched).unwrap_or(0)))
     }
-}
-
-/// Checkpoints beyond the end of the log: it was cut back after they were signed.
-fn targets_left(targets: &[(u64, Vec<u8>, &'static str)], size: u64) -> Vec<u64> {
-    targets.iter().filter(|t| t.0 > size).map(|t| t.0).collect()
 }
 
 fn finish(

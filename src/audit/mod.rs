@@ -9,6 +9,7 @@ pub mod log;
 pub mod logcheck;
 pub mod merkle;
 pub mod note;
+pub mod onepass;
 pub mod receipt;
 pub mod reconcile;
 pub mod tlog;
@@ -163,8 +164,27 @@ pub fn verify_db_against(
     saved: &[note::Note],
 ) -> Result<verify::Report, AppError> {
     let checkpoints = db.run_blocking(checkpoints)?;
+    if let Some((mut report, log)) = onepass::verify(db, &keys, &checkpoints, saved)? {
+        for p in reconcile::check(db)? {
+            report.add(p);
+        }
+        report.log_size = log.size;
+        report.log_checkpoints_checked = log.checkpoints;
+        return Ok(report);
+    }
+    verify_by_stream(db, keys, &checkpoints, saved)
+}
+
+/// [`verify_db_against`] without its fast path: the chains read in (stream, seq) order, then
+/// the log on its own. Every problem is found and named in that order.
+pub fn verify_by_stream(
+    db: &Db,
+    keys: checkpoint::TrustedKeys,
+    checkpoints: &[checkpoint::CheckpointRecord],
+    saved: &[note::Note],
+) -> Result<verify::Report, AppError> {
     let mut v = verify::Verifier::new(keys.clone(), None);
-    for c in &checkpoints {
+    for c in checkpoints {
         v.checkpoint(c);
     }
     each_event(db, None, |e| {

@@ -72,7 +72,15 @@ struct Current {
     signed: Option<usize>,
 }
 
-/// Feeds checkpoints first (in id order), then events ordered by (stream, stream_seq).
+/// A stream in a pass over the events in id order ([`Verifier::event_in_id_order`]).
+struct Open {
+    last_seq: i64,
+    last_hash: String,
+    signed: Option<usize>,
+}
+
+/// Feeds checkpoints first (in id order), then events ordered by (stream, stream_seq), or
+/// all of them in id order through [`Verifier::event_in_id_order`].
 pub struct Verifier {
     keys: TrustedKeys,
     /// Only these streams are expected to be complete (a filtered export); `None`: all.
@@ -86,6 +94,8 @@ pub struct Verifier {
     last_checkpoint: Option<(i64, DateTime<Utc>)>,
     current: Option<Current>,
     seen_streams: HashSet<String>,
+    /// The streams of a pass in id order, by name.
+    open: HashMap<String, Open>,
     streams: u64,
     events: u64,
     checkpoints: u64,
@@ -105,6 +115,7 @@ impl Verifier {
             last_checkpoint: None,
             current: None,
             seen_streams: HashSet::new(),
+            open: HashMap::new(),
             streams: 0,
             events: 0,
             checkpoints: 0,
@@ -240,6 +251,78 @@ impl Verifier {
         }
     }
 
+    /// Checks one event of a pass over the whole trail in id order: the streams interleave,
+    /// each in seq order, as an honest trail is written (each append holds its stream's
+    /// head). Answers `false` at the first event that is not what an honest trail holds
+    /// there; the pass then proves nothing, and the caller verifies again in (stream, seq)
+    /// order, which names every problem as [`Self::event_view`] does. Nothing is recorded
+    /// for that event.
+    pub fn event_in_id_order(&mut self, e: &EventView, stored_hash: &str) -> bool {
+        if self.total_problems > 0 || self.scope.is_some() {
+            return false;
+        }
+        if !self.open.contains_key(e.stream) {
+            let signed = self.signed.get(e.stream).copied();
+            self.open.insert(
+                e.stream.to_string(),
+                Open {
+                    last_seq: 0,
+                    last_hash: chain::GENESIS_HASH.to_string(),
+                    signed,
+                },
+            );
+        }
+        let Some(open) = self.open.get_mut(e.stream) else {
+            return false;
+        };
+        if e.stream_seq != open.last_seq + 1 || open.last_hash != e.prev_hash {
+            return false;
+        }
+        let digest = chain::digest_view(&mut self.buf, e);
+        if stored_hash.as_bytes() != chain::hex_digest(&digest) {
+            return false;
+        }
+        let signed_differs = open
+            .signed
+            .and_then(|at| self.signed_heads[at].get(&e.stream_seq))
+            .is_some_and(|h| h != stored_hash);
+        if signed_differs {
+            return false;
+        }
+        open.last_seq = e.stream_seq;
+        open.last_hash.clear();
+        open.last_hash.push_str(stored_hash);
+        self.events += 1;
+        true
+    }
+
+    /// Ends a pass in id order: the report of a valid trail, or `None` when anything is off
+    /// (a checkpoint, a signed head beyond its stream's end, a signed stream that is gone),
+    /// for the caller to verify again in (stream, seq) order.
+    pub fn finish_id_order(self) -> Option<Report> {
+        if self.total_problems > 0 {
+            return None;
+        }
+        let cut = self.signed.iter().any(|(stream, &at)| {
+            self.open
+                .get(stream)
+                .is_none_or(|open| self.signed_heads[at].keys().any(|&seq| seq > open.last_seq))
+        });
+        if cut {
+            return None;
+        }
+        Some(Report {
+            valid: true,
+            streams_checked: self.open.len() as u64,
+            events_checked: self.events,
+            checkpoints_checked: self.checkpoints,
+            log_size: 0,
+            log_checkpoints_checked: 0,
+            first_invalid: None,
+            problems: Vec::new(),
+        })
+    }
+
     /// Ends verification: signed streams that never appeared were removed.
     pub fn finish(mut self) -> Report {
         self.close_stream();
@@ -357,6 +440,96 @@ mod tests {
             (r.events_checked, r.streams_checked, r.checkpoints_checked),
             (5, 1, 2)
         );
+    }
+
+    /// The events of `chains` interleaved as an append-ordered table holds them.
+    fn interleaved(chains: &[Vec<(EventBody, String)>]) -> Vec<(EventBody, String)> {
+        let longest = chains.iter().map(Vec::len).max().unwrap_or(0);
+        (0..longest)
+            .flat_map(|i| chains.iter().filter_map(move |c| c.get(i).cloned()))
+            .collect()
+    }
+
+    fn id_order(
+        cps: &[CheckpointRecord],
+        events: &[(EventBody, String)],
+        signer: &AuditSigner,
+    ) -> Option<Report> {
+        let mut v = Verifier::new(TrustedKeys::new([signer.public_key()]), None);
+        cps.iter().for_each(|c| v.checkpoint(c));
+        for (b, h) in events {
+            if !v.event_in_id_order(&EventView::of(b), h) {
+                return None;
+            }
+        }
+        v.finish_id_order()
+    }
+
+    #[test]
+    fn interleaved_honest_chains_pass_in_id_order_with_the_ordered_report() {
+        let signer = AuditSigner::from_seed([3; 32]);
+        let (a, b, c) = (chain_of("a", 5), chain_of("b", 2), chain_of("c", 4));
+        let all = [head(&a, 3), head(&b, 2), head(&c, 1)];
+        let cp = signed(&signer, 1, all.to_vec(), &all);
+        let fast = id_order(
+            std::slice::from_ref(&cp),
+            &interleaved(&[a.clone(), b.clone(), c.clone()]),
+            &signer,
+        )
+        .expect("an honest trail passes");
+        let ordered: Vec<_> = [a, b, c].concat();
+        let slow = run(&[cp], &ordered, &signer);
+        assert!(slow.valid);
+        assert_eq!(
+            serde_json::to_value(&fast).unwrap(),
+            serde_json::to_value(&slow).unwrap()
+        );
+    }
+
+    #[test]
+    fn anything_off_stops_the_id_order_pass() {
+        let signer = AuditSigner::from_seed([3; 32]);
+        let (a, b) = (chain_of("a", 4), chain_of("b", 3));
+        let honest = interleaved(&[a.clone(), b.clone()]);
+        assert!(id_order(&[], &honest, &signer).is_some());
+        // Two events of one stream swapped (ids no longer rise with seq).
+        let mut swapped = honest.clone();
+        swapped.swap(0, 2);
+        assert!(id_order(&[], &swapped, &signer).is_none());
+        // A changed payload; a missing event; a broken link.
+        let mut changed = honest.clone();
+        changed[3].0.payload = "{}".into();
+        assert!(id_order(&[], &changed, &signer).is_none());
+        let mut missing = honest.clone();
+        missing.remove(2);
+        assert!(id_order(&[], &missing, &signer).is_none());
+        let mut relinked = honest.clone();
+        relinked[4].0.prev_hash = "f".repeat(64);
+        relinked[4].1 = chain::hash(&relinked[4].0);
+        assert!(id_order(&[], &relinked, &signer).is_none());
+        // A signed head beyond the stream's end, a signed stream that is gone, a signed
+        // head that differs from the stored one, a bad checkpoint.
+        let cut = signed(&signer, 1, vec![head(&a, 4)], &[head(&a, 4)]);
+        let short: Vec<_> = honest
+            .iter()
+            .filter(|(e, _)| !(e.stream == "a" && e.stream_seq == 4))
+            .cloned()
+            .collect();
+        assert!(id_order(std::slice::from_ref(&cut), &short, &signer).is_none());
+        let only_b: Vec<_> = honest
+            .iter()
+            .filter(|(e, _)| e.stream == "b")
+            .cloned()
+            .collect();
+        assert!(id_order(std::slice::from_ref(&cut), &only_b, &signer).is_none());
+        let mut other = head(&a, 2);
+        other.hash = "0".repeat(64);
+        let differs = signed(&signer, 1, vec![other.clone()], &[other]);
+        assert!(id_order(&[differs], &honest, &signer).is_none());
+        let mut forged = cut.clone();
+        forged.signature = signed(&AuditSigner::from_seed([4; 32]), 1, vec![], &[]).signature;
+        assert!(id_order(&[forged], &honest, &signer).is_none());
+        assert!(id_order(&[cut], &honest, &signer).is_some());
     }
 
     #[test]

@@ -8,6 +8,7 @@ use diesel::upsert::excluded;
 use super::Conn;
 use super::models::{from_db, to_db};
 use super::schema::{audit_checkpoints, audit_events, audit_heads};
+use super::stored_time::StoredTime;
 use crate::error::AppError;
 use crate::with_conn;
 
@@ -68,6 +69,8 @@ pub struct StoredEvent {
     pub id: i64,
     pub stream: String,
     pub stream_seq: i64,
+    /// Read past chrono's format parser: one per event of a verification pass.
+    #[diesel(deserialize_as = StoredTime)]
     pub occurred_at: chrono::NaiveDateTime,
     pub actor_id: Option<i64>,
     pub actor_role: Option<String>,
@@ -246,6 +249,37 @@ pub fn events_after(
         q.load(c)
     })?;
     Ok(rows)
+}
+
+/// Calls `f` for each event from id `from` on, at most `limit`, in id order, one row at a
+/// time (no list of the batch is built), until `f` answers `false`. Returns how many rows
+/// `f` saw and the last id read. An ordered scan of the table itself: the order in which an
+/// honest trail was written, which the verifier's single pass reads.
+pub fn each_event_by_id(
+    conn: &mut Conn,
+    from: i64,
+    limit: i64,
+    mut f: impl FnMut(&StoredEvent) -> bool,
+) -> Result<(i64, Option<i64>), AppError> {
+    let mut seen = 0_i64;
+    let mut last = None;
+    with_conn!(conn, c => {
+        let rows = audit_events::table
+            .filter(audit_events::id.ge(from))
+            .order(audit_events::id.asc())
+            .limit(limit)
+            .select(StoredEvent::as_select())
+            .load_iter::<StoredEvent, diesel::connection::DefaultLoadingMode>(c)?;
+        for row in rows {
+            let e = row?;
+            seen += 1;
+            last = Some(e.id);
+            if !f(&e) {
+                break;
+            }
+        }
+    });
+    Ok((seen, last))
 }
 
 /// Filters for the auditor's event query.

@@ -32,6 +32,7 @@ pub mod sandbox;
 pub mod schema;
 pub mod sealed;
 pub mod sessions;
+pub mod stored_time;
 pub mod users;
 pub mod verifications;
 pub mod webhooks;
