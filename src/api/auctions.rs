@@ -88,8 +88,11 @@ pub async fn get(
     let view = state
         .db
         .run(move |c| {
-            let row = visible_listing(c, id, viewer)?;
-            let auction = store::of_listing(c, id, row.round)?
+            // One statement: a live page reads this once a second per watcher that polls.
+            let (row, auction) = store::with_listing(c, id)?
+                .filter(|(row, _)| viewer.may_see(row))
+                .ok_or_else(|| AppError::not_found("no such listing"))?;
+            let auction = auction
                 .ok_or_else(|| AppError::not_found("no auction is scheduled for this listing"))?;
             Ok(uc::view(&auction, &row, now))
         })
@@ -149,17 +152,29 @@ pub async fn place(
 ) -> Result<HttpResponse, AppError> {
     let key = idempotency_key(req.headers())?;
     let (id, amount, state) = (path.into_inner(), body.amount, call.state());
-    let again = key.clone();
-    let placed = match call
-        .tx(&bidder, move |c, cx| {
-            uc::place(c, &cx.deps(), &cx.by(), id, amount, &key)
+    let (first, again) = (key.clone(), key.clone());
+    // The reads before the queue, and the refusals that need no lock, outside any
+    // transaction (most requests on a contested auction end here).
+    let before = call
+        .read(&bidder, move |c, cx| {
+            uc::before_lock(c, &cx.deps(), &cx.by(), id, amount, &first)
         })
-        .await
-    {
+        .await;
+    let placed = match before {
+        Ok(uc::Before::Answered(p)) => Ok(*p),
+        Ok(uc::Before::Queue(queued)) => {
+            call.tx(&bidder, move |c, cx| {
+                uc::place_queued(c, &cx.deps(), &cx.by(), id, queued, amount, &key)
+            })
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    let placed = match placed {
         // Refused under the lock, or the key was an earlier request's after all: that
         // request's bid if there is one, looked up once the lock is released.
         Ok(Placement::Refused(e)) => {
-            call.tx(&bidder, move |c, cx| {
+            call.read(&bidder, move |c, cx| {
                 uc::replay_or(c, &cx.by(), id, &again, e)
             })
             .await
@@ -167,7 +182,7 @@ pub async fn place(
         Err(e) if e.code() == store::KEY_SEEN => {
             let gone =
                 AppError::conflict("conflict", "the earlier request with this key left no bid");
-            call.tx(&bidder, move |c, cx| {
+            call.read(&bidder, move |c, cx| {
                 uc::replay_or(c, &cx.by(), id, &again, gone)
             })
             .await

@@ -79,13 +79,29 @@ impl Call {
         T: Send + 'static,
         F: FnOnce(&mut Conn<'_>, &Ctx) -> Result<T, AppError> + Send + 'static,
     {
-        let cx = Ctx {
+        let cx = self.ctx(user, now);
+        self.state.db.tx(move |c| use_case(c, &cx)).await
+    }
+
+    /// Runs a use case that only reads (what a write checks before its transaction) on a
+    /// connection of its own, outside any transaction: no BEGIN and no ROLLBACK around the
+    /// reads. A use case that writes takes [`Call::tx`].
+    pub async fn read<T, F>(&self, user: &AuthUser, use_case: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn<'_>, &Ctx) -> Result<T, AppError> + Send + 'static,
+    {
+        let cx = self.ctx(user, self.now());
+        self.state.db.run(move |c| use_case(c, &cx)).await
+    }
+
+    fn ctx(&self, user: &AuthUser, now: DateTime<Utc>) -> Ctx {
+        Ctx {
             now,
             state: self.state.clone(),
             user: user.clone(),
             meta: self.meta.clone(),
-        };
-        self.state.db.tx(move |c| use_case(c, &cx)).await
+        }
     }
 }
 

@@ -108,9 +108,16 @@ pub fn notify_in_tx(conn: &mut Conn, listing_id: i64) -> Result<(), crate::error
         use diesel::RunQueryDsl;
         // `pg_notify` rather than NOTIFY: its arguments are bind parameters, so this is one
         // prepared statement for every listing (the same delivery as NOTIFY).
-        diesel::select(pg_notify(CHANNEL, listing_id.to_string())).execute(*c)?;
+        let (channel, payload) = announcement(listing_id);
+        diesel::select(pg_notify(channel, payload)).execute(*c)?;
     }
     Ok(())
+}
+
+/// What [`notify_in_tx`] sends for a listing, for a write that sends it in its own
+/// statement (an accepted bid, on PostgreSQL): the channel and the payload.
+pub fn announcement(listing_id: i64) -> (&'static str, String) {
+    (CHANNEL, listing_id.to_string())
 }
 
 // pg_notify returns void, which nothing reads: the statement is only executed.

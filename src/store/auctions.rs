@@ -101,6 +101,20 @@ pub fn of_listing(
     Ok(row)
 }
 
+/// A listing and the auction of its current round, in one statement.
+pub fn with_listing(
+    conn: &mut Conn,
+    listing_id: i64,
+) -> Result<Option<(ListingRow, Option<AuctionRow>)>, AppError> {
+    let row = with_conn!(conn, c => l::table
+        .left_join(a::table.on(a::listing_id.eq(l::id).and(a::round.eq(l::round))))
+        .filter(l::id.eq(listing_id))
+        .select((ListingRow::as_select(), Option::<AuctionRow>::as_select()))
+        .first(c)
+        .optional())?;
+    Ok(row)
+}
+
 /// A listing, the auction of its current round and a bidder's registration for it.
 pub type ForBid = (ListingRow, Option<AuctionRow>, Option<RegistrationRow>);
 
@@ -186,12 +200,25 @@ fn key_seen(e: diesel::result::Error) -> AppError {
     }
 }
 
-/// Writes an accepted bid, moves the auction's standing, price and end, and remembers the
-/// request's key. PostgreSQL does all three in one statement (one round trip under the
-/// auction's lock); SQLite, which has no round trip to save, in three.
-pub fn accept(conn: &mut Conn, n: &NewBid, request: &Request) -> Result<BidRow, AppError> {
+/// A notification to send with a write on PostgreSQL (`pg_notify(channel, payload)`, which
+/// is delivered when the transaction commits); the caller's layer owns what it says.
+pub struct Announce<'a> {
+    pub channel: &'a str,
+    pub payload: &'a str,
+}
+
+/// Writes an accepted bid, moves the auction's standing, price and end, remembers the
+/// request's key and, on PostgreSQL, sends `announce`. PostgreSQL does all four in one
+/// statement (one round trip under the auction's lock); SQLite, which has no round trip to
+/// save and no notifications, writes the three rows one by one.
+pub fn accept(
+    conn: &mut Conn,
+    n: &NewBid,
+    request: &Request,
+    announce: &Announce,
+) -> Result<BidRow, AppError> {
     if let Conn::Pg(c) = conn {
-        return accept_pg(c, n, request);
+        return accept_pg(c, n, request, announce);
     }
     let bid = with_conn!(conn, c => diesel::insert_into(b::table)
         .values((
@@ -239,6 +266,7 @@ fn accept_pg(
     c: &mut diesel::PgConnection,
     n: &NewBid,
     request: &Request,
+    announce: &Announce,
 ) -> Result<BidRow, AppError> {
     use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text, Timestamp};
     const SQL: &str = "WITH b AS ( \
@@ -255,7 +283,7 @@ fn accept_pg(
       r AS ( \
         INSERT INTO bid_requests (user_id, listing_id, idempotency_key, bid_id, created_at) \
         SELECT $13, $2, $14, id, $7 FROM b) \
-      SELECT * FROM b";
+      SELECT b.* FROM b CROSS JOIN (SELECT pg_notify($15, $16)) AS n";
     let bid = diesel::sql_query(SQL)
         .bind::<BigInt, _>(n.auction_id)
         .bind::<BigInt, _>(n.listing_id)
@@ -271,6 +299,8 @@ fn accept_pg(
         .bind::<Bool, _>(n.holds_right)
         .bind::<BigInt, _>(request.user_id)
         .bind::<Text, _>(request.key)
+        .bind::<Text, _>(announce.channel)
+        .bind::<Text, _>(announce.payload)
         .get_result::<BidRow>(c)
         .map_err(key_seen)?;
     Ok(bid)

@@ -515,7 +515,7 @@ async fn many_bidders_at_once_leave_one_consistent_history() {
 }
 
 /// Reads SSE events from `path` until `want` bid events arrived (or 10 s passed).
-async fn read_events(
+pub async fn read_events(
     app: &TestApp,
     path: &str,
     last_event_id: Option<&str>,

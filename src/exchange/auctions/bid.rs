@@ -210,7 +210,7 @@ impl Seen {
 
     /// Under contention most refusals are bids at or below a price someone already holds:
     /// they are answered here without queueing for the lock (see `refusable_early`).
-    fn refuse_early(&self, amount: Money, now: DateTime<Utc>) -> Result<(), AppError> {
+    pub(super) fn refuse_early(&self, amount: Money, now: DateTime<Utc>) -> Result<(), AppError> {
         if auction::refusable_early(
             &times(&self.auction),
             course_of(&self.auction, &self.listing),
@@ -256,6 +256,7 @@ fn write(
 ) -> Result<BidRow, AppError> {
     let code = reg.bidder_code.clone().unwrap_or_default();
     let ip = by.meta.ip_string();
+    let (channel, payload) = crate::live::announcement(auction.listing_id);
     let bid = store::accept(
         conn,
         &NewBid {
@@ -280,6 +281,12 @@ fn write(
         &store::Request {
             user_id: by.user.id,
             key,
+        },
+        // The live feeds of other instances hear of it with the commit, as they would from
+        // `live::notify_in_tx`, without a statement of its own.
+        &store::Announce {
+            channel,
+            payload: &payload,
         },
     )
     .map_err(|e| match e {
@@ -311,8 +318,8 @@ fn log(conn: &mut Conn, by: &By, bid: &BidRow) -> Result<audit::Logged, AppError
     )
 }
 
-/// What follows an accepted bid in the same transaction: the risk rules, the outbid mail and
-/// the announcement to other instances.
+/// What follows an accepted bid in the same transaction: the risk rules and the outbid mail
+/// (the announcement to other instances went with the bid's write).
 fn after(
     conn: &mut Conn,
     deps: &Deps,
@@ -354,7 +361,7 @@ fn after(
             }),
         )?;
     }
-    crate::live::notify_in_tx(conn, listing.id)
+    Ok(())
 }
 
 #[cfg(test)]

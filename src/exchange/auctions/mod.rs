@@ -278,6 +278,67 @@ pub fn place(
     }
 }
 
+/// A bid request before any transaction: answered already, or to be placed under its
+/// auction's lock ([`before_lock`]).
+pub enum Before {
+    /// Refused without the lock (or the replay of an earlier request with its key).
+    Answered(Box<Placement>),
+    /// To be placed by [`place_queued`], in a transaction.
+    Queue(Queued),
+}
+
+/// What a bid read before it queued (opaque: only [`place_queued`] reads it).
+pub struct Queued(Option<Box<bid::Seen>>);
+
+/// What a bid request reads before it queues, on a connection outside any transaction (the
+/// listing, its auction and the bidder's registration, in one statement), and the answers
+/// that need no lock: a bid at or below a price someone already holds, or on a listing
+/// without an open auction (each the replay of an earlier request with the same key, if
+/// there is one). Reads only. A sealed bid always queues.
+pub fn before_lock(
+    conn: &mut Conn,
+    deps: &Deps,
+    by: &By,
+    listing_id: i64,
+    amount: Money,
+    key: &str,
+) -> Result<Before, AppError> {
+    let early = bid::Seen::read(conn, listing_id, by.user.id).and_then(|seen| {
+        if sealed::is_sealed(&seen.listing) {
+            return Ok(None);
+        }
+        seen.refuse_early(amount, deps.clock.now())?;
+        Ok(Some(Box::new(seen)))
+    });
+    match early {
+        Ok(seen) => Ok(Before::Queue(Queued(seen))),
+        Err(e) => bid::replay_or(conn, by, listing_id, key, e)
+            .map(|p| Before::Answered(Box::new(Placement::Open(p)))),
+    }
+}
+
+/// Places a bid that [`before_lock`] queued, in the caller's transaction (a sealed bid reads
+/// its listing again here, as [`place`] does).
+pub fn place_queued(
+    conn: &mut Conn,
+    deps: &Deps,
+    by: &By,
+    listing_id: i64,
+    queued: Queued,
+    amount: Money,
+    key: &str,
+) -> Result<Placement, AppError> {
+    let Queued(Some(seen)) = queued else {
+        return place(conn, deps, by, listing_id, amount, key);
+    };
+    Ok(
+        match bid::place_seen(conn, deps, by, listing_id, Ok(*seen), amount, key)? {
+            bid::Judged::Placed(p) => Placement::Open(p),
+            bid::Judged::Refused(e) => Placement::Refused(e),
+        },
+    )
+}
+
 /// The answer to an English bid refused under the lock ([`Placement::Refused`], in a
 /// transaction that wrote nothing), or whose key was found seen before only when its bid
 /// was written ([`crate::store::auctions::KEY_SEEN`], rolled back): read afterwards, the bid
