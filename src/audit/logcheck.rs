@@ -7,7 +7,7 @@
 use super::checkpoint::TrustedKeys;
 use super::note::Note;
 use super::tlog::{self, Frontier};
-use super::verify::Invalid;
+use super::verify::{Invalid, Report};
 use crate::error::AppError;
 use crate::store::{Conn, Db, audit_log as store};
 
@@ -37,6 +37,17 @@ pub struct LogReport {
     pub size: u64,
     pub checkpoints: u64,
     pub problems: Vec<Invalid>,
+}
+
+impl LogReport {
+    /// Adds this to the chains' report: its problems after theirs, and its counts.
+    pub fn add_to(self, report: &mut Report) {
+        for p in self.problems {
+            report.add(p);
+        }
+        report.log_size = self.size;
+        report.log_checkpoints_checked = self.checkpoints;
+    }
 }
 
 /// Checks the log against the events, its signed checkpoints and the checkpoints a client

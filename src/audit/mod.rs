@@ -165,11 +165,10 @@ pub fn verify_db_against(
 ) -> Result<verify::Report, AppError> {
     let checkpoints = db.run_blocking(checkpoints)?;
     if let Some((mut report, log)) = onepass::verify(db, &keys, &checkpoints, saved)? {
+        log.add_to(&mut report);
         for p in reconcile::check(db)? {
             report.add(p);
         }
-        report.log_size = log.size;
-        report.log_checkpoints_checked = log.checkpoints;
         return Ok(report);
     }
     verify_by_stream(db, keys, &checkpoints, saved)
@@ -191,12 +190,10 @@ pub fn verify_by_stream(
         v.event_view(&chain::EventView::stored(e), &e.hash);
     })?;
     let mut report = v.finish();
-    let log = logcheck::check(db, &keys, saved)?;
-    for p in log.problems.into_iter().chain(reconcile::check(db)?) {
+    logcheck::check(db, &keys, saved)?.add_to(&mut report);
+    for p in reconcile::check(db)? {
         report.add(p);
     }
-    report.log_size = log.size;
-    report.log_checkpoints_checked = log.checkpoints;
     Ok(report)
 }
 
