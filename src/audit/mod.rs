@@ -152,7 +152,10 @@ pub fn pii_hash(salt: &[u8], value: &str) -> String {
 const BATCH: i64 = 2_000;
 
 /// Verifies the whole trail in the database (blocking: run it on the blocking pool): the
-/// chains and their checkpoints, then the transparency log.
+/// chains and their checkpoints, and the transparency log. An honest trail is proved in one
+/// pass over the events in id order ([`onepass`]); if that pass finds anything off, the
+/// trail is verified again in (stream, seq) order ([`verify_by_stream`]), which names each
+/// problem.
 pub fn verify_db(db: &Db, keys: checkpoint::TrustedKeys) -> Result<verify::Report, AppError> {
     verify_db_against(db, keys, &[])
 }

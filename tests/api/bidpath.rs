@@ -85,15 +85,21 @@ async fn an_accepted_bid_costs_a_fixed_handful_of_statements() {
     assert_eq!(auction["bid_count"], 2, "{auction}");
 }
 
+/// An auction of two bidders, open, with a first bid of 10,000,000.00 by the first.
+async fn opened_with_a_bid(app: &TestApp) -> (crate::listings::Cast, i64, Vec<String>) {
+    let c = cast(app).await;
+    let (id, b) = scheduled(app, &c, 2, json!({})).await;
+    app.clock.advance(chrono::Duration::seconds(5));
+    assert_eq!(bid(app, id, &b[0], "10000000", &key()).await.status, 201);
+    (c, id, b)
+}
+
 /// Copies of one request sent at once (a client retrying on a timeout): one bid, and every
 /// copy answered with it, whichever of them won the lock and wherever the others were told.
 #[actix_web::test]
 async fn copies_of_one_bid_sent_at_once_place_it_once_and_all_get_it() {
     let app = spawn_app().await;
-    let c = cast(&app).await;
-    let (id, b) = scheduled(&app, &c, 2, json!({})).await;
-    app.clock.advance(chrono::Duration::seconds(5));
-    assert_eq!(bid(&app, id, &b[0], "10000000", &key()).await.status, 201);
+    let (c, id, b) = opened_with_a_bid(&app).await;
     let k = key();
     let copies =
         futures_util::future::join_all((0..8).map(|_| bid(&app, id, &b[1], "10050000", &k))).await;
@@ -126,10 +132,7 @@ async fn a_bid_on_one_instance_reaches_a_watcher_on_another_through_its_notifica
         // One SQLite instance hears of its bids in the process (tests/api/live.rs).
         return;
     }
-    let c = cast(&app).await;
-    let (id, b) = scheduled(&app, &c, 2, json!({})).await;
-    app.clock.advance(chrono::Duration::seconds(5));
-    assert_eq!(bid(&app, id, &b[0], "10000000", &key()).await.status, 201);
+    let (_, id, b) = opened_with_a_bid(&app).await;
     let sibling = crate::helpers::spawn_sibling(&app, |s| s.live.recheck_seconds = 3_600).await;
     sibling.clock.advance(chrono::Duration::seconds(606));
     let path = format!("/api/v1/listings/{id}/auction/events");
