@@ -298,8 +298,16 @@ impl From<diesel::result::Error> for AppError {
                 "conflict",
                 "a record with the same unique value already exists",
             ),
-            E::DatabaseError(Kind::ClosedConnection, info) => {
+            // A connection that died while idle fails at the first statement sent on it
+            // (`UnableToSendCommand`: the pool does not test connections on checkout).
+            E::DatabaseError(Kind::ClosedConnection | Kind::UnableToSendCommand, info) => {
                 AppError::Unavailable(info.message().to_string())
+            }
+            // A commit that failed, or a transaction that could not be rolled back, on a
+            // connection that was lost is the lost connection.
+            E::RollbackErrorOnCommit { commit_error, .. } => AppError::from(*commit_error),
+            E::BrokenTransactionManager => {
+                AppError::Unavailable("the connection's transaction could not be ended".into())
             }
             E::DatabaseError(Kind::SerializationFailure, _) => {
                 AppError::conflict("concurrent_update", "a concurrent change won; retry")
@@ -307,16 +315,31 @@ impl From<diesel::result::Error> for AppError {
             E::DatabaseError(_, info) if storage_full(info.message()) => {
                 AppError::StorageFull(info.message().to_string())
             }
-            E::DatabaseError(Kind::Unknown, info)
-                if info.message().contains("database is locked")
-                    || info.message().contains("terminating connection")
-                    || info.message().contains("server closed the connection") =>
-            {
+            E::DatabaseError(Kind::Unknown, info) if lost(info.message()) => {
                 AppError::Unavailable(info.message().to_string())
             }
             other => AppError::Internal(other.into()),
         }
     }
+}
+
+/// The messages of a database that is busy (SQLite) or gone (libpq): the request may be
+/// retried once it is back.
+fn lost(message: &str) -> bool {
+    [
+        "database is locked",
+        "terminating connection",
+        "server closed the connection",
+        "no connection to the server",
+        "could not send data to server",
+        "could not receive data from server",
+        "the database system is shutting down",
+        "the database system is starting up",
+        "SSL connection has been closed",
+        "SSL SYSCALL error",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
 }
 
 /// SQLite's SQLITE_FULL and PostgreSQL's "could not extend file ... No space left on device".
@@ -390,6 +413,44 @@ mod tests {
         }
         let e = db_error("server closed the connection unexpectedly");
         assert_eq!(e.code(), "service_unavailable");
+        assert_eq!(
+            db_error("no connection to the server\n").code(),
+            "service_unavailable"
+        );
         assert_eq!(db_error("syntax error").code(), "internal_error");
+    }
+
+    /// How libpq reports a connection that went away while the pool held it: whatever the
+    /// statement was, 503 and not 500 (the outage drill saw a 500 on a bid's first read).
+    #[test]
+    fn a_connection_lost_between_requests_is_503_however_diesel_reports_it() {
+        use diesel::result::{DatabaseErrorKind as Kind, Error as E};
+        let kinds = [Kind::UnableToSendCommand, Kind::ClosedConnection];
+        for kind in kinds {
+            let e: AppError = E::DatabaseError(kind, Box::new(Info("no connection"))).into();
+            assert_eq!(e.code(), "service_unavailable", "{kind:?}");
+        }
+        let lost_commit = E::RollbackErrorOnCommit {
+            commit_error: Box::new(E::DatabaseError(
+                Kind::ClosedConnection,
+                Box::new(Info("server closed the connection unexpectedly")),
+            )),
+            rollback_error: Box::new(E::BrokenTransactionManager),
+        };
+        assert_eq!(AppError::from(lost_commit).code(), "service_unavailable");
+        assert_eq!(
+            AppError::from(E::BrokenTransactionManager).code(),
+            "service_unavailable"
+        );
+        let refused_commit = E::RollbackErrorOnCommit {
+            commit_error: Box::new(E::DatabaseError(
+                Kind::SerializationFailure,
+                Box::new(Info("could not serialize access")),
+            )),
+            rollback_error: Box::new(E::NotInTransaction),
+        };
+        assert_eq!(AppError::from(refused_commit).code(), "concurrent_update");
+        let odd = E::DatabaseError(Kind::CheckViolation, Box::new(Info("check")));
+        assert_eq!(AppError::from(odd).code(), "internal_error");
     }
 }

@@ -148,6 +148,17 @@ class Server:
             time.sleep(0.1)
         raise RuntimeError("server did not become ready; see %s" % self.log_path)
 
+    def error_lines(self, limit=10):
+        """The last `limit` ERROR lines of the server's log (why a 500 was answered): a failed
+        drill prints them, since its directory is removed when it ends."""
+        try:
+            with open(self.log_path, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            return []
+        causes = [line for line in lines if "internal error" in line or "panicked" in line]
+        return (causes or [line for line in lines if "ERROR" in line])[-limit:]
+
     def kill(self):
         """SIGKILL: no shutdown, no flush, no goodbye."""
         if self.proc and self.proc.poll() is None:

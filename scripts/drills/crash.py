@@ -179,6 +179,8 @@ def drill(backend, cycles, rng):
         server.stop()
     except Exception:
         log("server log:", server.log_path)
+        for line in server.error_lines():
+            log("  " + line)
         raise
     finally:
         server.kill()
@@ -312,6 +314,8 @@ def sealed_drill(backend, rng):
         server.stop()
     except Exception:
         log("server log:", server.log_path)
+        for line in server.error_lines():
+            log("  " + line)
         raise
     finally:
         server.kill()

@@ -186,6 +186,8 @@ def postgres_drill():
         server.stop()
     except Exception:
         log("server log:", server.log_path)
+        for line in server.error_lines():
+            log("  " + line)
         raise
     finally:
         server.kill()
@@ -298,6 +300,8 @@ def smtp_drill():
         server.stop()
     except Exception:
         log("server log:", server.log_path)
+        for line in server.error_lines():
+            log("  " + line)
         raise
     finally:
         server.kill()
@@ -376,6 +380,8 @@ def disk_drill():
             "audit trail valid (%d events)" % report["events_checked"])
     except Exception:
         log("server log:", server.log_path)
+        for line in server.error_lines():
+            log("  " + line)
         raise
     finally:
         server.kill()

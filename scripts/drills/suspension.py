@@ -182,6 +182,8 @@ def drill(backend, pauses, rng):
         server.stop()
     except Exception:
         log("server log:", server.log_path)
+        for line in server.error_lines():
+            log("  " + line)
         raise
     finally:
         server.kill()

@@ -150,3 +150,88 @@ async fn a_bid_on_one_instance_reaches_a_watcher_on_another_through_its_notifica
     assert_eq!(bids[0].2["seq"], 2);
     assert_eq!(bids[0].2["amount"], "10050000.00");
 }
+
+/// PostgreSQL restarted between two requests (here: every connection of the app ended by
+/// the server): the pool holds connections that died while idle and tests none on checkout,
+/// so the next bid meets a dead one. It is told 503 `service_unavailable` (never 500), the
+/// pool drops what does not answer, and the same request sent again is placed, once.
+#[actix_web::test]
+async fn a_bid_on_a_connection_the_server_ended_is_503_and_its_retry_is_placed_once() {
+    use diesel::{Connection, RunQueryDsl, pg::PgConnection};
+    let mut app = spawn_app().await;
+    let Ok(base) = std::env::var("TEST_DATABASE_URL") else {
+        return; // SQLite has no server to lose
+    };
+    let (c, id, b) = opened_with_a_bid(&app).await;
+    // A background job would otherwise be the one to meet a dead connection first.
+    app.stop_jobs().await;
+    let name = app
+        .settings
+        .database
+        .url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut admin = PgConnection::establish(&base).unwrap();
+    let end = format!(
+        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
+         WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+    );
+    let ended = diesel::sql_query(end).execute(&mut admin).unwrap();
+    assert!(ended > 0, "the app held connections");
+    let k = key();
+    let first = bid(&app, id, &b[1], "10050000", &k).await;
+    assert_eq!(
+        first.status,
+        503,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+    assert_eq!(first.json()["code"], "service_unavailable");
+    let again = bid(&app, id, &b[1], "10050000", &k).await;
+    assert_eq!(
+        again.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&again.body)
+    );
+    let auction = app
+        .get(&format!("/api/v1/listings/{id}/auction"), Some(&c.operator))
+        .await
+        .json();
+    assert_eq!(auction["bid_count"], 2, "{auction}");
+}
+
+/// The server ends the connection in the middle of a transaction (PostgreSQL stopped under
+/// load): the statement fails, the transaction cannot be ended, and the caller is told the
+/// database is unavailable (503), never an internal error; the pool lets the connection go.
+#[actix_web::test]
+async fn a_transaction_whose_connection_the_server_ends_fails_as_unavailable() {
+    use asset_exchange::store::Conn;
+    use diesel::RunQueryDsl;
+    let app = spawn_app().await;
+    if !app.settings.database.url.starts_with("postgres") {
+        return; // SQLite has no server to lose
+    }
+    let lost = app
+        .db()
+        .tx(|c| {
+            let Conn::Pg(pg) = c else { unreachable!() };
+            diesel::sql_query("SELECT pg_terminate_backend(pg_backend_pid())").execute(*pg)?;
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(lost.code(), "service_unavailable", "{lost:?}");
+    // The pool let the dead connection go: the next transaction works.
+    let n = app
+        .db()
+        .tx(|c| {
+            let Conn::Pg(pg) = c else { unreachable!() };
+            Ok(diesel::sql_query("SELECT 1").execute(*pg)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+}
