@@ -309,7 +309,7 @@ mod tests {
             "opinion_due": "2026-12-08 17:00", "review_due": "2026-12-09 17:00", "what": "deposit",
             "due": "2026-12-04 17:00", "passed": false, "notice_kind": "supplementary",
             "text": "补充说明资产瑕疵", "material": true, "commitment": "9f2c".repeat(16), "attempt_at": "2026-12-04 09:30",
-            "reset_url": "http://x/reset-password?token=abc", "ttl_minutes": 30,
+            "reset_url": "http://x/reset-password?token=abc", "ttl_minutes": 30, "bidding_method": "english",
         });
         if let (Some(a), Value::Object(b)) = (v.as_object_mut(), more) {
             a.extend(b);

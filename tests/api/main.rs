@@ -36,6 +36,7 @@ mod province;
 mod report;
 mod road;
 mod sandbox;
+mod scheduling;
 mod sealed;
 mod tokens;
 mod webhooks;

@@ -1083,8 +1083,8 @@ async fn account_mails(app: &TestApp) {
     );
 }
 
-/// Kinds with a template that no use case queues yet (`auction_scheduled`), rendered the
-/// way `Notifier::queue` renders them, for listing `id` (which has an auction).
+/// Kinds the walk does not queue, rendered the way `Notifier::queue` renders them, for
+/// listing `id` (which has an auction).
 async fn unsent_kinds(app: &TestApp, id: i64) -> Vec<(String, String, String)> {
     use asset_exchange::notify::{Notifier, templates::Templates};
     let notifier = Notifier::new(&app.settings, crate::helpers::JWT_SECRET.as_bytes()).unwrap();
@@ -1112,11 +1112,7 @@ async fn unsent_kinds(app: &TestApp, id: i64) -> Vec<(String, String, String)> {
         .extend(more.as_object().unwrap().clone());
     // Kinds the walk does not reach: the sealed bid and the pre-emptive match have walks of
     // their own (tests/api/sealed.rs, preemption.rs); their links are checked here.
-    for kind in [
-        Kind::AuctionScheduled,
-        Kind::SealedBidReceived,
-        Kind::Outmatched,
-    ] {
+    for kind in [Kind::SealedBidReceived, Kind::Outmatched] {
         for locale in ["zh-CN", "en"] {
             let m = templates.render(kind, locale, &ctx).unwrap();
             out.push((

@@ -31,6 +31,7 @@ use crate::domain::auction::{self, Course, Phase, Times};
 use crate::domain::bidding::{self, BiddingMethod};
 use crate::domain::listing::{Action, ListingStatus, transition};
 use crate::domain::money::Money;
+use crate::domain::registration::is_eligible;
 use crate::error::AppError;
 use crate::store::auctions::{self as store, AuctionRow, BidRow, NewAuction};
 use crate::store::listings::{self as listings_store, ListingRow};
@@ -181,7 +182,8 @@ pub fn schedule(
     let row = load_for_write(conn, deps, listing_id, by.now)?;
     let from = ListingStatus::parse(&row.status).unwrap_or(ListingStatus::Draft);
     let to = transition(from, Action::ScheduleAuction)?;
-    let eligible = registrations::count_eligible(conn, row.id, row.round)?;
+    let bidders = eligible_of_round(conn, &row)?;
+    let eligible = u32::try_from(bidders.len()).unwrap_or(u32::MAX);
     if row.disclosure_decided_at.is_none() || eligible < 2 {
         return Err(AppError::conflict(
             "invalid_state",
@@ -239,9 +241,58 @@ pub fn schedule(
         }),
         by.meta,
     )?;
+    mail_scheduled(conn, deps, by.now, &row, &bidders, &t)?;
     let row = listings_store::find(conn, listing_id)?
         .ok_or_else(|| AppError::not_found("no such listing"))?;
     Ok((row, auction))
+}
+
+/// The registrations of the listing's round that may bid (qualified, deposit paid).
+fn eligible_of_round(
+    conn: &mut Conn,
+    row: &ListingRow,
+) -> Result<Vec<registrations::RegistrationRow>, AppError> {
+    let mut all = registrations::of_round(conn, row.id, row.round)?;
+    all.retain(|r| {
+        let s = crate::exchange::decide::standing(r);
+        is_eligible(s.status, s.deposit)
+    });
+    Ok(all)
+}
+
+/// Tells each bidder who may bid when the auction starts, on what terms, and under which
+/// bidder code (queued in the scheduling transaction: no mail for a schedule that failed).
+fn mail_scheduled(
+    conn: &mut Conn,
+    deps: &Deps,
+    now: DateTime<Utc>,
+    row: &ListingRow,
+    bidders: &[registrations::RegistrationRow],
+    t: &Times,
+) -> Result<(), AppError> {
+    let method = BiddingMethod::parse(&row.bidding_method).unwrap_or_default();
+    for reg in bidders {
+        let to = crate::exchange::registrant(conn, reg.user_id)?;
+        crate::exchange::mail_all(
+            conn,
+            deps.notifier,
+            now,
+            &to,
+            crate::notify::Kind::AuctionScheduled,
+            row,
+            json!({
+                "starts_at": crate::exchange::beijing(t.starts_at),
+                "ends_at": crate::exchange::beijing(t.ends_at),
+                "start_price": Money::from_fen(row.listing_price).to_string(),
+                "increment": Money::from_fen(row.increment).to_string(),
+                "free_bidding_seconds": row.free_bidding_seconds,
+                "countdown_seconds": row.countdown_seconds,
+                "bidding_method": method.as_str(),
+                "bidder_code": reg.bidder_code,
+            }),
+        )?;
+    }
+    Ok(())
 }
 
 /// The answer to a bid request: an English bid, or a sealed one.
