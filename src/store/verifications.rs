@@ -61,7 +61,14 @@ pub fn redeem(conn: &mut Conn, token_hash: &str, now: DateTime<Utc>) -> Result<R
     if from_db(expires_at) <= now {
         return Ok(Redeemed::Expired);
     }
-    with_conn!(conn, c => diesel::update(v::table.find(id)).set(v::used_at.eq(Some(to_db(now)))).execute(c))?;
+    // Spent only if nobody spent it meanwhile: of two redemptions at once, the second waits
+    // for the first's row lock, then finds the link used (the read above may not see it).
+    let spent = with_conn!(conn, c => diesel::update(v::table.find(id).filter(v::used_at.is_null()))
+        .set(v::used_at.eq(Some(to_db(now))))
+        .execute(c))?;
+    if spent == 0 {
+        return Ok(Redeemed::AlreadyUsed);
+    }
     with_conn!(conn, c => diesel::update(users::table.find(user_id))
         .set((users::email_verified_at.eq(Some(to_db(now))), users::updated_at.eq(to_db(now))))
         .execute(c))?;

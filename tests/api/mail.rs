@@ -538,3 +538,31 @@ async fn urgent_mail_is_claimed_before_older_bulk_mail() {
     assert_eq!(second[0].kind, "welcome");
     assert_ne!(second[0].to_address, email);
 }
+
+/// One link opened twice at once (a double click, a mail client's prefetch next to the
+/// user): the address is verified once, with one audit event; the other request is told the
+/// link was used.
+#[actix_web::test]
+async fn one_link_redeemed_twice_at_once_verifies_once() {
+    let app = spawn_app().await;
+    let email = format!("twice{}@example.com", next_id());
+    let r = app.register(json!({"email": email})).await;
+    assert_eq!(r.status, 201);
+    let token = token_in(&stub_sent(&app, 1).await[0].text);
+    let body = json!({"token": token});
+    let answers = futures_util::future::join_all(
+        (0..6).map(|_| app.post("/api/v1/auth/verify-email", None, &body)),
+    )
+    .await;
+    let ok = answers.iter().filter(|r| r.status == 204).count();
+    assert_eq!(
+        ok,
+        1,
+        "{:?}",
+        answers.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    for r in answers.iter().filter(|r| r.status != 204) {
+        r.assert_problem(400, "invalid_token");
+    }
+    assert_eq!(app.audit_count(Some("user.email_verified")).await, 1);
+}
