@@ -6,7 +6,8 @@
 //! alone (the store's statements as before the transparency log) next to the full append
 //! with the log, (4) inclusion and consistency proofs per second from the stored nodes, (5)
 //! the full database path (`audit::verify_db`) on a fresh SQLite file, or on PostgreSQL when
-//! BENCH_DATABASE_URL is set.
+//! BENCH_DATABASE_URL is set. With BENCH_KEEP set, the SQLite files are kept (their directory
+//! is printed), e.g. to time SQLite's own read of the same table with `sqlite3`.
 
 use std::time::Instant;
 
@@ -232,7 +233,11 @@ fn main() -> anyhow::Result<()> {
     let db = open(&url)?;
     appends(&db, dir.path(), &chain)?;
     proofs(&db, events as u64)?;
-    verify_from_db(&db, &url, events, raw)
+    let r = verify_from_db(&db, &url, events, raw);
+    if std::env::var_os("BENCH_KEEP").is_some() {
+        println!("kept {}", dir.keep().display());
+    }
+    r
 }
 
 fn open(url: &str) -> anyhow::Result<Db> {
