@@ -78,11 +78,7 @@ async fn an_accepted_bid_costs_a_fixed_handful_of_statements() {
     assert_eq!(r.header("idempotent-replayed").as_deref(), Some("true"));
     assert_eq!(r.json()["seq"], first.json()["seq"]);
     assert_eq!(r.json()["amount"], first.json()["amount"]);
-    let auction = app
-        .get(&format!("/api/v1/listings/{id}/auction"), Some(&c.operator))
-        .await
-        .json();
-    assert_eq!(auction["bid_count"], 2, "{auction}");
+    assert_eq!(bid_count(&app, &c, id).await, 2);
 }
 
 /// An auction of two bidders, open, with a first bid of 10,000,000.00 by the first.
@@ -92,6 +88,13 @@ async fn opened_with_a_bid(app: &TestApp) -> (crate::listings::Cast, i64, Vec<St
     app.clock.advance(chrono::Duration::seconds(5));
     assert_eq!(bid(app, id, &b[0], "10000000", &key()).await.status, 201);
     (c, id, b)
+}
+
+/// How many bids the listing's auction holds, as the operator reads it.
+async fn bid_count(app: &TestApp, c: &crate::listings::Cast, id: i64) -> i64 {
+    let path = format!("/api/v1/listings/{id}/auction");
+    let auction = app.get(&path, Some(&c.operator)).await.json();
+    auction["bid_count"].as_i64().unwrap()
 }
 
 /// Copies of one request sent at once (a client retrying on a timeout): one bid, and every
@@ -116,11 +119,7 @@ async fn copies_of_one_bid_sent_at_once_place_it_once_and_all_get_it() {
         .filter(|r| r.header("idempotent-replayed").as_deref() == Some("true"))
         .count();
     assert_eq!(replayed, 7);
-    let auction = app
-        .get(&format!("/api/v1/listings/{id}/auction"), Some(&c.operator))
-        .await
-        .json();
-    assert_eq!(auction["bid_count"], 2, "{auction}");
+    assert_eq!(bid_count(&app, &c, id).await, 2);
 }
 
 /// On PostgreSQL an accepted bid's own write carries the notification to other instances:
@@ -196,11 +195,7 @@ async fn a_bid_on_a_connection_the_server_ended_is_503_and_its_retry_is_placed_o
         "{}",
         String::from_utf8_lossy(&again.body)
     );
-    let auction = app
-        .get(&format!("/api/v1/listings/{id}/auction"), Some(&c.operator))
-        .await
-        .json();
-    assert_eq!(auction["bid_count"], 2, "{auction}");
+    assert_eq!(bid_count(&app, &c, id).await, 2);
 }
 
 /// The server ends the connection in the middle of a transaction (PostgreSQL stopped under

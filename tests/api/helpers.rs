@@ -157,6 +157,20 @@ impl TestApp {
         statements::on(&self.settings.database.url)
     }
 
+    /// Every outbox row so far, whatever its delivery status (pending, sent or failed).
+    pub async fn outbox(&self) -> Vec<asset_exchange::store::notifications::Notification> {
+        let mut out = Vec::new();
+        for status in ["pending", "sent", "failed"] {
+            let (rows, _) = self
+                .db()
+                .run(move |c| asset_exchange::store::notifications::by_status(c, status, 0, 10_000))
+                .await
+                .expect("read the outbox");
+            out.extend(rows);
+        }
+        out
+    }
+
     /// The exchange's time (its clock, sandbox offset included).
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.state.clock.now()

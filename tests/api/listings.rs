@@ -855,6 +855,28 @@ async fn registration_is_closed_outside_disclosure() {
 }
 
 /// Registers, qualifies and pays `n` bidders on listing `id`.
+/// A bidder whose registration on listing `id` the operator rejected; their token.
+pub async fn rejected_registrant(app: &TestApp, c: &Cast, id: i64) -> String {
+    let (_, rejected) = app.verified_bidder().await;
+    let reg = app
+        .post(
+            &format!("/api/v1/listings/{id}/registrations"),
+            Some(&rejected),
+            &json!({}),
+        )
+        .await
+        .json();
+    let r = app
+        .post(
+            &format!("/api/v1/registrations/{}/review", reg["id"]),
+            Some(&c.operator),
+            &json!({"decision": "reject", "comment": "材料不全"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    rejected
+}
+
 pub async fn eligible_bidders(app: &TestApp, c: &Cast, id: i64, n: usize) -> Vec<String> {
     let mut tokens = Vec::new();
     for _ in 0..n {

@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 use crate::auctions::{bid, key, ready_for_auction, wait_status};
 use crate::deals::{in_negotiation, step};
 use crate::helpers::{PASSWORD, Resp, TestApp, spawn_app, spawn_app_with};
-use crate::listings::{Cast, approved_with, cast, draft, eligible_bidders, in_secs};
+use crate::listings::{
+    Cast, approved_with, cast, draft, eligible_bidders, in_secs, rejected_registrant,
+};
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
@@ -730,22 +732,15 @@ async fn the_stylesheet_and_script_are_served_with_their_types_and_an_etag() {
 
 /// Every outbox row so far: (kind, recipient, text and HTML bodies).
 async fn all_mail(app: &TestApp) -> Vec<(String, String, String)> {
-    let mut out = Vec::new();
-    for status in ["pending", "sent", "failed"] {
-        let (rows, _) = app
-            .db()
-            .run(move |c| asset_exchange::store::notifications::by_status(c, status, 0, 10_000))
-            .await
-            .unwrap();
-        for n in rows {
-            out.push((
-                n.kind,
-                n.to_address,
-                format!("{}\n{}", n.body_text, n.body_html),
-            ));
-        }
-    }
-    out
+    let rows = app.outbox().await.into_iter();
+    rows.map(|n| {
+        (
+            n.kind,
+            n.to_address,
+            format!("{}\n{}", n.body_text, n.body_html),
+        )
+    })
+    .collect()
 }
 
 /// Every http(s) link in a mail's bodies (HTML attributes unescaped).
@@ -848,23 +843,7 @@ async fn returned_then_approved(app: &TestApp, c: &Cast) -> i64 {
 
 /// A rejected registration, two eligible bidders, a suspension and its resumption.
 async fn rejected_then_suspended(app: &TestApp, c: &Cast, id: i64) -> Vec<String> {
-    let (_, rejected) = app.verified_bidder().await;
-    let reg = app
-        .post(
-            &format!("/api/v1/listings/{id}/registrations"),
-            Some(&rejected),
-            &json!({}),
-        )
-        .await
-        .json();
-    let r = app
-        .post(
-            &format!("/api/v1/registrations/{}/review", reg["id"]),
-            Some(&c.operator),
-            &json!({"decision": "reject", "comment": "材料不全"}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", html(&r));
+    rejected_registrant(app, c, id).await;
     let b = eligible_bidders(app, c, id, 2).await;
     objected_then_rejected(app, c, id).await;
     let r = app

@@ -6,24 +6,14 @@ use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
 use crate::helpers::spawn_app;
-use crate::listings::{Cast, approved_with, cast, eligible_bidders, in_secs};
+use crate::listings::{Cast, approved_with, cast, eligible_bidders, in_secs, rejected_registrant};
 
 /// (address, text and HTML) of every `auction_scheduled` mail, whatever its delivery status.
 async fn scheduled_mail(app: &TestApp) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for status in ["pending", "sent", "failed"] {
-        let (rows, _) = app
-            .db()
-            .run(move |c| asset_exchange::store::notifications::by_status(c, status, 0, 10_000))
-            .await
-            .unwrap();
-        out.extend(
-            rows.into_iter()
-                .filter(|n| n.kind == "auction_scheduled")
-                .map(|n| (n.to_address, format!("{}\n{}", n.body_text, n.body_html))),
-        );
-    }
-    out
+    let rows = app.outbox().await.into_iter();
+    rows.filter(|n| n.kind == "auction_scheduled")
+        .map(|n| (n.to_address, format!("{}\n{}", n.body_text, n.body_html)))
+        .collect()
 }
 
 /// The caller's e-mail address and bidder code on listing `id`.
@@ -47,24 +37,7 @@ async fn who(app: &TestApp, id: i64, token: &str) -> (String, String) {
 async fn ready(app: &TestApp, c: &Cast, overrides: Value) -> (i64, Vec<String>, String) {
     let id = approved_with(app, c, overrides, &in_secs(600)).await;
     let eligible = eligible_bidders(app, c, id, 2).await;
-    let (_, rejected) = app.verified_bidder().await;
-    let reg = app
-        .post(
-            &format!("/api/v1/listings/{id}/registrations"),
-            Some(&rejected),
-            &json!({}),
-        )
-        .await
-        .json();
-    let review = format!("/api/v1/registrations/{}/review", reg["id"]);
-    let r = app
-        .post(
-            &review,
-            Some(&c.operator),
-            &json!({"decision": "reject", "comment": "材料不全"}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let rejected = rejected_registrant(app, c, id).await;
     app.clock.advance(Duration::seconds(601));
     (id, eligible, rejected)
 }

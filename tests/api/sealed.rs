@@ -105,21 +105,14 @@ fn sealed_listing() -> Value {
 
 /// Every mail queued so far, subject and bodies.
 async fn all_mail(app: &TestApp) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for status in ["pending", "sent", "failed"] {
-        let (rows, _) = app
-            .db()
-            .run(move |c| asset_exchange::store::notifications::by_status(c, status, 0, 10_000))
-            .await
-            .unwrap();
-        for n in rows {
-            out.push((
-                n.kind,
-                format!("{}\n{}\n{}", n.subject, n.body_text, n.body_html),
-            ));
-        }
-    }
-    out
+    let rows = app.outbox().await.into_iter();
+    rows.map(|n| {
+        (
+            n.kind,
+            format!("{}\n{}\n{}", n.subject, n.body_text, n.body_html),
+        )
+    })
+    .collect()
 }
 
 fn assert_no_amount(what: &str, body: &str) {
