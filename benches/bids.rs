@@ -19,8 +19,9 @@
 //!
 //! Load: CLIENTS closed loops over keep-alive HTTP/1.1 connections to 127.0.0.1, one thread
 //! per client, each signed in as its own bidder. A client reads `GET .../auction`, bids the
-//! current price plus one increment (the start price first) with a fresh Idempotency-Key,
-//! and on any refusal reads again. A client that already leads does not bid against itself
+//! current price plus one increment (the start price first) with a fresh Idempotency-Key;
+//! refused with `bid_too_low`, it bids the `minimum_bid` the refusal names at once (as a
+//! client of the API would), and on any other refusal reads again. A client that already leads does not bid against itself
 //! (the listings forbid self-raising): on the hot listing it waits 2 ms and reads again;
 //! spread out it moves on. Spread out, client i starts at listing i·100/CLIENTS and moves to
 //! the next listing after each accepted bid. Two seconds of warm-up are dropped; only POSTs
@@ -1379,14 +1380,17 @@ fn read_next_amount(http: &mut Http, listing: i64, code: &str) -> anyhow::Result
 }
 
 /// Counts a bid's answer (when in the measured period) and moves a spread client on.
-/// `position` is `None` for the hot case, where every client stays on one listing.
+/// `position` is `None` for the hot case, where every client stays on one listing. Returns
+/// the `minimum_bid` a `bid_too_low` answer names: the client bids it next without reading
+/// the auction again.
 fn tally_post(
     stats: &mut Stats,
     posted: anyhow::Result<Resp>,
     us: u64,
     counted: bool,
     position: Option<&mut usize>,
-) {
+) -> Option<i64> {
+    let mut next = None;
     match posted {
         Ok(r) if r.status == 201 => {
             if counted {
@@ -1403,7 +1407,12 @@ fn tally_post(
             // already (a bid of its own landed meanwhile) does what it does after a read
             // that shows it leading. Anything else is not expected: do not spin on it.
             match code.as_str() {
-                "bid_too_low" => {}
+                "bid_too_low" => {
+                    next = r
+                        .json()
+                        .ok()
+                        .and_then(|p| fen(&p["minimum_bid"]).ok());
+                }
                 "self_raise_not_allowed" => match position {
                     None => std::thread::sleep(LEADER_PAUSE),
                     Some(position) => *position += 1,
@@ -1422,6 +1431,7 @@ fn tally_post(
             std::thread::sleep(Duration::from_millis(10));
         }
     }
+    next
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1441,6 +1451,7 @@ fn client(
     let mut position = if hot { 0 } else { me * LISTINGS / clients };
     let pid = std::process::id();
     let mut cpu_from = None;
+    let mut hint = None;
     for attempt in 0..MAX_ATTEMPTS {
         let now = Instant::now();
         if now >= until {
@@ -1458,10 +1469,15 @@ fn client(
             .and_then(|c| c.get(me))
             .map(String::as_str)
             .unwrap_or("");
-        let read = read_next_amount(&mut http, listing, code);
-        if counted {
-            stats.reads += 1;
-        }
+        let read = match hint.take() {
+            Some(amount) => Ok(Some(amount)),
+            None => {
+                if counted {
+                    stats.reads += 1;
+                }
+                read_next_amount(&mut http, listing, code)
+            }
+        };
         let amount = match read {
             Ok(Some(amount)) => amount,
             Ok(None) => {
@@ -1495,7 +1511,7 @@ fn client(
         let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         let counted = started >= from && started < until;
         let hot_pos = if hot { None } else { Some(&mut position) };
-        tally_post(&mut stats, posted, us, counted, hot_pos);
+        hint = tally_post(&mut stats, posted, us, counted, hot_pos);
     }
     stats.client_cpu = cpu_from.map_or(0, |c| thread_cpu().saturating_sub(c));
     stats

@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::domain::account::FieldError;
+use crate::domain::money::Money;
 
 /// Media type of problem documents.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -43,6 +44,15 @@ pub struct Problem {
     /// Invalid fields, for validation problems.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldProblem>,
+    /// `bid_too_low`: the auction's price when the bid was judged (absent before the first
+    /// bid), so a client can bid again without reading the auction first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "10050000.00")]
+    pub current_price: Option<Money>,
+    /// `bid_too_low`: the lowest amount the caller may bid against that price.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "10100000.00")]
+    pub minimum_bid: Option<Money>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +78,14 @@ pub enum AppError {
     /// The request conflicts with the current state (409).
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
+    /// A bid at or below what it must beat (409 `bid_too_low`), with the price it met and
+    /// the lowest bid the caller may place against it.
+    #[error("{detail}")]
+    Outpriced {
+        detail: String,
+        current_price: Option<Money>,
+        minimum_bid: Money,
+    },
     /// The path exists, the method does not (405).
     #[error("this method is not allowed on this resource")]
     MethodNotAllowed,
@@ -160,6 +178,7 @@ impl AppError {
             | AppError::Conflict { code, .. }
             | AppError::Throttled { code, .. } => code,
             AppError::NotFound(_) => "not_found",
+            AppError::Outpriced { .. } => "bid_too_low",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::MethodNotAllowed => "method_not_allowed",
@@ -198,7 +217,17 @@ impl AppError {
             AppError::Validation(errors) => errors.clone(),
             _ => Vec::new(),
         };
-        problem(status, self.code(), self.detail(), errors)
+        let mut p = problem(status, self.code(), self.detail(), errors);
+        if let AppError::Outpriced {
+            current_price,
+            minimum_bid,
+            ..
+        } = self
+        {
+            p.current_price = *current_price;
+            p.minimum_bid = Some(*minimum_bid);
+        }
+        p
     }
 }
 
@@ -216,6 +245,8 @@ pub fn problem(
         detail: detail.into(),
         code: code.to_string(),
         errors,
+        current_price: None,
+        minimum_bid: None,
     }
 }
 
@@ -235,7 +266,7 @@ impl ResponseError for AppError {
             AppError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::Conflict { .. } | AppError::Outpriced { .. } => StatusCode::CONFLICT,
             AppError::RateLimited { .. } | AppError::Throttled { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }

@@ -139,7 +139,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, AppError> {
             headers(("idempotent-replayed" = String, description = "`true` when this is the earlier answer to the same key"))),
         (status = 400, description = "`idempotency_key_required`, `invalid_idempotency_key`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`not_eligible`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`auction_not_open`, `auction_closed`, `bid_too_low`, `self_raise_not_allowed`, `already_bid` (sealed)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`auction_not_open`, `auction_closed`, `bid_too_low`, `self_raise_not_allowed`, `already_bid` (sealed). An English bid's `bid_too_low` carries `minimum_bid` (the lowest amount the caller may bid now) and, once there is a bid, `current_price`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_increment`", body = Problem, content_type = "application/problem+json"),
     )
 )]

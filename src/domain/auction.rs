@@ -308,6 +308,23 @@ pub fn judge(
     check_bid(times, terms, standing, offer.bidder, offer.amount, now)
 }
 
+/// The lowest amount `offer`'s bidder may bid against `standing` (what a `bid_too_low`
+/// answer tells): the start price for the first bid, else the current price plus one
+/// increment, or the current price itself for a right-holder who may match it.
+pub fn minimum_bid(terms: &Terms, standing: &Standing, offer: &Offer) -> Money {
+    let Some(current) = standing.current_price else {
+        return terms.start_price;
+    };
+    let matching = Offer {
+        amount: current,
+        ..*offer
+    };
+    if super::bidding::is_match(standing, &matching) {
+        return current;
+    }
+    current.checked_add(terms.increment).unwrap_or(current)
+}
+
 /// Whether a bid may be refused before queueing for the auction's lock: only when judging it
 /// on what was just read gives `bid_too_low` against a price that already exists. Prices only
 /// rise and ends only move later, so judging it under the lock could not accept it; and the
@@ -651,6 +668,50 @@ mod tests {
         );
         assert_eq!(BidRefusal::Paused.code(), "auction_not_open");
         assert_eq!(BidRefusal::NotEligible.code(), "not_eligible");
+    }
+
+    #[test]
+    fn the_minimum_bid_is_the_start_then_one_increment_up_or_the_price_for_a_right_holder() {
+        let terms = Terms {
+            start_price: m("1000000"),
+            increment: m("50000"),
+            countdown: Duration::seconds(300),
+            allow_self_raise: false,
+        };
+        let offer = Offer {
+            bidder: 2,
+            eligible: true,
+            amount: m("1"),
+            holds_right: false,
+        };
+        let none = Standing {
+            current_price: None,
+            leader: None,
+            leader_holds_right: false,
+        };
+        assert_eq!(minimum_bid(&terms, &none, &offer), m("1000000"));
+        let led = Standing {
+            current_price: Some(m("1100000")),
+            leader: Some(1),
+            leader_holds_right: false,
+        };
+        assert_eq!(minimum_bid(&terms, &led, &offer), m("1150000"));
+        let right = Offer {
+            holds_right: true,
+            ..offer
+        };
+        assert_eq!(minimum_bid(&terms, &led, &right), m("1100000"));
+        // A right-holder who leads, or one behind another right-holder, must raise.
+        let own = Standing {
+            leader: Some(2),
+            ..led
+        };
+        assert_eq!(minimum_bid(&terms, &own, &right), m("1150000"));
+        let behind_right = Standing {
+            leader_holds_right: true,
+            ..led
+        };
+        assert_eq!(minimum_bid(&terms, &behind_right, &right), m("1150000"));
     }
 
     #[test]

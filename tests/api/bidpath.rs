@@ -230,3 +230,45 @@ async fn a_transaction_whose_connection_the_server_ends_fails_as_unavailable() {
         .unwrap();
     assert_eq!(n, 1);
 }
+
+/// A bid that is too low is told the price it met and the lowest bid that would do, so a
+/// client bids again without reading the auction: below the start price before the first
+/// bid (judged under the lock), below the standing price after it (refused before the lock).
+#[actix_web::test]
+async fn a_bid_too_low_is_told_the_price_it_met_and_the_lowest_bid_that_would_do() {
+    let app = spawn_app().await;
+    let c = cast(&app).await;
+    let (id, b) = scheduled(&app, &c, 2, json!({})).await;
+    app.clock.advance(chrono::Duration::seconds(5));
+    let first = bid(&app, id, &b[0], "9950000", &key()).await;
+    let p = first.assert_problem(409, "bid_too_low");
+    assert!(p.get("current_price").is_none(), "no price yet: {p}");
+    assert_eq!(p["minimum_bid"], "10000000.00");
+    assert_eq!(bid(&app, id, &b[0], "10000000", &key()).await.status, 201);
+
+    let low = bid(&app, id, &b[1], "10000000", &key()).await;
+    let p = low.assert_problem(409, "bid_too_low");
+    assert_eq!(p["current_price"], "10000000.00");
+    assert_eq!(p["minimum_bid"], "10050000.00");
+    let next = p["minimum_bid"].as_str().unwrap().to_string();
+    let placed = bid(&app, id, &b[1], &next, &key()).await;
+    assert_eq!(
+        placed.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&placed.body)
+    );
+    assert_eq!(bid_count(&app, &c, id).await, 2);
+
+    // Other refusals carry no price.
+    let own = bid(&app, id, &b[1], "10100000", &key()).await;
+    let p = own.assert_problem(409, "self_raise_not_allowed");
+    assert!(p.get("minimum_bid").is_none(), "{p}");
+
+    // The OpenAPI document describes both members.
+    let doc = app.get("/api-docs/openapi.json", None).await.json();
+    let members = &doc["components"]["schemas"]["Problem"]["properties"];
+    for name in ["current_price", "minimum_bid"] {
+        assert!(members.get(name).is_some(), "{name} in {members}");
+    }
+}

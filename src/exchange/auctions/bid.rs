@@ -128,6 +128,7 @@ pub(super) fn place_seen(
     // seen before fails that write.
     let ends_at = match judged {
         Ok(ends_at) => ends_at,
+        Err(BidRefusal::TooLow) => return Ok(Judged::Refused(too_low(&auction, &offer))),
         Err(r) => return Ok(Judged::Refused(refusal(r))),
     };
     let reg = seen
@@ -219,7 +220,7 @@ impl Seen {
             self.offer(amount),
             now,
         ) {
-            return Err(refusal(BidRefusal::TooLow));
+            return Err(too_low(&self.auction, &self.offer(amount)));
         }
         Ok(())
     }
@@ -231,6 +232,17 @@ fn terms(a: &AuctionRow) -> Terms {
         increment: Money::from_fen(a.increment),
         countdown: Duration::seconds(i64::from(a.countdown_seconds)),
         allow_self_raise: a.allow_self_raise,
+    }
+}
+
+/// `bid_too_low` with the price the bid met and the lowest amount its bidder may bid
+/// against it, so the client can bid again without reading the auction first.
+fn too_low(a: &AuctionRow, offer: &Offer) -> AppError {
+    let standing = standing(a);
+    AppError::Outpriced {
+        detail: BidRefusal::TooLow.to_string(),
+        current_price: standing.current_price,
+        minimum_bid: auction::minimum_bid(&terms(a), &standing, offer),
     }
 }
 
