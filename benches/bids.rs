@@ -1408,10 +1408,7 @@ fn tally_post(
             // that shows it leading. Anything else is not expected: do not spin on it.
             match code.as_str() {
                 "bid_too_low" => {
-                    next = r
-                        .json()
-                        .ok()
-                        .and_then(|p| fen(&p["minimum_bid"]).ok());
+                    next = r.json().ok().and_then(|p| fen(&p["minimum_bid"]).ok());
                 }
                 "self_raise_not_allowed" => match position {
                     None => std::thread::sleep(LEADER_PAUSE),

@@ -217,23 +217,32 @@ pub fn each_event(
 pub fn try_each_event(
     db: &Db,
     stream: Option<&str>,
+    f: impl FnMut(&store::StoredEvent) -> Result<(), AppError>,
+) -> Result<(), AppError> {
+    each_in_pages(db, stream, BATCH, f)
+}
+
+/// [`try_each_event`] in pages of `page` events: one stream page by page through its index,
+/// or the whole trail from each page's last (stream, seq) on.
+fn each_in_pages(
+    db: &Db,
+    stream: Option<&str>,
+    page: i64,
     mut f: impl FnMut(&store::StoredEvent) -> Result<(), AppError>,
 ) -> Result<(), AppError> {
-    if let Some(stream) = stream {
-        for e in db.run_blocking(|c| store::stream_events(c, stream))? {
-            f(&e)?;
-        }
-        return Ok(());
-    }
     let mut after: Option<(String, i64)> = None;
     loop {
         let pos = after.clone();
-        let batch = db.run_blocking(|c| {
-            store::events_after(c, pos.as_ref().map(|(s, q)| (s.as_str(), *q)), BATCH)
+        let batch = db.run_blocking(|c| match stream {
+            Some(stream) => {
+                let seq = pos.as_ref().map_or(0, |(_, seq)| *seq);
+                store::stream_events_after(c, stream, seq, page)
+            }
+            None => store::events_after(c, pos.as_ref().map(|(s, q)| (s.as_str(), *q)), page),
         })?;
         let Some(last) = batch.last() else { break };
         after = Some((last.stream.clone(), last.stream_seq));
-        let full = batch.len() as i64 == BATCH;
+        let full = batch.len() as i64 == page;
         batch.iter().try_for_each(&mut f)?;
         if !full {
             break;
@@ -346,4 +355,68 @@ pub fn latest_checkpoint(
     store::latest_checkpoint(conn)?
         .map(checkpoint_record)
         .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DatabaseSettings;
+
+    fn event(stream: &str, n: usize) -> chain::EventBody {
+        chain::EventBody {
+            stream: stream.to_string(),
+            stream_seq: 0,
+            occurred_at: chain::truncate(Utc::now()),
+            actor_id: None,
+            actor_role: None,
+            action: "listing.noted".into(),
+            payload: format!(r#"{{"n":{n}}}"#),
+            client_ip: None,
+            request_id: None,
+            prev_hash: String::new(),
+        }
+    }
+
+    /// One stream's export reads page by page, like the whole trail's: every event once, in
+    /// seq order, never another stream's, whatever the page size.
+    #[test]
+    fn one_stream_and_the_whole_trail_are_read_in_pages_each_event_once_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&DatabaseSettings {
+            url: format!("sqlite://{}", dir.path().join("pages.db").display()),
+            pool_size: 1,
+            connect_timeout_seconds: 5,
+            sqlite_busy_timeout_ms: 5000,
+            migrate_on_start: true,
+        })
+        .unwrap();
+        db.migrate_blocking().unwrap();
+        db.tx_blocking(|c| {
+            for n in 0..7 {
+                append(c, event("listing:1", n))?;
+                if n % 2 == 0 {
+                    append(c, event("listing:2", n))?;
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+        for page in [1, 2, 3, 7, 100] {
+            let mut seen = Vec::new();
+            each_in_pages(&db, Some("listing:1"), page, |e| {
+                seen.push((e.stream.clone(), e.stream_seq));
+                Ok(())
+            })
+            .unwrap();
+            let want: Vec<_> = (1..=7).map(|q| ("listing:1".to_string(), q)).collect();
+            assert_eq!(seen, want, "page {page}");
+            let mut all = 0;
+            each_in_pages(&db, None, page, |_| {
+                all += 1;
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(all, 11, "page {page}");
+        }
+    }
 }

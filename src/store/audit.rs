@@ -109,6 +109,24 @@ pub fn stream_events(conn: &mut Conn, stream: &str) -> Result<Vec<StoredEvent>, 
     Ok(rows)
 }
 
+/// The events of `stream` after `after_seq`, at most `limit`, in seq order (one page of a
+/// long stream, read through the (stream, stream_seq) index).
+pub fn stream_events_after(
+    conn: &mut Conn,
+    stream: &str,
+    after_seq: i64,
+    limit: i64,
+) -> Result<Vec<StoredEvent>, AppError> {
+    let rows = with_conn!(conn, c => audit_events::table
+        .filter(audit_events::stream.eq(stream))
+        .filter(audit_events::stream_seq.gt(after_seq))
+        .order(audit_events::stream_seq.asc())
+        .limit(limit)
+        .select(StoredEvent::as_select())
+        .load(c))?;
+    Ok(rows)
+}
+
 /// A stored checkpoint; `heads` is the JSON the audit module wrote (`checkpoint::heads_to_json`).
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_checkpoints)]
