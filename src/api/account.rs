@@ -202,3 +202,53 @@ pub async fn enable(
 ) -> Result<HttpResponse, AppError> {
     set_disabled(call, &admin, path.into_inner(), false).await
 }
+
+/// Why an administrator turns off an account's two-factor authentication.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct MfaResetRequest {
+    /// Kept in the audit trail and mailed to the holder (1–500 characters), e.g. the
+    /// service ticket of the holder's request.
+    pub reason: String,
+}
+
+/// Turn off the two-factor authentication of an account whose holder lost both the
+/// authenticator and the recovery codes: the enrolment and its recovery codes are removed,
+/// every login of the account ends, the holder is mailed, and the audit trail records
+/// `user.mfa_reset` with the reason. The holder signs in with the password next; a role that
+/// must use MFA enrols again before anything else.
+#[utoipa::path(post, path = "/api/v1/admin/users/{id}/mfa/reset", tag = "accounts",
+    params(("id" = i64, Path, description = "User id")),
+    request_body = MfaResetRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Turned off", body = AccountStatus),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`cannot_reset_self`, `mfa_not_enrolled`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: no reason", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn reset_mfa(
+    call: Call,
+    admin: Staff<Admins>,
+    path: web::Path<i64>,
+    body: ApiJson<MfaResetRequest>,
+) -> Result<HttpResponse, AppError> {
+    let (id, who) = (path.into_inner(), (*admin).clone());
+    let ApiJson(body) = body;
+    let user = call
+        .tx(&admin, move |c, cx| {
+            crate::auth::mfa::reset(
+                c,
+                &cx.state().notifier,
+                &who,
+                id,
+                &body.reason,
+                &cx.meta,
+                cx.now,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(AccountStatus::of(&user)?))
+}

@@ -114,6 +114,7 @@ route_table! {
     post "/api/v1/me/password" => account::change_password, Access::SignedIn;
     post "/api/v1/admin/users/{id}/disable" => account::disable, Access::Roles(ADMINS);
     post "/api/v1/admin/users/{id}/enable" => account::enable, Access::Roles(ADMINS);
+    post "/api/v1/admin/users/{id}/mfa/reset" => account::reset_mfa, Access::Roles(ADMINS);
     get "/api/v1/supervisory-bodies" => bodies::list, Access::Public;
     post "/api/v1/admin/supervisory-bodies" => bodies::create, Access::Roles(ADMINS);
     post "/api/v1/admin/organizations/{id}/supervisory-body" => bodies::attach, Access::Roles(ADMINS);

@@ -36,6 +36,7 @@ use crate::error::{FieldProblem, PROBLEM_JSON, Problem};
         super::mfa::confirm,
         super::account::disable,
         super::account::enable,
+        super::account::reset_mfa,
         super::bodies::list,
         super::bodies::create,
         super::bodies::attach,

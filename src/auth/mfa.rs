@@ -27,13 +27,15 @@ use crate::auth::login::{
 use crate::auth::tokens::hash_token;
 use crate::config::AuthSettings;
 use crate::domain::Role;
+use crate::domain::clock::format_beijing;
 use crate::domain::mfa::{
     Factor, RECOVERY_CODE_BYTES, RECOVERY_CODES, classify, format_recovery_code, is_fresh_step,
 };
 use crate::error::AppError;
+use crate::notify::{Kind, Notifier, Recipient};
 use crate::store::mfa as store;
 use crate::store::models::{User, from_db};
-use crate::store::{Conn, users};
+use crate::store::{Conn, sessions, users};
 
 /// What enrolment shows once: the secret for the authenticator app.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -120,6 +122,65 @@ pub fn start_enrolment(
         secret,
         otpauth_url: url,
     })
+}
+
+/// An administrator turns off the two-factor authentication of another account whose
+/// holder lost both the authenticator and the recovery codes: the enrolment and its codes
+/// are removed, every login of the account ends, the holder is mailed, and the trail
+/// records who did it and why. The holder signs in with the password alone next, and a
+/// role that must use MFA enrols again before anything else. 409 `cannot_reset_self`,
+/// `mfa_not_enrolled`; 422 for a missing reason; 404 for no such user.
+pub fn reset(
+    c: &mut Conn,
+    notifier: &Notifier,
+    admin: &AuthUser,
+    user_id: i64,
+    reason: &str,
+    meta: &RequestMeta,
+    now: DateTime<Utc>,
+) -> Result<User, AppError> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(AppError::field(
+            "reason",
+            "say why, in 1 to 500 characters (it is kept in the audit trail and mailed to the holder)",
+        ));
+    }
+    if user_id == admin.id {
+        return Err(AppError::conflict(
+            "cannot_reset_self",
+            "an administrator cannot turn off their own two-factor authentication; ask another",
+        ));
+    }
+    let user =
+        users::find_for_update(c, user_id)?.ok_or_else(|| AppError::not_found("no such user"))?;
+    if !store::remove(c, user_id)? {
+        return Err(AppError::conflict(
+            "mfa_not_enrolled",
+            "this account has no two-factor authentication to turn off",
+        ));
+    }
+    store::end_challenges(c, user_id, now)?;
+    let ended = sessions::revoke_all_of_user(c, user_id, None, "mfa_reset", now)?;
+    audit::record(
+        c,
+        now,
+        Event {
+            stream: audit::user_stream(user_id),
+            action: "user.mfa_reset",
+            actor: Actor::user(admin.id, admin.role),
+            payload: json!({"user_id": user_id, "reason": reason, "sessions_ended": ended}),
+            meta,
+        },
+    )?;
+    notifier.queue(
+        c,
+        now,
+        &Recipient::of(&user),
+        Kind::MfaReset,
+        json!({"reason": reason, "reset_at": format_beijing(now)}),
+    )?;
+    Ok(user)
 }
 
 fn already_on() -> AppError {

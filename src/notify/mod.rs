@@ -56,10 +56,12 @@ pub enum Kind {
     AccountExists,
     /// A link to set a new password (asked for on the sign-in page).
     PasswordReset,
+    /// An administrator turned the account's two-factor authentication off.
+    MfaReset,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 37] = [
+    pub const ALL: [Kind; 38] = [
         Kind::Welcome,
         Kind::VerifyEmail,
         Kind::AccountLocked,
@@ -97,6 +99,7 @@ impl Kind {
         Kind::Outmatched,
         Kind::AccountExists,
         Kind::PasswordReset,
+        Kind::MfaReset,
     ];
 
     /// Mail that must not wait behind bulk mail: a lockout, a deadline, an auction or deal
@@ -107,6 +110,7 @@ impl Kind {
             Kind::AccountLocked
                 | Kind::LoginAfterLockout
                 | Kind::PasswordReset
+                | Kind::MfaReset
                 | Kind::ListingSuspended
                 | Kind::ListingResumed
                 | Kind::ListingTerminated
@@ -170,6 +174,7 @@ impl Kind {
             Kind::Outmatched => "outmatched",
             Kind::AccountExists => "account_exists",
             Kind::PasswordReset => "password_reset",
+            Kind::MfaReset => "mfa_reset",
         }
     }
 }
@@ -309,7 +314,7 @@ mod tests {
             "opinion_due": "2026-12-08 17:00", "review_due": "2026-12-09 17:00", "what": "deposit",
             "due": "2026-12-04 17:00", "passed": false, "notice_kind": "supplementary",
             "text": "补充说明资产瑕疵", "material": true, "commitment": "9f2c".repeat(16), "attempt_at": "2026-12-04 09:30",
-            "reset_url": "http://x/reset-password?token=abc", "ttl_minutes": 30, "bidding_method": "english",
+            "reset_url": "http://x/reset-password?token=abc", "ttl_minutes": 30, "bidding_method": "english", "reset_at": "2026-12-05 10:00",
         });
         if let (Some(a), Value::Object(b)) = (v.as_object_mut(), more) {
             a.extend(b);

@@ -62,6 +62,7 @@ const FILES: &[(&str, &str)] = embed![
     "outmatched",
     "account_exists",
     "password_reset",
+    "mfa_reset",
 ];
 
 /// A rendered message.

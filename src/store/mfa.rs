@@ -214,6 +214,14 @@ pub fn use_challenge(conn: &mut Conn, id: i64, now: DateTime<Utc>) -> Result<boo
     Ok(n == 1)
 }
 
+/// Removes the user's enrolment, pending or confirmed, and its recovery codes. Returns
+/// whether there was one.
+pub fn remove(conn: &mut Conn, user_id: i64) -> Result<bool, AppError> {
+    with_conn!(conn, c => diesel::delete(rc::table.filter(rc::user_id.eq(user_id))).execute(c))?;
+    let n = with_conn!(conn, c => diesel::delete(m::table.find(user_id)).execute(c))?;
+    Ok(n == 1)
+}
+
 /// Ends every live challenge of the user (when the account locks).
 pub fn end_challenges(conn: &mut Conn, user_id: i64, now: DateTime<Utc>) -> Result<(), AppError> {
     with_conn!(conn, c => diesel::update(

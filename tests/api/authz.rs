@@ -161,6 +161,8 @@ const TABLE: &[Line] = &[
     // A spare account of the world is disabled, then enabled again.
     l("POST",  "/api/v1/admin/users/{id}/disable",          ADMINS,      NONE, &[(Admin, Status(200))]),
     l("POST",  "/api/v1/admin/users/{id}/enable",           ADMINS,      NONE, &[(Admin, Status(200))]),
+    // The spare account never enrolled: nothing to turn off.
+    l("POST",  "/api/v1/admin/users/{id}/mfa/reset",        ADMINS,      Some(r#"{"reason":"授权矩阵：持有人遗失验证器"}"#), &[(Admin, Problem(409, "mfa_not_enrolled"))]),
     l("GET",   "/api/v1/supervisory-bodies",                PUBLIC,      NONE, &[]),
     l("POST",  "/api/v1/admin/supervisory-bodies",          ADMINS,      Some(r#"{"name":"授权测试区国资办","region_code":"330199","parent_id":1}"#), &[(Admin, Status(201))]),
     // The world's enterprise is moved to the province, where it already is.

@@ -401,6 +401,7 @@ async fn the_openapi_document_describes_the_mfa_routes_and_answers() {
         "/api/v1/me/mfa",
         "/api/v1/me/mfa/confirm",
         "/api/v1/auth/mfa",
+        "/api/v1/admin/users/{id}/mfa/reset",
     ] {
         assert!(paths[path]["post"].is_object(), "{path} is not documented");
     }
@@ -438,4 +439,90 @@ async fn one_code_sent_twice_at_once_signs_in_once() {
     statuses.sort_unstable();
     assert_eq!(statuses, [200, 401], "{ra:?} {rb:?}");
     assert_eq!(app.audit_count(Some("auth.login")).await, 2); // sign-up's login and this one
+}
+
+/// An operator who lost both the authenticator and the recovery codes: an administrator
+/// turns MFA off with a reason. Every login of the operator ends, the operator is mailed,
+/// the trail names the administrator and the reason, and the password alone signs in again
+/// (then, as a role that must use MFA, the operator enrols again before anything else).
+#[actix_web::test]
+async fn an_administrator_turns_off_the_mfa_of_an_operator_who_lost_the_device() {
+    let app = spawn_app_with(|s| s.auth.mfa_required_roles = "operator".into()).await;
+    let (admin_id, admin) = app.staff("admin").await;
+    let (_, auditor) = app.staff("auditor").await;
+    let (op_id, op_email, op) = app.staff_account("operator").await;
+    enrol(&app, &op).await;
+    let path = format!("/api/v1/admin/users/{op_id}/mfa/reset");
+
+    // Refusals change nothing.
+    app.post(&path, Some(&admin), &json!({"reason": "  "}))
+        .await
+        .assert_problem(422, "validation_failed");
+    app.post(&path, Some(&op), &json!({"reason": "自己来"}))
+        .await
+        .assert_problem(403, "forbidden");
+    app.post(
+        &format!("/api/v1/admin/users/{admin_id}/mfa/reset"),
+        Some(&admin),
+        &json!({"reason": "自己"}),
+    )
+    .await
+    .assert_problem(409, "cannot_reset_self");
+    app.post(
+        "/api/v1/admin/users/999999/mfa/reset",
+        Some(&admin),
+        &json!({"reason": "无此人"}),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    assert_eq!(app.audit_count(Some("user.mfa_reset")).await, 0);
+    assert_eq!(app.get("/api/v1/me", Some(&op)).await.status, 200);
+
+    let r = app
+        .post(
+            &path,
+            Some(&admin),
+            &json!({"reason": "工单 2026-118：手机遗失"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["id"], op_id);
+    app.get("/api/v1/me", Some(&op))
+        .await
+        .assert_problem(401, "token_revoked");
+    let events = app
+        .get("/api/v1/audit/events?action=user.mfa_reset", Some(&auditor))
+        .await
+        .json();
+    let e = &events["items"][0];
+    assert_eq!(
+        e["payload"]["reason"], "工单 2026-118：手机遗失",
+        "{events}"
+    );
+    assert_eq!(e["actor_id"], admin_id);
+    let mail: Vec<_> = app
+        .outbox()
+        .await
+        .into_iter()
+        .filter(|n| n.kind == "mfa_reset")
+        .collect();
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].to_address, op_email);
+    assert!(
+        mail[0].body_text.contains("手机遗失"),
+        "{}",
+        mail[0].body_text
+    );
+
+    // The password alone signs in; the operator must enrol again before anything else.
+    let t = app.login(&op_email, PASSWORD).await;
+    assert_eq!(t.status, 200, "{}", String::from_utf8_lossy(&t.body));
+    let fresh = bearer(&t.json()).unwrap().to_string();
+    app.get("/api/v1/listings", Some(&fresh))
+        .await
+        .assert_problem(403, "mfa_enrollment_required");
+    // Nothing left to turn off.
+    app.post(&path, Some(&admin), &json!({"reason": "再来一次"}))
+        .await
+        .assert_problem(409, "mfa_not_enrolled");
 }

@@ -1085,13 +1085,14 @@ async fn unsent_kinds(app: &TestApp, id: i64) -> Vec<(String, String, String)> {
         .unwrap()
         .extend(common.as_object().unwrap().clone());
     let mut out = Vec::new();
-    let more = json!({"bidder_code": "B-1234", "commitment": "ab".repeat(32), "amount": "10,050,000.00", "ends_at": "2026-12-24 11:00"});
+    let more = json!({"bidder_code": "B-1234", "commitment": "ab".repeat(32), "amount": "10,050,000.00", "ends_at": "2026-12-24 11:00",
+                   "reason": "工单 1", "reset_at": "2026-12-24 09:00"});
     ctx.as_object_mut()
         .unwrap()
         .extend(more.as_object().unwrap().clone());
     // Kinds the walk does not reach: the sealed bid and the pre-emptive match have walks of
     // their own (tests/api/sealed.rs, preemption.rs); their links are checked here.
-    for kind in [Kind::SealedBidReceived, Kind::Outmatched] {
+    for kind in [Kind::SealedBidReceived, Kind::Outmatched, Kind::MfaReset] {
         for locale in ["zh-CN", "en"] {
             let m = templates.render(kind, locale, &ctx).unwrap();
             out.push((
@@ -1151,7 +1152,12 @@ async fn every_link_in_every_mail_opens_a_page_about_its_recipients_listing() {
     let mut checked = 0;
     for (kind, to, body) in &mail {
         let found = links(body);
-        let linkless = ["account_locked", "login_after_lockout", "account_exists"];
+        let linkless = [
+            "account_locked",
+            "login_after_lockout",
+            "account_exists",
+            "mfa_reset",
+        ];
         assert!(
             !found.is_empty() || linkless.contains(&kind.as_str()),
             "{kind} to {to} has no link"
