@@ -27,6 +27,7 @@ use crate::auth::login::{
 use crate::auth::tokens::hash_token;
 use crate::config::AuthSettings;
 use crate::domain::Role;
+use crate::domain::account::check_name;
 use crate::domain::clock::format_beijing;
 use crate::domain::mfa::{
     Factor, RECOVERY_CODE_BYTES, RECOVERY_CODES, classify, format_recovery_code, is_fresh_step,
@@ -139,13 +140,7 @@ pub fn reset(
     meta: &RequestMeta,
     now: DateTime<Utc>,
 ) -> Result<User, AppError> {
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(AppError::field(
-            "reason",
-            "say why, in 1 to 500 characters (it is kept in the audit trail and mailed to the holder)",
-        ));
-    }
+    let reason = check_name("reason", reason, MAX_RESET_REASON_CHARS)?;
     if user_id == admin.id {
         return Err(AppError::conflict(
             "cannot_reset_self",
@@ -182,6 +177,9 @@ pub fn reset(
     )?;
     Ok(user)
 }
+
+/// The longest reason an administrator may give for an MFA reset.
+pub const MAX_RESET_REASON_CHARS: usize = 500;
 
 fn already_on() -> AppError {
     AppError::conflict(

@@ -12,10 +12,9 @@ use crate::domain::auction::{self, BidRefusal, Offer, Standing, Terms};
 use crate::domain::bidding::Preemption;
 use crate::domain::listing::ListingStatus;
 use crate::domain::money::Money;
-use crate::domain::registration::{DepositStatus, RegistrationStatus, is_eligible};
 use crate::error::AppError;
 use crate::exchange::listings::Deps;
-use crate::exchange::registrations::By;
+use crate::exchange::registrations::{By, may_bid};
 use crate::notify::Kind;
 use crate::store::Conn;
 use crate::store::auctions::{self as store, AuctionRow, BidRow, NewBid};
@@ -135,7 +134,13 @@ pub(super) fn place_seen(
         .registration
         .ok_or_else(|| refusal(BidRefusal::NotEligible))?;
     super::mark_started(conn, &listing, auction.id, at)?;
-    let bid = write(conn, by, &auction, &reg, amount, at, ends_at, key)?;
+    // The database's own guard (one raise per amount) refuses as the check above would.
+    let bid = write(conn, by, &auction, &reg, amount, at, ends_at, key).map_err(|e| match e {
+        AppError::Conflict {
+            code: "conflict", ..
+        } => too_low(&auction, &offer),
+        other => other,
+    })?;
     let outbid = auction
         .leading_registration_id
         .filter(|leader| *leader != reg.id);
@@ -199,12 +204,7 @@ impl Seen {
                     .as_ref()
                     .is_some_and(|r| r.preemptive_right),
             bidder: self.registration.as_ref().map_or(0, |r| r.id),
-            eligible: self.registration.as_ref().is_some_and(|r| {
-                is_eligible(
-                    RegistrationStatus::parse(&r.status).unwrap_or(RegistrationStatus::Pending),
-                    DepositStatus::parse(&r.deposit_status).unwrap_or(DepositStatus::Unpaid),
-                )
-            }),
+            eligible: self.registration.as_ref().is_some_and(may_bid),
             amount,
         }
     }
@@ -300,13 +300,7 @@ fn write(
             channel,
             payload: &payload,
         },
-    )
-    .map_err(|e| match e {
-        AppError::Conflict {
-            code: "conflict", ..
-        } => refusal(BidRefusal::TooLow),
-        other => other,
-    })?;
+    )?;
     Ok(bid)
 }
 

@@ -31,7 +31,6 @@ use crate::domain::auction::{self, Course, Phase, Times};
 use crate::domain::bidding::{self, BiddingMethod};
 use crate::domain::listing::{Action, ListingStatus, transition};
 use crate::domain::money::Money;
-use crate::domain::registration::is_eligible;
 use crate::error::AppError;
 use crate::store::auctions::{self as store, AuctionRow, BidRow, NewAuction};
 use crate::store::listings::{self as listings_store, ListingRow};
@@ -253,10 +252,7 @@ fn eligible_of_round(
     row: &ListingRow,
 ) -> Result<Vec<registrations::RegistrationRow>, AppError> {
     let mut all = registrations::of_round(conn, row.id, row.round)?;
-    all.retain(|r| {
-        let s = crate::exchange::decide::standing(r);
-        is_eligible(s.status, s.deposit)
-    });
+    all.retain(crate::exchange::registrations::may_bid);
     Ok(all)
 }
 

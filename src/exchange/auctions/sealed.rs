@@ -20,10 +20,9 @@ use crate::audit::{self, Actor, RequestMeta};
 use crate::domain::auction::{BidRefusal, Offer};
 use crate::domain::bidding::{self, BiddingMethod, Preemption, Sealed};
 use crate::domain::money::Money;
-use crate::domain::registration::{DepositStatus, RegistrationStatus, is_eligible};
 use crate::error::AppError;
 use crate::exchange::listings::Deps;
-use crate::exchange::registrations::By;
+use crate::exchange::registrations::{By, may_bid};
 use crate::notify::Kind;
 use crate::store::Conn;
 use crate::store::auctions::{self as auctions_store, AuctionRow};
@@ -164,12 +163,7 @@ pub fn place(
 fn offer(listing: &ListingRow, reg: Option<&RegistrationRow>, amount: Money) -> Offer {
     Offer {
         bidder: reg.map_or(0, |r| r.id),
-        eligible: reg.is_some_and(|r| {
-            is_eligible(
-                RegistrationStatus::parse(&r.status).unwrap_or(RegistrationStatus::Pending),
-                DepositStatus::parse(&r.deposit_status).unwrap_or(DepositStatus::Unpaid),
-            )
-        }),
+        eligible: reg.is_some_and(may_bid),
         amount,
         holds_right: honours_right(listing) && reg.is_some_and(|r| r.preemptive_right),
     }

@@ -26,7 +26,6 @@ use crate::domain::deal::DealStatus;
 use crate::domain::listing::{Action, ListingStatus, transition};
 use crate::domain::money::Money;
 use crate::domain::payment::PaymentPlan;
-use crate::domain::registration::{DepositStatus, RegistrationStatus, is_eligible};
 use crate::error::AppError;
 use crate::notify::Kind;
 use crate::store::Conn;
@@ -251,12 +250,7 @@ pub fn quote(
     let from = ListingStatus::parse(&listing.status).unwrap_or(ListingStatus::Draft);
     let to = transition(from, Action::Quote)?;
     let reg = registrations::of_user(conn, listing_id, listing.round, by.user.id)?
-        .filter(|r| {
-            is_eligible(
-                RegistrationStatus::parse(&r.status).unwrap_or(RegistrationStatus::Pending),
-                DepositStatus::parse(&r.deposit_status).unwrap_or(DepositStatus::Unpaid),
-            )
-        })
+        .filter(crate::exchange::registrations::may_bid)
         .ok_or_else(|| AppError::Forbidden {
             code: "not_eligible",
             detail: "only the eligible bidder may quote".into(),

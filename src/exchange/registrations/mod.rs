@@ -72,6 +72,15 @@ pub struct RegistrantView {
     pub client_ip: Option<String>,
 }
 
+/// Whether the registration may bid now: `domain::registration::is_eligible` on its stored
+/// status and deposit.
+pub fn may_bid(r: &RegistrationRow) -> bool {
+    crate::domain::registration::is_eligible(
+        RegistrationStatus::parse(&r.status).unwrap_or(RegistrationStatus::Pending),
+        DepositStatus::parse(&r.deposit_status).unwrap_or(DepositStatus::Unpaid),
+    )
+}
+
 pub fn view(r: &RegistrationRow, deposit: Money, org_name: Option<String>) -> RegistrationView {
     let status = RegistrationStatus::parse(&r.status).unwrap_or(RegistrationStatus::Pending);
     let deposit_status = DepositStatus::parse(&r.deposit_status).unwrap_or(DepositStatus::Unpaid);
