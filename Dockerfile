@@ -5,6 +5,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Cargo.toml Cargo.lock clippy.toml ./
+COPY .cargo ./.cargo
 COPY src ./src
 COPY migrations ./migrations
 COPY config ./config
