@@ -113,6 +113,11 @@ impl Targets {
         matched
     }
 
+    /// The sizes of the roots still to compare, in order.
+    pub(super) fn sizes(&self) -> Vec<u64> {
+        self.list[self.next..].iter().map(|t| t.0).collect()
+    }
+
     /// Sizes beyond the end of the log: it was cut back after they were signed.
     pub(super) fn beyond(&self, size: u64) -> Vec<u64> {
         self.list

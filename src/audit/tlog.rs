@@ -174,6 +174,79 @@ impl Frontier {
     }
 }
 
+impl Frontier {
+    /// Appends the leaves a [`PartTree`] holds, which must start at this frontier's size;
+    /// answers `false` (and changes nothing) if it does not.
+    pub fn extend(&mut self, part: &PartTree) -> bool {
+        if part.start != self.size {
+            return false;
+        }
+        for &(level, hash) in &part.nodes {
+            let (mut level, mut cur) = (level, hash);
+            while let Some(&(l, left)) = self.nodes.last() {
+                if l != level {
+                    break;
+                }
+                self.nodes.pop();
+                cur = node_hash(&left, &cur);
+                level += 1;
+            }
+            self.nodes.push((level, cur));
+        }
+        self.size += part.size;
+        true
+    }
+}
+
+/// The leaves `[start, start + size)` of a larger tree folded as far as they can be without
+/// the leaves before `start`: the perfect subtrees of the whole tree that lie inside the
+/// range, in order, the widest each leaf completes. The frontier of `[0, start)` extended by
+/// them ([`Frontier::extend`]) is the frontier of `[0, start + size)`, so the parts of a long
+/// log can be folded at once on several threads and joined with a few hashes each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartTree {
+    start: u64,
+    size: u64,
+    /// `(level, hash)`, in leaf order.
+    nodes: Vec<(u32, Hash)>,
+}
+
+impl PartTree {
+    pub fn new(start: u64) -> Self {
+        Self {
+            start,
+            size: 0,
+            nodes: Vec::new(),
+        }
+    }
+
+    /// The index of the next leaf.
+    pub fn end(&self) -> u64 {
+        self.start + self.size
+    }
+
+    /// Appends the next leaf hash. A node whose left sibling is in the range (the node
+    /// before it, of its level) is folded with it.
+    pub fn push(&mut self, leaf: Hash) {
+        let mut index = self.end();
+        let mut level = 0;
+        let mut cur = leaf;
+        while index & 1 == 1 {
+            match self.nodes.last() {
+                Some(&(l, left)) if l == level => {
+                    self.nodes.pop();
+                    cur = node_hash(&left, &cur);
+                    level += 1;
+                    index >>= 1;
+                }
+                _ => break,
+            }
+        }
+        self.nodes.push((level, cur));
+        self.size += 1;
+    }
+}
+
 /// Where proofs read complete nodes from.
 pub trait NodeSource {
     /// The stored node `(level, index)`; `None` if it does not exist.
@@ -378,6 +451,44 @@ pub fn parse_hex(s: &str) -> Option<Hash> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn leaf(i: u64) -> Hash {
+        let h: Hash = Sha256::digest(i.to_be_bytes()).into();
+        leaf_hash(&h)
+    }
+
+    /// The frontier of `[0, n)` pushed leaf by leaf.
+    fn pushed(n: u64) -> Frontier {
+        let mut f = Frontier::default();
+        (0..n).for_each(|i| f.push(leaf(i)));
+        f
+    }
+
+    #[test]
+    fn parts_folded_apart_and_joined_give_the_frontier_of_the_whole() {
+        for n in 0..40u64 {
+            let whole = pushed(n);
+            for a in 0..=n {
+                for b in a..=n {
+                    // [0, a), then [a, b) and [b, n) each folded on its own.
+                    let mut f = pushed(a);
+                    let mut p1 = PartTree::new(a);
+                    (a..b).for_each(|i| p1.push(leaf(i)));
+                    let mut p2 = PartTree::new(b);
+                    (b..n).for_each(|i| p2.push(leaf(i)));
+                    assert!(f.extend(&p1) && f.extend(&p2), "{n} {a} {b}");
+                    assert_eq!(f, whole, "{n} {a} {b}");
+                    assert_eq!(f.root(), whole.root());
+                }
+            }
+        }
+        // A part that does not start where the frontier ends is refused.
+        let mut f = pushed(5);
+        let mut p = PartTree::new(6);
+        p.push(leaf(6));
+        assert!(!f.extend(&p));
+        assert_eq!(f, pushed(5));
+    }
 
     #[test]
     fn the_table_hex_decoder_reads_what_the_hex_crate_reads() {

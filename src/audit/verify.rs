@@ -72,15 +72,90 @@ struct Current {
     signed: Option<usize>,
 }
 
-/// A stream in a pass over the events in id order ([`Verifier::event_in_id_order`]).
+/// A stream in a pass over the events in id order, after the parts joined so far
+/// ([`Verifier::join_part`]).
 struct Open {
     last_seq: i64,
     last_hash: String,
+}
+
+/// A stream within one part of a pass in id order: its first event there (whose link is
+/// checked when the part is joined) and its last.
+#[derive(Debug)]
+struct Run {
+    first_seq: i64,
+    first_prev: String,
+    last_seq: i64,
+    last_hash: String,
+    /// Where this stream's signed heads are in `Verifier::signed_heads`, if any.
     signed: Option<usize>,
 }
 
+/// What one part of a pass in id order proved, for [`Verifier::join_part`].
+#[derive(Debug, Default)]
+pub struct PartDone {
+    runs: HashMap<String, Run>,
+    events: u64,
+}
+
+/// Checks the events of one contiguous part of the trail in id order
+/// ([`Verifier::id_order_part`]).
+pub struct IdOrderPart<'v> {
+    signed: &'v HashMap<String, usize>,
+    signed_heads: &'v [BTreeMap<i64, String>],
+    /// Scratch space for the encoding of each event.
+    buf: Vec<u8>,
+    done: PartDone,
+}
+
+impl IdOrderPart<'_> {
+    /// Checks the next event of this part: the streams interleave, each in seq order, as
+    /// an honest trail is written (each append holds its stream's head). Answers `false` at
+    /// the first event that is not what an honest trail holds there; the pass then proves
+    /// nothing, and the caller verifies again in (stream, seq) order, which names every
+    /// problem as [`Verifier::event_view`] does.
+    pub fn event(&mut self, e: &EventView, stored_hash: &str) -> bool {
+        let digest = chain::digest_view(&mut self.buf, e);
+        if stored_hash.as_bytes() != chain::hex_digest(&digest) {
+            return false;
+        }
+        let run = match self.done.runs.get_mut(e.stream) {
+            Some(run) => {
+                if e.stream_seq != run.last_seq + 1 || run.last_hash != e.prev_hash {
+                    return false;
+                }
+                run.last_seq = e.stream_seq;
+                run.last_hash.clear();
+                run.last_hash.push_str(stored_hash);
+                run
+            }
+            None => self.done.runs.entry(e.stream.to_string()).or_insert(Run {
+                first_seq: e.stream_seq,
+                first_prev: e.prev_hash.to_string(),
+                last_seq: e.stream_seq,
+                last_hash: stored_hash.to_string(),
+                signed: self.signed.get(e.stream).copied(),
+            }),
+        };
+        let signed_differs = run
+            .signed
+            .and_then(|at| self.signed_heads[at].get(&e.stream_seq))
+            .is_some_and(|h| h != stored_hash);
+        if signed_differs {
+            return false;
+        }
+        self.done.events += 1;
+        true
+    }
+
+    /// What this part proved, to be joined in id order.
+    pub fn done(self) -> PartDone {
+        self.done
+    }
+}
+
 /// Feeds checkpoints first (in id order), then events ordered by (stream, stream_seq), or
-/// all of them in id order through [`Verifier::event_in_id_order`].
+/// all of them in id order, part by part, through [`Verifier::id_order_part`].
 pub struct Verifier {
     keys: TrustedKeys,
     /// Only these streams are expected to be complete (a filtered export); `None`: all.
@@ -251,48 +326,36 @@ impl Verifier {
         }
     }
 
-    /// Checks one event of a pass over the whole trail in id order: the streams interleave,
-    /// each in seq order, as an honest trail is written (each append holds its stream's
-    /// head). Answers `false` at the first event that is not what an honest trail holds
-    /// there; the pass then proves nothing, and the caller verifies again in (stream, seq)
-    /// order, which names every problem as [`Self::event_view`] does. Nothing is recorded
-    /// for that event.
-    pub fn event_in_id_order(&mut self, e: &EventView, stored_hash: &str) -> bool {
-        if self.total_problems > 0 || self.scope.is_some() {
-            return false;
+    /// A checker for one contiguous part of a pass over the whole trail in id order
+    /// ([`IdOrderPart::event`]); `None` if this verifier cannot take such a pass (it already
+    /// found a problem, or checks a filtered export). Parts borrow the verifier only to read
+    /// the signed heads, so the parts of one trail can be checked at once on several
+    /// threads; their results are then joined in id order ([`Self::join_part`]).
+    pub fn id_order_part(&self) -> Option<IdOrderPart<'_>> {
+        (self.total_problems == 0 && self.scope.is_none()).then(|| IdOrderPart {
+            signed: &self.signed,
+            signed_heads: &self.signed_heads,
+            buf: Vec::with_capacity(1024),
+            done: PartDone::default(),
+        })
+    }
+
+    /// Joins the next part of a pass in id order: each stream's first event in it must
+    /// follow the stream's last event in the parts before (or open the stream). Answers
+    /// `false` if one does not; the pass then proves nothing.
+    pub fn join_part(&mut self, part: PartDone) -> bool {
+        for (stream, run) in part.runs {
+            let open = self.open.entry(stream).or_insert_with(|| Open {
+                last_seq: 0,
+                last_hash: chain::GENESIS_HASH.to_string(),
+            });
+            if run.first_seq != open.last_seq + 1 || open.last_hash != run.first_prev {
+                return false;
+            }
+            open.last_seq = run.last_seq;
+            open.last_hash = run.last_hash;
         }
-        if !self.open.contains_key(e.stream) {
-            let signed = self.signed.get(e.stream).copied();
-            self.open.insert(
-                e.stream.to_string(),
-                Open {
-                    last_seq: 0,
-                    last_hash: chain::GENESIS_HASH.to_string(),
-                    signed,
-                },
-            );
-        }
-        let Some(open) = self.open.get_mut(e.stream) else {
-            return false;
-        };
-        if e.stream_seq != open.last_seq + 1 || open.last_hash != e.prev_hash {
-            return false;
-        }
-        let digest = chain::digest_view(&mut self.buf, e);
-        if stored_hash.as_bytes() != chain::hex_digest(&digest) {
-            return false;
-        }
-        let signed_differs = open
-            .signed
-            .and_then(|at| self.signed_heads[at].get(&e.stream_seq))
-            .is_some_and(|h| h != stored_hash);
-        if signed_differs {
-            return false;
-        }
-        open.last_seq = e.stream_seq;
-        open.last_hash.clear();
-        open.last_hash.push_str(stored_hash);
-        self.events += 1;
+        self.events += part.events;
         true
     }
 
@@ -457,8 +520,17 @@ mod tests {
     ) -> Option<Report> {
         let mut v = Verifier::new(TrustedKeys::new([signer.public_key()]), None);
         cps.iter().for_each(|c| v.checkpoint(c));
-        for (b, h) in events {
-            if !v.event_in_id_order(&EventView::of(b), h) {
+        // In parts of three events, each checked on its own and then joined, as the
+        // database's pass checks its parts on several threads.
+        for part in events.chunks(3) {
+            let mut p = v.id_order_part()?;
+            for (b, h) in part {
+                if !p.event(&EventView::of(b), h) {
+                    return None;
+                }
+            }
+            let done = p.done();
+            if !v.join_part(done) {
                 return None;
             }
         }

@@ -103,6 +103,35 @@ macro_rules! with_conn {
     };
 }
 
+/// What another connection needs to read the snapshot of an open read transaction
+/// ([`Db::beside_snapshot_blocking`]): PostgreSQL's exported snapshot id.
+#[derive(Debug, Clone)]
+pub struct SharedSnapshot(Option<String>);
+
+/// Shares the snapshot of the read transaction `conn` is in (see
+/// [`Db::snapshot_blocking`]); it can be joined while that transaction stays open.
+pub fn share_snapshot(conn: &mut Conn) -> Result<SharedSnapshot, AppError> {
+    #[derive(diesel::QueryableByName)]
+    struct Exported {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        id: String,
+    }
+    match conn {
+        Conn::Pg(c) => {
+            let Exported { id } =
+                diesel::sql_query("SELECT pg_export_snapshot() AS id").get_result(*c)?;
+            // The id is inlined in SET TRANSACTION SNAPSHOT (it takes no parameter).
+            if id.is_empty() || !id.chars().all(|ch| ch.is_ascii_hexdigit() || ch == '-') {
+                return Err(AppError::internal(anyhow::anyhow!(
+                    "unexpected snapshot id {id:?}"
+                )));
+            }
+            Ok(SharedSnapshot(Some(id)))
+        }
+        Conn::Sqlite(_) => Ok(SharedSnapshot(None)),
+    }
+}
+
 /// Sets the pragmas every SQLite connection needs.
 #[derive(Debug)]
 struct SqlitePragmas {
@@ -236,6 +265,40 @@ impl Db {
                     .run(|c| f(&mut Conn::Pg(c)))
             }),
             Db::Sqlite(pool) => pool.with(|conn| conn.transaction(|c| f(&mut Conn::Sqlite(c)))),
+        }
+    }
+
+    /// Runs `f` beside a snapshot that another connection holds open ([`share_snapshot`]),
+    /// in a read-only transaction on a connection that is idle in the pool right now
+    /// (blocking); `None`, and `f` not run, when there is none. On PostgreSQL the
+    /// transaction imports the snapshot and sees exactly what its exporter sees. SQLite
+    /// cannot share one: its transaction sees the database as of its own first read, which
+    /// holds everything the exporter saw and perhaps rows committed since, so the caller
+    /// bounds its reads by what the exporter saw.
+    pub fn beside_snapshot_blocking<T, F>(
+        &self,
+        snapshot: &SharedSnapshot,
+        f: F,
+    ) -> Option<Result<T, AppError>>
+    where
+        F: FnOnce(&mut Conn<'_>) -> Result<T, AppError>,
+    {
+        match (self, &snapshot.0) {
+            (Db::Postgres(pool), Some(id)) => pool.try_with(|conn| {
+                conn.build_transaction()
+                    .read_only()
+                    .repeatable_read()
+                    .run(|c| {
+                        c.batch_execute(&format!("SET TRANSACTION SNAPSHOT '{id}'"))?;
+                        f(&mut Conn::Pg(c))
+                    })
+            }),
+            (Db::Postgres(_), None) => Some(Err(AppError::internal(anyhow::anyhow!(
+                "a PostgreSQL snapshot is shared by its id"
+            )))),
+            (Db::Sqlite(pool), _) => {
+                pool.try_with(|conn| conn.transaction(|c| f(&mut Conn::Sqlite(c))))
+            }
         }
     }
 

@@ -145,27 +145,61 @@ impl<C: R2D2Connection + Send + 'static> Pooled<C> {
     /// A connection from the pool; one that was idle while another failed pings first, and
     /// is dropped if it does not answer.
     pub fn get(&self) -> Result<PooledConnection<Manager<C>>, AppError> {
+        self.proven(|| Ok(Some(self.pool.get()?)))?
+            .ok_or_else(|| AppError::Unavailable("no database connection answers".to_string()))
+    }
+
+    /// A connection that is idle in the pool right now, proven as [`Self::get`] proves it;
+    /// `None` rather than waiting for one.
+    pub fn try_get(&self) -> Option<PooledConnection<Manager<C>>> {
+        self.proven(|| Ok(self.pool.try_get())).ok().flatten()
+    }
+
+    /// The first connection `fetch` hands out that proves alive (at most one per pooled
+    /// connection is tried); `None` when `fetch` has none or none answers.
+    fn proven(
+        &self,
+        mut fetch: impl FnMut() -> Result<Option<PooledConnection<Manager<C>>>, AppError>,
+    ) -> Result<Option<PooledConnection<Manager<C>>>, AppError> {
         for _ in 0..=self.pool.max_size() {
-            let mut conn = self.pool.get()?;
+            let Some(mut conn) = fetch()? else {
+                return Ok(None);
+            };
             let failures = self.failures.load(Ordering::Acquire);
             if conn.proven_at == failures {
-                return Ok(conn);
+                return Ok(Some(conn));
             }
             if conn.conn.ping().is_ok() {
                 conn.proven_at = failures;
-                return Ok(conn);
+                return Ok(Some(conn));
             }
             conn.broken = true;
         }
-        Err(AppError::Unavailable(
-            "no database connection answers".to_string(),
-        ))
+        Ok(None)
     }
 
     /// Runs `f` on a connection; if it fails for want of the database, the connection is
     /// dropped and the others are made to prove themselves.
     pub fn with<T>(&self, f: impl FnOnce(&mut C) -> Result<T, AppError>) -> Result<T, AppError> {
-        let mut conn = self.get()?;
+        let conn = self.get()?;
+        self.run_on(conn, f)
+    }
+
+    /// [`Self::with`] on a connection that is idle right now; `None` (and `f` not run) if
+    /// there is none.
+    pub fn try_with<T>(
+        &self,
+        f: impl FnOnce(&mut C) -> Result<T, AppError>,
+    ) -> Option<Result<T, AppError>> {
+        let conn = self.try_get()?;
+        Some(self.run_on(conn, f))
+    }
+
+    fn run_on<T>(
+        &self,
+        mut conn: PooledConnection<Manager<C>>,
+        f: impl FnOnce(&mut C) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
         let result = f(&mut conn.conn);
         if self.detect && matches!(result, Err(AppError::Unavailable(_))) {
             conn.broken = true;

@@ -813,6 +813,25 @@ async fn three_ways(app: &TestApp) -> (Value, Option<Value>, Value) {
     .unwrap()
 }
 
+/// The single pass cut into at most `readers` parts of at least two leaves each, read at
+/// once on several connections, as `verify_db` cuts a large trail.
+async fn in_parts(app: &TestApp, readers: usize) -> Option<Value> {
+    use asset_exchange::audit;
+    let db = app.db().clone();
+    let keys = app.state().audit_keys.clone();
+    tokio::task::spawn_blocking(move || {
+        let cps = db.run_blocking(audit::checkpoints).unwrap();
+        audit::onepass::verify_in_parts(&db, &keys, &cps, &[], readers, 2)
+            .unwrap()
+            .map(|(mut report, log)| {
+                log.add_to(&mut report);
+                serde_json::to_value(report).unwrap()
+            })
+    })
+    .await
+    .unwrap()
+}
+
 #[actix_web::test]
 async fn an_honest_trail_is_proved_in_one_pass_with_the_ordered_report_and_damage_is_not() {
     let app = spawn_app().await;
@@ -837,6 +856,13 @@ async fn an_honest_trail_is_proved_in_one_pass_with_the_ordered_report_and_damag
         "the single pass must prove this trail"
     );
     assert_eq!(full, slow);
+    for readers in 2..=4 {
+        assert_eq!(
+            in_parts(&app, readers).await,
+            Some(slow.clone()),
+            "{readers}"
+        );
+    }
 
     // A damaged event: the pass proves nothing and the report is the ordered one.
     let stream = user_stream(&app, &email).await;
@@ -850,4 +876,110 @@ async fn an_honest_trail_is_proved_in_one_pass_with_the_ordered_report_and_damag
     assert_eq!(invalid(&slow), (stream, 1, "hash_mismatch".into()));
     assert_eq!(fast, None);
     assert_eq!(full, slow);
+    for readers in 2..=4 {
+        assert_eq!(in_parts(&app, readers).await, None, "{readers}");
+    }
+}
+
+#[actix_web::test]
+async fn the_parts_of_the_single_pass_prove_what_one_pass_proves_and_each_finds_damage() {
+    let app = spawn_app().await;
+    let (_, auditor) = app.staff("auditor").await;
+    for _ in 0..4 {
+        app.signed_in("bidder").await;
+    }
+    checkpoint(&app, &auditor).await;
+    history(&app).await;
+    let (_, _, slow) = three_ways(&app).await;
+    assert_eq!(slow["valid"], true, "{slow}");
+    for readers in 1..=4 {
+        assert_eq!(
+            in_parts(&app, readers).await,
+            Some(slow.clone()),
+            "{readers}"
+        );
+    }
+    // A second checkpoint, so the first one's root is due inside the log, not at its end.
+    history(&app).await;
+    checkpoint(&app, &auditor).await;
+    without_triggers(&app).await;
+    app.sql(
+        "ALTER TABLE audit_log_checkpoints DISABLE TRIGGER USER;",
+        "DROP TRIGGER audit_log_checkpoints_no_update;",
+    )
+    .await;
+    // The first signed root replaced by the second: the tree at the first size no longer
+    // has it, whichever part that size falls in.
+    app.sql_both(
+        "UPDATE audit_log_checkpoints SET root = (SELECT root FROM audit_log_checkpoints \
+         WHERE tree_size = (SELECT max(tree_size) FROM audit_log_checkpoints)) \
+         WHERE tree_size = (SELECT min(tree_size) FROM audit_log_checkpoints)",
+    )
+    .await;
+    for readers in 1..=4 {
+        assert_eq!(in_parts(&app, readers).await, None, "{readers}");
+    }
+    let (full, _, slow) = three_ways(&app).await;
+    assert_eq!(slow["first_invalid"]["reason"], "bad_log_root", "{slow}");
+    assert_eq!(full, slow);
+    // The newest event, which the last part reads: each cut finds it.
+    app.sql_both(
+        "UPDATE audit_events SET request_id = 'forged' \
+         WHERE id = (SELECT max(id) FROM audit_events)",
+    )
+    .await;
+    for readers in 1..=4 {
+        assert_eq!(in_parts(&app, readers).await, None, "{readers}");
+    }
+    let (full, _, slow) = three_ways(&app).await;
+    assert_eq!(slow["valid"], false, "{slow}");
+    assert_eq!(full, slow);
+}
+
+/// A reader beside an open snapshot sees that snapshot on PostgreSQL, and on SQLite at least
+/// what it holds (the pass bounds its reads by what the first reader saw).
+#[actix_web::test]
+async fn a_reader_beside_a_snapshot_sees_what_the_snapshot_holds() {
+    use asset_exchange::error::AppError;
+    use asset_exchange::store::{self, Backend, Conn};
+    use diesel::connection::SimpleConnection;
+    use diesel::{QueryableByName, RunQueryDsl};
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    fn count(c: &mut Conn) -> Result<i64, AppError> {
+        let q = diesel::sql_query("SELECT count(*) AS n FROM beside_probe");
+        let row: N = asset_exchange::with_conn!(c, c => q.get_result(c))?;
+        Ok(row.n)
+    }
+    let app = spawn_app().await;
+    app.sql_both("CREATE TABLE beside_probe (n BIGINT); INSERT INTO beside_probe VALUES (1);")
+        .await;
+    let db = app.db().clone();
+    let backend = db.backend();
+    let (before, beside, after) = tokio::task::spawn_blocking(move || {
+        db.snapshot_blocking(|c| {
+            let before = count(c)?;
+            let shared = store::share_snapshot(c)?;
+            // Another connection writes after the snapshot was taken.
+            db.tx_blocking(|w| {
+                asset_exchange::with_conn!(w, w => w.batch_execute("INSERT INTO beside_probe VALUES (2)"))?;
+                Ok(())
+            })?;
+            let beside = db
+                .beside_snapshot_blocking(&shared, count)
+                .expect("an idle connection")?;
+            Ok((before, beside, count(c)?))
+        })
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!((before, after), (1, 1));
+    match backend {
+        Backend::Postgres => assert_eq!(beside, 1),
+        Backend::Sqlite => assert_eq!(beside, 2),
+    }
 }
