@@ -49,10 +49,12 @@ fn present_with(
         row.disclosure_decided_at.is_some(),
         now,
         || {
-            registrations::count_eligible(c, row.id, row.round).unwrap_or_else(|e| {
-                eligible_err = Some(e);
-                0
-            })
+            crate::exchange::registrations::count_eligible(c, row.id, row.round).unwrap_or_else(
+                |e| {
+                    eligible_err = Some(e);
+                    0
+                },
+            )
         },
     );
     if let Some(e) = eligible_err {

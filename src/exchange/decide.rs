@@ -41,7 +41,7 @@ pub fn decide_if_due(
     if !due {
         return Ok(None);
     }
-    let eligible = registrations::count_eligible(conn, row.id, row.round)?;
+    let eligible = super::registrations::count_eligible(conn, row.id, row.round)?;
     let to = transition(
         ListingStatus::Disclosure,
         Action::EndDisclosure { eligible },

@@ -137,15 +137,20 @@ pub fn for_user(
 }
 
 /// How many registrations of the round are eligible to bid (qualified, deposit paid).
-pub fn count_eligible(conn: &mut Conn, listing_id: i64, round: i32) -> Result<u32, AppError> {
-    let n: i64 = with_conn!(conn, c => r::table
+/// Registrations of the round counted by (status, deposit status): the caller judges which
+/// of those standings may bid (`domain::registration::is_eligible`).
+pub fn count_by_standing(
+    conn: &mut Conn,
+    listing_id: i64,
+    round: i32,
+) -> Result<Vec<(String, String, i64)>, AppError> {
+    let rows = with_conn!(conn, c => r::table
         .filter(r::listing_id.eq(listing_id))
         .filter(r::round.eq(round))
-        .filter(r::status.eq("qualified"))
-        .filter(r::deposit_status.eq("paid"))
-        .count()
-        .get_result(c))?;
-    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+        .group_by((r::status, r::deposit_status))
+        .select((r::status, r::deposit_status, diesel::dsl::count_star()))
+        .load(c))?;
+    Ok(rows)
 }
 
 pub fn count_for_round(conn: &mut Conn, listing_id: i64, round: i32) -> Result<i64, AppError> {

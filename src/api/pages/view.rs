@@ -14,7 +14,7 @@ use crate::exchange::deals::{self as deals_uc, DealView};
 use crate::exchange::listings::{self as listings_uc, ListingView, Viewer};
 use crate::store::listings::{self as store, Browse, ListingRow, StatusFilter};
 use crate::store::models::from_db;
-use crate::store::{Conn, auctions, deals, registrations};
+use crate::store::{Conn, auctions, deals};
 
 /// A part of the board.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,10 +109,12 @@ fn effective(
         row.disclosure_decided_at.is_some(),
         now,
         || {
-            registrations::count_eligible(c, row.id, row.round).unwrap_or_else(|e| {
-                failed = Some(e);
-                0
-            })
+            crate::exchange::registrations::count_eligible(c, row.id, row.round).unwrap_or_else(
+                |e| {
+                    failed = Some(e);
+                    0
+                },
+            )
         },
     );
     match failed {

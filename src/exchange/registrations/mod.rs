@@ -75,10 +75,26 @@ pub struct RegistrantView {
 /// Whether the registration may bid now: `domain::registration::is_eligible` on its stored
 /// status and deposit.
 pub fn may_bid(r: &RegistrationRow) -> bool {
+    standing_may_bid(&r.status, &r.deposit_status)
+}
+
+/// `domain::registration::is_eligible` on a stored status and deposit status (either
+/// unreadable: not eligible).
+fn standing_may_bid(status: &str, deposit: &str) -> bool {
     crate::domain::registration::is_eligible(
-        RegistrationStatus::parse(&r.status).unwrap_or(RegistrationStatus::Pending),
-        DepositStatus::parse(&r.deposit_status).unwrap_or(DepositStatus::Unpaid),
+        RegistrationStatus::parse(status).unwrap_or(RegistrationStatus::Pending),
+        DepositStatus::parse(deposit).unwrap_or(DepositStatus::Unpaid),
     )
+}
+
+/// How many registrations of the round may bid, as [`may_bid`] judges each.
+pub fn count_eligible(conn: &mut Conn, listing_id: i64, round: i32) -> Result<u32, AppError> {
+    let n: i64 = store::count_by_standing(conn, listing_id, round)?
+        .into_iter()
+        .filter(|(status, deposit, _)| standing_may_bid(status, deposit))
+        .map(|(_, _, n)| n)
+        .sum();
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 pub fn view(r: &RegistrationRow, deposit: Money, org_name: Option<String>) -> RegistrationView {
