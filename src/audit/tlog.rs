@@ -126,14 +126,26 @@ impl Frontier {
     /// Appends a leaf hash; calls `made` with each node that became complete (the leaf
     /// first).
     fn fold(&mut self, leaf: Hash, mut made: impl FnMut(NewNode)) {
-        let mut index = self.size;
-        let mut level = 0;
-        let mut cur = leaf;
+        let index = self.size;
         made(NewNode {
-            level,
+            level: 0,
             index,
-            hash: cur,
+            hash: leaf,
         });
+        self.carry(0, leaf, |level, hash| {
+            made(NewNode {
+                level,
+                index: index >> level,
+                hash,
+            });
+        });
+        self.size += 1;
+    }
+
+    /// Puts a complete subtree of `level` on the right edge, folded with the nodes of its
+    /// level before it; calls `made` with each node the folding completes. The size is the
+    /// caller's to move.
+    fn carry(&mut self, mut level: u32, mut cur: Hash, mut made: impl FnMut(u32, Hash)) {
         while let Some(&(l, left)) = self.nodes.last() {
             if l != level {
                 break;
@@ -141,15 +153,9 @@ impl Frontier {
             self.nodes.pop();
             cur = node_hash(&left, &cur);
             level += 1;
-            index >>= 1;
-            made(NewNode {
-                level,
-                index,
-                hash: cur,
-            });
+            made(level, cur);
         }
         self.nodes.push((level, cur));
-        self.size += 1;
     }
 
     /// Appends a leaf hash; returns the nodes that became complete (the leaf first).
@@ -182,16 +188,7 @@ impl Frontier {
             return false;
         }
         for &(level, hash) in &part.nodes {
-            let (mut level, mut cur) = (level, hash);
-            while let Some(&(l, left)) = self.nodes.last() {
-                if l != level {
-                    break;
-                }
-                self.nodes.pop();
-                cur = node_hash(&left, &cur);
-                level += 1;
-            }
-            self.nodes.push((level, cur));
+            self.carry(level, hash, |_, _| ());
         }
         self.size += part.size;
         true
