@@ -17,7 +17,8 @@
 //! several times what hashing it costs, so one core alone cannot read at the hash's pace.
 //! The parts read one snapshot: PostgreSQL's readers import the first one's; SQLite cannot
 //! share one, so each later part reads only the leaves below the log size the first reader
-//! saw and the events those leaves name, rows an honest trail never changes once written.
+//! saw and the events those leaves name, rows an honest trail never changes once written
+//! (the first reader checks that no event follows the last of them).
 //!
 //! The pass only proves a trail valid. At the first thing that is not as an honest trail has
 //! it, it stops and answers `None`, and `verify_db` verifies in (stream, seq) order and
@@ -144,34 +145,66 @@ struct Span {
     lo: u64,
     hi: Option<u64>,
     from: i64,
-    /// The first event of the next part; `None` for the last, after which no event may
-    /// follow (an event there is not in the log).
-    next: Option<i64>,
+    next: After,
+}
+
+/// What must follow a part's last event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum After {
+    /// The next part's first event.
+    Event(i64),
+    /// No event: the part reads to the log's end, and an event after its last leaf's is
+    /// not in the log.
+    Nothing,
+    /// The first reader saw no event after the last leaf's in its snapshot; the part ends
+    /// at the log size that reader saw (a later reader on SQLite may see later appends).
+    Checked,
 }
 
 /// Cuts the log as this snapshot sees it into at most `readers` parts of at least
-/// `min_part` leaves; `None` if a cut falls on a leaf that names no event.
+/// `min_part` leaves; `None` if a cut falls on a leaf that names no event, or an event
+/// follows the last leaf's.
 fn spans(c: &mut Conn, readers: usize, min_part: u64) -> Result<Option<Vec<Span>>, AppError> {
     let size = u64::try_from(audit_log::size(c)?).unwrap_or(0);
     let n = (size / min_part.max(1)).clamp(1, readers.max(1) as u64);
+    if n == 1 {
+        return Ok(Some(vec![Span {
+            lo: 0,
+            hi: None,
+            from: i64::MIN,
+            next: After::Nothing,
+        }]));
+    }
     let cuts: Vec<u64> = (1..n).map(|k| size * k / n).collect();
     let mut firsts = Vec::with_capacity(cuts.len());
     for &cut in &cuts {
-        let row = audit_log::leaf_rows_from(c, i64::try_from(cut).unwrap_or(i64::MAX), 1)?;
-        let Some((_, _, Some(id))) = row.into_iter().next() else {
+        let Some(id) = event_of_leaf(c, cut)? else {
             return Ok(None);
         };
         firsts.push(id);
     }
-    let spans = (0..cuts.len() + 1)
+    let Some(last) = event_of_leaf(c, size - 1)? else {
+        return Ok(None);
+    };
+    let (after_last, _) = events::each_event_by_id(c, last.saturating_add(1), 1, |_| true)?;
+    if after_last > 0 {
+        return Ok(None);
+    }
+    let spans = (0..=cuts.len())
         .map(|k| Span {
             lo: if k == 0 { 0 } else { cuts[k - 1] },
-            hi: cuts.get(k).copied(),
+            hi: Some(cuts.get(k).copied().unwrap_or(size)),
             from: if k == 0 { i64::MIN } else { firsts[k - 1] },
-            next: firsts.get(k).copied(),
+            next: firsts.get(k).map_or(After::Checked, |&id| After::Event(id)),
         })
         .collect();
     Ok(Some(spans))
+}
+
+/// The event the leaf at `index` logs, if that leaf exists and names one.
+fn event_of_leaf(c: &mut Conn, index: u64) -> Result<Option<i64>, AppError> {
+    let row = audit_log::leaf_rows_from(c, i64::try_from(index).unwrap_or(i64::MAX), 1)?;
+    Ok(row.into_iter().next().and_then(|(_, _, id)| id))
 }
 
 /// What one part proved: its chains, its leaves folded, and that fold as it stood at each
@@ -217,8 +250,12 @@ fn read_part(
             None => want < room,
         };
         // After the part's last leaf, one more event is asked for: it must be the next
-        // part's first.
-        let limit = if end { want + 1 } else { want };
+        // part's first, or there must be none.
+        let limit = if end && span.next != After::Checked {
+            want + 1
+        } else {
+            want
+        };
         let mut pos = 0_usize;
         let mut after = None;
         let mut ok = true;
@@ -245,7 +282,12 @@ fn read_part(
         }
         index += want;
         if end {
-            if after != span.next {
+            let followed = match span.next {
+                After::Event(id) => after == Some(id),
+                After::Nothing => after.is_none(),
+                After::Checked => true,
+            };
+            if !followed {
                 return Ok(None);
             }
             return Ok(Some(PartRead {

@@ -902,7 +902,39 @@ async fn the_parts_of_the_single_pass_prove_what_one_pass_proves_and_each_finds_
     // A second checkpoint, so the first one's root is due inside the log, not at its end.
     history(&app).await;
     checkpoint(&app, &auditor).await;
+    // An event written without its log leaf, after the last logged one: the first reader
+    // sees it follow the last leaf's event, whichever way the log is cut.
+    let db = app.db().clone();
+    let unlogged = tokio::task::spawn_blocking(move || {
+        use asset_exchange::audit::chain::{self, EventBody, GENESIS_HASH};
+        let body = EventBody {
+            stream: "probe:unlogged".into(),
+            stream_seq: 1,
+            occurred_at: chain::truncate(chrono::Utc::now()),
+            actor_id: None,
+            actor_role: None,
+            action: "probe.written".into(),
+            payload: "{}".into(),
+            client_ip: None,
+            request_id: None,
+            prev_hash: GENESIS_HASH.into(),
+        };
+        let hash = chain::hash(&body);
+        db.tx_blocking(|c| asset_exchange::store::audit::insert_event(c, &body, &hash))
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    for readers in 1..=4 {
+        assert_eq!(in_parts(&app, readers).await, None, "{readers}");
+    }
     without_triggers(&app).await;
+    app.sql_both(&format!("DELETE FROM audit_events WHERE id = {unlogged}"))
+        .await;
+    assert_eq!(
+        in_parts(&app, 2).await.map(|r| r["valid"].clone()),
+        Some(json!(true))
+    );
     app.sql(
         "ALTER TABLE audit_log_checkpoints DISABLE TRIGGER USER;",
         "DROP TRIGGER audit_log_checkpoints_no_update;",
