@@ -16,7 +16,6 @@ use crate::domain::Role;
 use crate::domain::auction::Phase;
 use crate::domain::listing::ListingStatus;
 use crate::domain::money::Money;
-use crate::domain::registration::{DepositStatus, RegistrationStatus, is_eligible};
 use crate::error::AppError;
 use crate::exchange::auctions;
 use crate::exchange::registrations::By;
@@ -119,10 +118,7 @@ impl Simulator {
                     .ok_or_else(|| AppError::conflict("invalid_state", "no auction"))?;
                 let mut found = Vec::new();
                 for r in registrations::of_round(c, listing_id, listing.round)? {
-                    let eligible = is_eligible(
-                        RegistrationStatus::parse(&r.status).unwrap_or(RegistrationStatus::Pending),
-                        DepositStatus::parse(&r.deposit_status).unwrap_or(DepositStatus::Unpaid),
-                    );
+                    let eligible = crate::exchange::registrations::may_bid(&r);
                     if let (true, Some((user, _))) = (eligible, users::find_with_org(c, r.user_id)?)
                     {
                         found.push((user, r));

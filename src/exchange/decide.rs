@@ -15,7 +15,6 @@ use crate::audit::RequestMeta;
 use crate::audit::{self, Actor, Event};
 use crate::domain::listing::{Action, ListingStatus, transition};
 use crate::domain::qualification::{self, Standing};
-use crate::domain::registration::{DepositStatus, RegistrationStatus};
 use crate::error::AppError;
 use crate::notify::{Kind, Notifier};
 use crate::store::listings::ListingRow;
@@ -82,9 +81,10 @@ pub fn decide_if_due(
 
 /// A registration's facts as the qualification rules read them.
 pub fn standing(r: &RegistrationRow) -> Standing {
+    let (status, deposit) = super::registrations::stored_standing(&r.status, &r.deposit_status);
     Standing {
-        status: RegistrationStatus::parse(&r.status).unwrap_or(RegistrationStatus::Pending),
-        deposit: DepositStatus::parse(&r.deposit_status).unwrap_or(DepositStatus::Unpaid),
+        status,
+        deposit,
         deposit_due: r.deposit_due_at.map(from_db),
         review_due: r.review_due_at.map(from_db),
     }

@@ -15,7 +15,6 @@ use crate::audit::{self, Actor, Event};
 use crate::domain::calendar::Calendar;
 use crate::domain::listing::ListingKind;
 use crate::domain::money::Money;
-use crate::domain::registration::{DepositStatus, RegistrationStatus};
 use crate::domain::risk::{
     self, AuctionFacts, BidFact, DealFacts, Finding, Party, RoundPrice, email_domain, telling_ip,
 };
@@ -288,10 +287,7 @@ pub fn on_auction_closed(
     }
     let eligible = registrations::of_round(conn, row.id, row.round)?
         .into_iter()
-        .filter(|r| {
-            RegistrationStatus::parse(&r.status) == Some(RegistrationStatus::Qualified)
-                && DepositStatus::parse(&r.deposit_status) == Some(DepositStatus::Paid)
-        })
+        .filter(super::registrations::may_bid)
         .map(|r| r.id)
         .collect();
     let found = risk::auction_rules(

@@ -78,10 +78,16 @@ pub fn may_bid(r: &RegistrationRow) -> bool {
     standing_may_bid(&r.status, &r.deposit_status)
 }
 
-/// `domain::registration::is_eligible` on a stored status and deposit status (either
-/// unreadable: not eligible).
+/// `domain::registration::is_eligible` on a stored status and deposit status.
 fn standing_may_bid(status: &str, deposit: &str) -> bool {
-    crate::domain::registration::is_eligible(
+    let (status, deposit) = stored_standing(status, deposit);
+    crate::domain::registration::is_eligible(status, deposit)
+}
+
+/// A stored registration status and deposit status; one that cannot be read counts as
+/// pending and unpaid (it gives no right).
+pub fn stored_standing(status: &str, deposit: &str) -> (RegistrationStatus, DepositStatus) {
+    (
         RegistrationStatus::parse(status).unwrap_or(RegistrationStatus::Pending),
         DepositStatus::parse(deposit).unwrap_or(DepositStatus::Unpaid),
     )
@@ -98,8 +104,7 @@ pub fn count_eligible(conn: &mut Conn, listing_id: i64, round: i32) -> Result<u3
 }
 
 pub fn view(r: &RegistrationRow, deposit: Money, org_name: Option<String>) -> RegistrationView {
-    let status = RegistrationStatus::parse(&r.status).unwrap_or(RegistrationStatus::Pending);
-    let deposit_status = DepositStatus::parse(&r.deposit_status).unwrap_or(DepositStatus::Unpaid);
+    let (status, deposit_status) = stored_standing(&r.status, &r.deposit_status);
     RegistrationView {
         id: r.id,
         listing_id: r.listing_id,

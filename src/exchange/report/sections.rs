@@ -8,7 +8,6 @@ use super::view::{
     ReportRound, StreamVerification, TimelineEntry,
 };
 use crate::domain::money::Money;
-use crate::domain::registration::{DepositStatus, RegistrationStatus, is_eligible};
 use crate::store::auctions::{AuctionRow, BidRow};
 use crate::store::audit::StoredEvent;
 use crate::store::listings::{ListingRow, RoundRow};
@@ -116,13 +115,7 @@ pub(super) fn registration_view(
     deposit_fen: i64,
     organization: OrganizationView,
 ) -> ReportRegistration {
-    let eligible = match (
-        RegistrationStatus::parse(&r.status),
-        DepositStatus::parse(&r.deposit_status),
-    ) {
-        (Some(s), Some(d)) => is_eligible(s, d),
-        _ => false,
-    };
+    let eligible = crate::exchange::registrations::may_bid(r);
     ReportRegistration {
         id: r.id,
         round: r.round,
