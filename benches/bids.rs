@@ -1380,7 +1380,10 @@ fn load(
             .collect::<anyhow::Result<Vec<Stats>>>();
         let cpu = Cpu::now().since(cpu_before);
         let statements = STATEMENTS.load(Ordering::Relaxed);
-        (parts, (take_queries(), cpu, wall_before.elapsed(), statements))
+        (
+            parts,
+            (take_queries(), cpu, wall_before.elapsed(), statements),
+        )
     });
     let (queries, cpu, wall, statements) = queries;
     let mut all = Stats {

@@ -410,12 +410,18 @@ async fn a_method_a_resource_does_not_have_is_405_with_allow() {
         r.assert_problem(405, "method_not_allowed");
         assert_eq!(r.header("allow").as_deref(), Some(allow), "{method} {path}");
     }
-    // An unknown path is still a plain 404, with no Allow.
-    let r = app
-        .raw("TRACE", "/api/v1/nothing-here", &[], Vec::new())
-        .await;
-    r.assert_problem(404, "not_found");
-    assert_eq!(r.header("allow"), None);
+    // An unknown path is still a plain 404, with no Allow, also below a prefix the
+    // router matches as one scope (`/api/v1/listings/{id}`, `/api/v1/admin/users/{id}`).
+    for path in [
+        "/api/v1/nothing-here",
+        "/api/v1/listings/1/nothing-here",
+        "/api/v1/listings/1/bids/extra",
+        "/api/v1/admin/users/1",
+    ] {
+        let r = app.raw("TRACE", path, &[], Vec::new()).await;
+        r.assert_problem(404, "not_found");
+        assert_eq!(r.header("allow"), None, "{path}");
+    }
 }
 
 /// Found by fuzzing on PostgreSQL: a NUL character (U+0000) in a text field, a search term or
