@@ -31,6 +31,10 @@
 //! Then pgbench runs `bid_tx.sql` with `-M prepared -c CLIENTS -j CLIENTS -T SECONDS`
 //! against the same database while the app stays up (idle): on the hot listing's auction,
 //! then uniformly over the 100 auctions. Its percentiles come from its per-transaction log.
+//! Then it runs `bid_log_tx.sql` the same way: the same transaction with the transparency
+//! log appended in it, as every audit event of the product is (one lock for the whole
+//! exchange, held to the commit), into tables of the log's shape made for it
+//! (`bench_log_head`, `bench_log_nodes`). The report gives the app's ratio to each anchor.
 //!
 //! Every diesel connection of this process is instrumented (diesel's default
 //! instrumentation hook). In the measured period it only counts statements (an atomic add
@@ -95,6 +99,8 @@ const PASSWORD: &str = "Sturdy-Passphrase-42";
 const OWNER_EMAIL: &str = "seller@bench.example";
 const OPERATOR_EMAIL: &str = "operator@bench.example";
 const SCRIPT: &str = "benches/bid_tx.sql";
+/// The same with the transparency log appended in the transaction (the second anchor).
+const LOG_SCRIPT: &str = "benches/bid_log_tx.sql";
 
 struct Options {
     seconds: u64,
@@ -226,10 +232,15 @@ fn bench(ctx: &Ctx) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
 
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(SCRIPT);
+    // The second anchor's log: the shape of the app's, apart from it.
+    pg.batch_execute(
+        "CREATE TABLE bench_log_head (LIKE audit_log_head INCLUDING ALL); \
+         INSERT INTO bench_log_head (id, size, frontier) VALUES (1, 0, ''::bytea); \
+         CREATE TABLE bench_log_nodes (LIKE audit_log_nodes INCLUDING ALL);",
+    )?;
     let mut rows = Vec::new();
     for case in &cases(&world)? {
-        let (app, bench) = run_case(ctx, &world, case, &script, pgbench_version.is_some())?;
+        let (app, bench) = run_case(ctx, &world, case, pgbench_version.is_some())?;
         rows.push((case.name, app, bench));
     }
     print_summary(ctx, &rows, measure);
@@ -298,9 +309,8 @@ fn run_case(
     ctx: &Ctx,
     world: &World,
     case: &Case,
-    script: &Path,
     with_pgbench: bool,
-) -> anyhow::Result<(Stats, Option<Pgbench>)> {
+) -> anyhow::Result<(Stats, Vec<Pgbench>)> {
     let measure = Duration::from_secs(ctx.seconds);
     println!();
     println!("== {}: {} ==", case.name, case.what);
@@ -330,34 +340,38 @@ fn run_case(
         prof.posts.len() as f64 / profiled.as_secs_f64()
     );
     print_queries(&queries, prof.accepted.len(), prof.posts.len());
-    let bench = if with_pgbench {
-        let r = pgbench(ctx, script, case, world)?;
-        print_pgbench(&r);
-        Some(r)
+    let mut anchors = Vec::new();
+    if with_pgbench {
+        for (script, without) in [
+            (SCRIPT, "the bare transaction"),
+            (LOG_SCRIPT, "the bare transaction with the log"),
+        ] {
+            let r = pgbench(ctx, script, case, world)?;
+            print_pgbench(&r);
+            let app_rate = app.accepted.len() as f64 / measure.as_secs_f64();
+            println!(
+                "ratio app/pgbench {script}: {:.3} ({:.1}x fewer bids per second than {without})",
+                ratio(app_rate, r.tps),
+                ratio(r.tps, app_rate)
+            );
+            anchors.push(r);
+        }
     } else {
         println!("pgbench: not found on the PATH; no comparison");
-        None
-    };
-    let app_rate = app.accepted.len() as f64 / measure.as_secs_f64();
-    if let Some(b) = &bench {
-        println!(
-            "ratio app/pgbench: {:.3} ({:.1}x fewer bids per second than the bare transaction)",
-            ratio(app_rate, b.tps),
-            ratio(b.tps, app_rate)
-        );
     }
-    Ok((app, bench))
+    Ok((app, anchors))
 }
 
 /// The summary table of every case.
-fn print_summary(ctx: &Ctx, rows: &[(&str, Stats, Option<Pgbench>)], measure: Duration) {
+fn print_summary(ctx: &Ctx, rows: &[(&str, Stats, Vec<Pgbench>)], measure: Duration) {
     println!();
     println!(
-        "summary ({} clients, {} s each; latencies in ms)",
+        "summary ({} clients, {} s each; latencies in ms; anchors: bid_tx.sql, and bid_log_tx.sql \
+         with the transparency log)",
         ctx.clients, ctx.seconds
     );
     println!(
-        "{:<7} {:>10} {:>10} {:>8} {:>7} {:>7} {:>7} | {:>11} {:>7} {:>7} {:>7} {:>7} | {:>11}",
+        "{:<7} {:>10} {:>10} {:>8} {:>7} {:>7} {:>7} | {:<12} {:>7} {:>7} {:>7} {:>7} {:>7} | {:>11}",
         "case",
         "app bids/s",
         "refused/s",
@@ -365,29 +379,19 @@ fn print_summary(ctx: &Ctx, rows: &[(&str, Stats, Option<Pgbench>)], measure: Du
         "p50",
         "p90",
         "p99",
-        "pgbench tps",
+        "anchor",
+        "tps",
         "avg",
         "p50",
         "p90",
         "p99",
-        "app/pgbench"
+        "app/anchor"
     );
-    for (name, app, bench) in rows {
+    for (name, app, anchors) in rows {
         let rate = app.accepted.len() as f64 / measure.as_secs_f64();
         let refused: u64 = app.refusals.values().sum();
-        let (tps, avg, p50, p90, p99, r) = match bench {
-            Some(b) => (
-                format!("{:.0}", b.tps),
-                format!("{:.2}", b.latency_avg_ms),
-                format!("{:.2}", percentile_ms(&b.latencies, 0.50)),
-                format!("{:.2}", percentile_ms(&b.latencies, 0.90)),
-                format!("{:.2}", percentile_ms(&b.latencies, 0.99)),
-                format!("{:.3}", ratio(rate, b.tps)),
-            ),
-            None => Default::default(),
-        };
-        println!(
-            "{:<7} {:>10.1} {:>10.1} {:>8.1} {:>7.2} {:>7.2} {:>7.2} | {:>11} {:>7} {:>7} {:>7} {:>7} | {:>11}",
+        let app_part = format!(
+            "{:<7} {:>10.1} {:>10.1} {:>8.1} {:>7.2} {:>7.2} {:>7.2}",
             name,
             rate,
             refused as f64 / measure.as_secs_f64(),
@@ -395,13 +399,25 @@ fn print_summary(ctx: &Ctx, rows: &[(&str, Stats, Option<Pgbench>)], measure: Du
             percentile_ms(&app.accepted, 0.50),
             percentile_ms(&app.accepted, 0.90),
             percentile_ms(&app.accepted, 0.99),
-            tps,
-            avg,
-            p50,
-            p90,
-            p99,
-            r
         );
+        if anchors.is_empty() {
+            println!("{app_part} | (no pgbench)");
+        }
+        for b in anchors {
+            let script = Path::new(&b.script)
+                .file_name()
+                .map_or_else(String::new, |f| f.to_string_lossy().into_owned());
+            println!(
+                "{app_part} | {:<12} {:>7.0} {:>7.2} {:>7.2} {:>7.2} {:>7.2} | {:>11.3}",
+                script.trim_end_matches(".sql"),
+                b.tps,
+                b.latency_avg_ms,
+                percentile_ms(&b.latencies, 0.50),
+                percentile_ms(&b.latencies, 0.90),
+                percentile_ms(&b.latencies, 0.99),
+                ratio(rate, b.tps)
+            );
+        }
     }
 }
 
@@ -1710,6 +1726,8 @@ fn ms_per(ticks: u64, units: usize) -> f64 {
 // pgbench
 
 struct Pgbench {
+    /// The script, as the repo names it.
+    script: String,
     command: String,
     tps: f64,
     latency_avg_ms: f64,
@@ -1721,7 +1739,7 @@ struct Pgbench {
     wall: Duration,
 }
 
-fn pgbench(ctx: &Ctx, script: &Path, case: &Case, world: &World) -> anyhow::Result<Pgbench> {
+fn pgbench(ctx: &Ctx, script: &str, case: &Case, world: &World) -> anyhow::Result<Pgbench> {
     let logs = tempfile::tempdir()?;
     let prefix = logs.path().join(case.name);
     let c = ctx.clients.to_string();
@@ -1737,20 +1755,18 @@ fn pgbench(ctx: &Ctx, script: &Path, case: &Case, world: &World) -> anyhow::Resu
         .iter()
         .map(|s| s.to_string())
         .collect();
-    args.push(SCRIPT.to_string());
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(script);
+    args.push(path.display().to_string());
     for d in &defines {
         args.push("-D".to_string());
         args.push(d.clone());
     }
     let shown = format!(
         "pgbench {} -l --log-prefix=<tmp>/{} <BENCH_DATABASE_URL with database {}>",
-        args.join(" "),
+        args.join(" ").replace(&path.display().to_string(), script),
         case.name,
         ctx.db_name
     );
-    if let Some(f) = args.iter_mut().find(|a| a.as_str() == SCRIPT) {
-        *f = script.display().to_string();
-    }
     args.push("-l".to_string());
     args.push(format!("--log-prefix={}", prefix.display()));
     args.push(ctx.url.clone());
@@ -1794,6 +1810,7 @@ fn pgbench(ctx: &Ctx, script: &Path, case: &Case, world: &World) -> anyhow::Resu
     }
     latencies.sort_unstable();
     Ok(Pgbench {
+        script: script.to_string(),
         command: shown,
         tps,
         latency_avg_ms,
@@ -1808,8 +1825,9 @@ fn pgbench(ctx: &Ctx, script: &Path, case: &Case, world: &World) -> anyhow::Resu
 fn print_pgbench(b: &Pgbench) {
     println!("{}", b.command);
     println!(
-        "pgbench bid_tx.sql: {:.1} tps ({} transactions, {} failed), latency average {:.2} ms, \
+        "pgbench {}: {:.1} tps ({} transactions, {} failed), latency average {:.2} ms, \
          p50 {:.2}, p90 {:.2}, p99 {:.2} ms (from {} logged transactions)",
+        b.script,
         b.tps,
         b.transactions,
         b.failed,
