@@ -47,6 +47,8 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// Recent counts of the listing browse's matches, per filter.
     pub browse_counts: Arc<crate::store::browse::CountCache>,
+    /// Bid requests of one auction take turns here before its row lock.
+    pub bid_turns: Arc<crate::exchange::auctions::Turns>,
     /// When this process started (Unix seconds).
     pub started_unix: i64,
 }
@@ -103,6 +105,7 @@ impl AppState {
             rules: ExchangeRules::load(&settings, &settings.config_dir)?,
             hub: crate::live::Hub::new(&settings.live),
             metrics: crate::metrics::Metrics::new(),
+            bid_turns: Arc::default(),
             browse_counts: Arc::new(crate::store::browse::CountCache::new(Duration::from_secs(
                 settings.browse.count_cache_seconds,
             ))),

@@ -163,10 +163,7 @@ pub async fn place(
     let placed = match before {
         Ok(uc::Before::Answered(p)) => Ok(*p),
         Ok(uc::Before::Queue(queued)) => {
-            call.tx(&bidder, move |c, cx| {
-                uc::place_queued(c, &cx.deps(), &cx.by(), id, queued, amount, &key)
-            })
-            .await
+            place_in_turn(&call, &bidder, id, queued, amount, key).await
         }
         Err(e) => Err(e),
     };
@@ -224,6 +221,37 @@ pub async fn place(
         Placement::Sealed(p) => resp.json(uc::sealed_bid_view(&p.bid, p.ends_at)),
         Placement::Refused(e) => return Err(e),
     })
+}
+
+/// A bid that passed the reads before the queue. This instance's requests on one auction take
+/// turns (holding no connection while they wait); a bid that one placed meanwhile already
+/// beat is refused in its turn, without a transaction. Only a bid that can still win takes
+/// the auction's lock (see [`uc::Turns`]).
+async fn place_in_turn(
+    call: &Call,
+    bidder: &Staff<Bidders>,
+    id: i64,
+    queued: uc::Queued,
+    amount: Money,
+    key: String,
+) -> Result<Placement, AppError> {
+    let mut turn = match queued.auction_id() {
+        Some(auction) => Some(call.state().bid_turns.take(auction).await),
+        None => None,
+    };
+    let now = call.now();
+    if let Some(e) = turn.as_ref().and_then(|t| t.refusal(&queued, amount, now)) {
+        return Ok(Placement::Refused(e));
+    }
+    let placed = call
+        .tx(bidder, move |c, cx| {
+            uc::place_queued(c, &cx.deps(), &cx.by(), id, queued, amount, &key)
+        })
+        .await;
+    if let (Some(turn), Ok(Placement::Open(p))) = (turn.as_mut(), &placed) {
+        turn.placed(p);
+    }
+    placed
 }
 
 /// An accepted bid with the exchange's signed receipt.

@@ -173,6 +173,22 @@ pub struct NewBid<'a> {
     pub holds_right: bool,
 }
 
+impl AuctionRow {
+    /// The row as [`accept`] leaves it once bid `n` is written (the standing it sets).
+    pub fn with_bid(&self, n: &NewBid) -> AuctionRow {
+        AuctionRow {
+            current_price: Some(n.amount),
+            leading_registration_id: Some(n.registration_id),
+            leading_bidder_code: Some(n.bidder_code.to_string()),
+            bid_count: n.seq,
+            ends_at: to_db(n.ends_at),
+            last_bid_at: Some(to_db(n.placed_at)),
+            leading_holds_right: n.holds_right,
+            ..self.clone()
+        }
+    }
+}
+
 /// The request an accepted bid answers: who sent it and under which idempotency key.
 pub struct Request<'a> {
     pub user_id: i64,

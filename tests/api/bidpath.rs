@@ -122,6 +122,46 @@ async fn copies_of_one_bid_sent_at_once_place_it_once_and_all_get_it() {
     assert_eq!(bid_count(&app, &c, id).await, 2);
 }
 
+/// Bidders sending the same next amount at once (the last seconds of a popular auction): one
+/// bid is placed, and every other request is refused with the price it met and the lowest bid
+/// that would do, each without a transaction: those that read the auction before the bid
+/// committed waited for their turn and were refused there, not under the auction's lock.
+#[actix_web::test]
+async fn bids_that_lost_already_are_refused_in_their_turn_without_a_transaction() {
+    let mut app = spawn_app().await;
+    let c = cast(&app).await;
+    let (id, b) = scheduled(&app, &c, 7, json!({})).await;
+    app.stop_jobs().await;
+    app.clock.advance(chrono::Duration::seconds(5));
+    assert_eq!(bid(&app, id, &b[0], "10000000", &key()).await.status, 201);
+
+    let keys: Vec<String> = b[1..].iter().map(|_| key()).collect();
+    let begun = app.transactions();
+    let answers = futures_util::future::join_all(
+        b[1..]
+            .iter()
+            .zip(&keys)
+            .map(|(t, k)| bid(&app, id, t, "10050000", k)),
+    )
+    .await;
+    // One transaction: the placed bid's. A refusal under the lock would have opened one.
+    assert_eq!(app.transactions() - begun, 1, "transactions for the burst");
+    let placed = answers.iter().filter(|r| r.status == 201).count();
+    assert_eq!(placed, 1, "one of the same amounts is placed");
+    for r in answers.iter().filter(|r| r.status != 201) {
+        let p = r.assert_problem(409, "bid_too_low");
+        assert_eq!(p["current_price"], "10050000.00", "{p}");
+        assert_eq!(p["minimum_bid"], "10100000.00", "{p}");
+    }
+    assert_eq!(bid_count(&app, &c, id).await, 2);
+
+    // A loser bids what it was told and is placed.
+    let loser = answers.iter().position(|r| r.status != 201).unwrap() + 1;
+    let next = bid(&app, id, &b[loser], "10100000", &key()).await;
+    assert_eq!(next.status, 201, "{}", String::from_utf8_lossy(&next.body));
+    assert_eq!(bid_count(&app, &c, id).await, 3);
+}
+
 /// On PostgreSQL an accepted bid's own write carries the notification to other instances:
 /// a subscriber on another instance that never re-reads by itself hears of the bid.
 #[actix_web::test]

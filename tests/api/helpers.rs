@@ -157,6 +157,11 @@ impl TestApp {
         statements::on(&self.settings.database.url)
     }
 
+    /// Transactions begun on the app's database so far (every connection).
+    pub fn transactions(&self) -> u64 {
+        statements::begun_on(&self.settings.database.url)
+    }
+
     /// Every outbox row so far, whatever its delivery status (pending, sent or failed).
     pub async fn outbox(&self) -> Vec<asset_exchange::store::notifications::Notification> {
         let mut out = Vec::new();
@@ -664,21 +669,25 @@ mod statements {
             .clone()
     }
 
-    struct Counter(Option<Arc<AtomicU64>>);
+    /// Statements, and transactions begun, on one connection's database.
+    struct Counter(Option<(Arc<AtomicU64>, Arc<AtomicU64>)>);
 
     impl Instrumentation for Counter {
         fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
             match event {
                 InstrumentationEvent::StartEstablishConnection { url, .. } => {
-                    self.0 = Some(counter(url));
+                    self.0 = Some((counter(url), counter(&begun_key(url))));
                 }
                 InstrumentationEvent::StartQuery { query, .. } => {
                     let sql = query.to_string();
                     let sql = sql.split("-- binds").next().unwrap_or_default().trim();
-                    if let Some(n) = &self.0
+                    if let Some((n, begun)) = &self.0
                         && sql != "SELECT 1"
                     {
                         n.fetch_add(1, Ordering::Relaxed);
+                        if sql.to_ascii_uppercase().starts_with("BEGIN") {
+                            begun.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                 }
                 _ => {}
@@ -693,9 +702,19 @@ mod statements {
         });
     }
 
+    fn begun_key(url: &str) -> String {
+        format!("{url} BEGIN")
+    }
+
     /// Statements on the database of a configured URL so far.
     pub fn on(database_url: &str) -> u64 {
         let (_, url) = asset_exchange::store::Backend::from_url(database_url).expect("URL");
         counter(&url).load(Ordering::Relaxed)
+    }
+
+    /// Transactions begun on the database of a configured URL so far.
+    pub fn begun_on(database_url: &str) -> u64 {
+        let (_, url) = asset_exchange::store::Backend::from_url(database_url).expect("URL");
+        counter(&begun_key(&url)).load(Ordering::Relaxed)
     }
 }

@@ -1,6 +1,7 @@
 //! Placing a bid: one short transaction that queues on the auction's row lock. A bid's time
 //! is read under that lock, so a request that arrived before the end but is serialised after
-//! it is too late; refusals that cannot change their answer are given before the queue.
+//! it is too late; refusals that cannot change their answer are given before the queue, and
+//! in the request's turn on its auction (see `turns`) when a bid placed since its read beat it.
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
@@ -37,6 +38,8 @@ pub struct Placed {
     pub logged: Option<audit::Logged>,
     /// The registration that led before this bid, if another one.
     pub outbid: Option<i64>,
+    /// The auction as this bid left it (a new bid only).
+    pub after: Option<Box<AuctionRow>>,
 }
 
 impl Placed {
@@ -46,6 +49,7 @@ impl Placed {
             replay: true,
             logged: None,
             outbid: None,
+            after: None,
         }
     }
 }
@@ -102,14 +106,9 @@ pub(super) fn place_seen(
     // (with the listing as read before the lock: the price alone refuses them). A refused
     // request may be the retry of one that was accepted (it may have won the lock just
     // now): the caller looks its key up once the lock is released.
-    let quick = Seen {
-        auction: auction.clone(),
-        ..seen
-    };
-    if let Err(e) = quick.refuse_early(amount, deps.clock.now()) {
+    if let Err(e) = seen.refuse_against(&auction, amount, deps.clock.now()) {
         return Ok(Judged::Refused(e));
     }
-    let seen = quick;
     let listing = listings_store::find(conn, listing_id)?
         .ok_or_else(|| AppError::not_found("no such listing"))?;
     // The bid's instant: now, under the lock, after the bid before it.
@@ -135,12 +134,13 @@ pub(super) fn place_seen(
         .ok_or_else(|| refusal(BidRefusal::NotEligible))?;
     super::mark_started(conn, &listing, auction.id, at)?;
     // The database's own guard (one raise per amount) refuses as the check above would.
-    let bid = write(conn, by, &auction, &reg, amount, at, ends_at, key).map_err(|e| match e {
-        AppError::Conflict {
-            code: "conflict", ..
-        } => too_low(&auction, &offer),
-        other => other,
-    })?;
+    let (bid, left) =
+        write(conn, by, &auction, &reg, amount, at, ends_at, key).map_err(|e| match e {
+            AppError::Conflict {
+                code: "conflict", ..
+            } => too_low(&auction, &offer),
+            other => other,
+        })?;
     let outbid = auction
         .leading_registration_id
         .filter(|leader| *leader != reg.id);
@@ -153,6 +153,7 @@ pub(super) fn place_seen(
         replay: false,
         logged: Some(logged),
         outbid,
+        after: Some(Box::new(left)),
     }))
 }
 
@@ -212,17 +213,35 @@ impl Seen {
     /// Under contention most refusals are bids at or below a price someone already holds:
     /// they are answered here without queueing for the lock (see `refusable_early`).
     pub(super) fn refuse_early(&self, amount: Money, now: DateTime<Utc>) -> Result<(), AppError> {
+        self.refuse_against(&self.auction, amount, now)
+    }
+
+    /// [`Self::refuse_early`] against `auction` as it stands since (read under its lock, or
+    /// as a bid committed after this read left it), with the listing and registration as
+    /// read before.
+    pub(super) fn refuse_against(
+        &self,
+        auction: &AuctionRow,
+        amount: Money,
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        let offer = self.offer(amount);
         if auction::refusable_early(
-            &times(&self.auction),
-            course_of(&self.auction, &self.listing),
-            &terms(&self.auction),
-            &standing(&self.auction),
-            self.offer(amount),
+            &times(auction),
+            course_of(auction, &self.listing),
+            &terms(auction),
+            &standing(auction),
+            offer,
             now,
         ) {
-            return Err(too_low(&self.auction, &self.offer(amount)));
+            return Err(too_low(auction, &offer));
         }
         Ok(())
+    }
+
+    /// The auction as read before the queue.
+    pub(super) fn auction(&self) -> &AuctionRow {
+        &self.auction
     }
 }
 
@@ -254,7 +273,8 @@ fn standing(a: &AuctionRow) -> Standing {
     }
 }
 
-/// Writes the accepted bid, the auction's new standing and the remembered key.
+/// Writes the accepted bid, the auction's new standing and the remembered key; answers the
+/// bid and the auction as it left it.
 #[expect(clippy::too_many_arguments, reason = "the parts of one accepted bid")]
 fn write(
     conn: &mut Conn,
@@ -265,31 +285,32 @@ fn write(
     at: DateTime<Utc>,
     ends_at: DateTime<Utc>,
     key: &str,
-) -> Result<BidRow, AppError> {
+) -> Result<(BidRow, AuctionRow), AppError> {
     let code = reg.bidder_code.clone().unwrap_or_default();
     let ip = by.meta.ip_string();
     let (channel, payload) = crate::live::announcement(auction.listing_id);
+    let new = NewBid {
+        auction_id: auction.id,
+        listing_id: auction.listing_id,
+        seq: auction.bid_count + 1,
+        registration_id: reg.id,
+        bidder_code: &code,
+        amount: amount.fen(),
+        placed_at: at,
+        ends_at,
+        client_ip: ip.as_deref(),
+        user_agent: by.meta.user_agent.as_deref(),
+        // Judged already: an amount equal to the price is a right-holder's match.
+        kind: if auction.current_price == Some(amount.fen()) {
+            "match"
+        } else {
+            "raise"
+        },
+        holds_right: reg.preemptive_right,
+    };
     let bid = store::accept(
         conn,
-        &NewBid {
-            auction_id: auction.id,
-            listing_id: auction.listing_id,
-            seq: auction.bid_count + 1,
-            registration_id: reg.id,
-            bidder_code: &code,
-            amount: amount.fen(),
-            placed_at: at,
-            ends_at,
-            client_ip: ip.as_deref(),
-            user_agent: by.meta.user_agent.as_deref(),
-            // Judged already: an amount equal to the price is a right-holder's match.
-            kind: if auction.current_price == Some(amount.fen()) {
-                "match"
-            } else {
-                "raise"
-            },
-            holds_right: reg.preemptive_right,
-        },
+        &new,
         &store::Request {
             user_id: by.user.id,
             key,
@@ -301,7 +322,7 @@ fn write(
             payload: &payload,
         },
     )?;
-    Ok(bid)
+    Ok((bid, auction.with_bid(&new)))
 }
 
 /// The accepted bid's event in the trail and the transparency log.

@@ -8,6 +8,7 @@ mod bid;
 mod pause;
 mod sealed;
 mod timed;
+mod turns;
 
 pub use bid::{Placed, place_bid};
 pub use pause::{lock_current, pause, pause_instant, resume, void};
@@ -17,6 +18,7 @@ pub use sealed::{
 };
 pub use timed::{close_if_due, start_if_due};
 pub(crate) use timed::{held_runner_up, settle_one as settle_deposit};
+pub use turns::{Turn, Turns};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -334,8 +336,20 @@ pub enum Before {
     Queue(Queued),
 }
 
-/// What a bid read before it queued (opaque: only [`place_queued`] reads it).
+/// What a bid read before it queued (opaque: only [`place_queued`] and [`Turn`] read it).
 pub struct Queued(Option<Box<bid::Seen>>);
+
+impl Queued {
+    /// The auction an English bid queues on (`None` for a sealed bid, which does not
+    /// compete on price and takes no turn).
+    pub fn auction_id(&self) -> Option<i64> {
+        self.seen().map(|seen| seen.auction().id)
+    }
+
+    fn seen(&self) -> Option<&bid::Seen> {
+        self.0.as_deref()
+    }
+}
 
 /// What a bid request reads before it queues, on a connection outside any transaction (the
 /// listing, its auction and the bidder's registration, in one statement), and the answers
