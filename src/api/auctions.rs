@@ -225,8 +225,9 @@ pub async fn place(
 
 /// A bid that passed the reads before the queue. This instance's requests on one auction take
 /// turns (holding no connection while they wait); a bid that one placed meanwhile already
-/// beat is refused in its turn, without a transaction. Only a bid that can still win takes
-/// the auction's lock (see [`uc::Turns`]).
+/// beat is refused in its turn, without a transaction (and without looking its key up when
+/// the one bid placed since its read is another request's). Only a bid that can still win
+/// takes the auction's lock (see [`uc::Turns`]).
 async fn place_in_turn(
     call: &Call,
     bidder: &Staff<Bidders>,
@@ -240,16 +241,24 @@ async fn place_in_turn(
         None => None,
     };
     let now = call.now();
-    if let Some(e) = turn.as_ref().and_then(|t| t.refusal(&queued, amount, now)) {
-        return Ok(Placement::Refused(e));
+    if let Some(refused) = turn
+        .as_ref()
+        .and_then(|t| t.refusal(&queued, amount, now, bidder.id, &key))
+    {
+        return if refused.look_up_key {
+            Ok(Placement::Refused(refused.error))
+        } else {
+            Err(refused.error)
+        };
     }
+    let again = key.clone();
     let placed = call
         .tx(bidder, move |c, cx| {
             uc::place_queued(c, &cx.deps(), &cx.by(), id, queued, amount, &key)
         })
         .await;
     if let (Some(turn), Ok(Placement::Open(p))) = (turn.as_mut(), &placed) {
-        turn.placed(p);
+        turn.placed(p, bidder.id, &again);
     }
     placed
 }

@@ -115,12 +115,24 @@ pub fn with_listing(
     Ok(row)
 }
 
-/// A listing, the auction of its current round and a bidder's registration for it.
-pub type ForBid = (ListingRow, Option<AuctionRow>, Option<RegistrationRow>);
+/// A listing, the auction of its current round, a bidder's registration for it, and the bid
+/// a request of that bidder with a given Idempotency-Key placed on the listing, if one did.
+pub type ForBid = (
+    ListingRow,
+    Option<AuctionRow>,
+    Option<RegistrationRow>,
+    Option<BidRow>,
+);
 
 /// What a bid reads before it queues, in one statement: the listing, the auction of its
-/// current round and the bidder's registration for that round (either may be missing).
-pub fn for_bid(conn: &mut Conn, listing_id: i64, user_id: i64) -> Result<Option<ForBid>, AppError> {
+/// current round, the bidder's registration for that round and the bid remembered under the
+/// request's key (each may be missing).
+pub fn for_bid(
+    conn: &mut Conn,
+    listing_id: i64,
+    user_id: i64,
+    key: &str,
+) -> Result<Option<ForBid>, AppError> {
     let row = with_conn!(conn, c => l::table
         .left_join(a::table.on(a::listing_id.eq(l::id).and(a::round.eq(l::round))))
         .left_join(
@@ -129,11 +141,19 @@ pub fn for_bid(conn: &mut Conn, listing_id: i64, user_id: i64) -> Result<Option<
                 .and(r::round.eq(l::round))
                 .and(r::user_id.eq(user_id))),
         )
+        .left_join(
+            br::table.on(br::listing_id
+                .eq(l::id)
+                .and(br::user_id.eq(user_id))
+                .and(br::idempotency_key.eq(key.to_owned()))),
+        )
+        .left_join(b::table.on(b::id.eq(br::bid_id)))
         .filter(l::id.eq(listing_id))
         .select((
             ListingRow::as_select(),
             Option::<AuctionRow>::as_select(),
             Option::<RegistrationRow>::as_select(),
+            Option::<BidRow>::as_select(),
         ))
         .first(c)
         .optional())?;

@@ -43,7 +43,7 @@ pub struct Placed {
 }
 
 impl Placed {
-    fn replayed(bid: BidRow) -> Self {
+    pub(super) fn replayed(bid: BidRow) -> Self {
         Self {
             bid,
             replay: true,
@@ -75,7 +75,7 @@ pub fn place_bid(
     amount: Money,
     key: &str,
 ) -> Result<Placed, AppError> {
-    let seen = Seen::read(conn, listing_id, by.user.id);
+    let seen = Seen::read(conn, listing_id, by.user.id, key);
     match place_seen(conn, deps, by, listing_id, seen, amount, key)? {
         Judged::Placed(p) => Ok(p),
         Judged::Refused(e) => replay_or(conn, by, listing_id, key, e),
@@ -172,27 +172,36 @@ pub(super) fn replay_or(
     }
 }
 
-/// What a bid request reads before it queues: the listing, its auction and the bidder's
-/// registration (each once).
+/// What a bid request reads before it queues: the listing, its auction, the bidder's
+/// registration and the bid remembered under the request's key (each once, in one read).
 pub(super) struct Seen {
     pub(super) listing: ListingRow,
     auction: AuctionRow,
     registration: Option<RegistrationRow>,
+    /// The bid an earlier request with this key placed, as of the read.
+    pub(super) remembered: Option<BidRow>,
 }
 
 impl Seen {
-    pub(super) fn read(conn: &mut Conn, listing_id: i64, user_id: i64) -> Result<Self, AppError> {
-        let (listing, auction, registration) = store::for_bid(conn, listing_id, user_id)?
-            .filter(|(l, _, _)| {
-                ListingStatus::parse(&l.status).is_some_and(ListingStatus::is_public)
-            })
-            .ok_or_else(|| AppError::not_found("no such listing"))?;
+    pub(super) fn read(
+        conn: &mut Conn,
+        listing_id: i64,
+        user_id: i64,
+        key: &str,
+    ) -> Result<Self, AppError> {
+        let (listing, auction, registration, remembered) =
+            store::for_bid(conn, listing_id, user_id, key)?
+                .filter(|(l, ..)| {
+                    ListingStatus::parse(&l.status).is_some_and(ListingStatus::is_public)
+                })
+                .ok_or_else(|| AppError::not_found("no such listing"))?;
         let auction = auction
             .ok_or_else(|| AppError::conflict("auction_not_open", "this listing has no auction"))?;
         Ok(Self {
             listing,
             auction,
             registration,
+            remembered,
         })
     }
 

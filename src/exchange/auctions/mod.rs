@@ -18,7 +18,7 @@ pub use sealed::{
 };
 pub use timed::{close_if_due, start_if_due};
 pub(crate) use timed::{held_runner_up, settle_one as settle_deposit};
-pub use turns::{Turn, Turns};
+pub use turns::{Refused as RefusedInTurn, Turn, Turns};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -297,9 +297,10 @@ fn mail_scheduled(
 pub enum Placement {
     Open(Placed),
     Sealed(SealedPlaced),
-    /// An English bid refused once the lock was granted, before anything was written: see
-    /// [`replay_or`] (the caller ends the transaction first, so the lock is not held while
-    /// the key is looked up).
+    /// An English bid refused once the lock was granted, before anything was written, or in
+    /// its turn when a bid placed since its read may be its own: see [`replay_or`] (the
+    /// caller ends the transaction first, so the lock is not held while the key is looked
+    /// up).
     Refused(AppError),
 }
 
@@ -313,7 +314,7 @@ pub fn place(
     amount: Money,
     key: &str,
 ) -> Result<Placement, AppError> {
-    let seen = bid::Seen::read(conn, listing_id, by.user.id);
+    let seen = bid::Seen::read(conn, listing_id, by.user.id, key);
     match seen {
         Ok(seen) if sealed::is_sealed(&seen.listing) => {
             sealed::place(conn, deps, by, &seen.listing, amount, key).map(Placement::Sealed)
@@ -352,10 +353,10 @@ impl Queued {
 }
 
 /// What a bid request reads before it queues, on a connection outside any transaction (the
-/// listing, its auction and the bidder's registration, in one statement), and the answers
-/// that need no lock: a bid at or below a price someone already holds, or on a listing
-/// without an open auction (each the replay of an earlier request with the same key, if
-/// there is one). Reads only. A sealed bid always queues.
+/// listing, its auction, the bidder's registration and the bid remembered under the request's
+/// key, in one statement), and the answers that need no lock: the replay of an earlier
+/// request with the same key, a bid at or below a price someone already holds, or on a
+/// listing without an open auction. Reads only. A sealed bid always queues.
 pub fn before_lock(
     conn: &mut Conn,
     deps: &Deps,
@@ -364,18 +365,27 @@ pub fn before_lock(
     amount: Money,
     key: &str,
 ) -> Result<Before, AppError> {
-    let early = bid::Seen::read(conn, listing_id, by.user.id).and_then(|seen| {
-        if sealed::is_sealed(&seen.listing) {
-            return Ok(None);
+    let mut seen = match bid::Seen::read(conn, listing_id, by.user.id, key) {
+        Ok(seen) => seen,
+        // No open auction: an earlier request with this key (on an earlier round) is still
+        // answered with its bid.
+        Err(e) => {
+            return bid::replay_or(conn, by, listing_id, key, e)
+                .map(|p| Before::Answered(Box::new(Placement::Open(p))));
         }
-        seen.refuse_early(amount, deps.clock.now())?;
-        Ok(Some(Box::new(seen)))
-    });
-    match early {
-        Ok(seen) => Ok(Before::Queue(Queued(seen))),
-        Err(e) => bid::replay_or(conn, by, listing_id, key, e)
-            .map(|p| Before::Answered(Box::new(Placement::Open(p)))),
+    };
+    if sealed::is_sealed(&seen.listing) {
+        return Ok(Before::Queue(Queued(None)));
     }
+    if let Some(bid) = seen.remembered.take() {
+        return Ok(Before::Answered(Box::new(Placement::Open(
+            bid::Placed::replayed(bid),
+        ))));
+    }
+    // The read saw no bid under this key: a refusal as of the read is the answer, with
+    // nothing to look up.
+    seen.refuse_early(amount, deps.clock.now())?;
+    Ok(Before::Queue(Queued(Some(Box::new(seen)))))
 }
 
 /// Places a bid that [`before_lock`] queued, in the caller's transaction (a sealed bid reads

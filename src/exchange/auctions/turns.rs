@@ -12,6 +12,11 @@
 //! holds once that bid committed, after this request's own read). Only a bid that can win
 //! opens a transaction. The row lock still orders bids across instances; turns only spare
 //! the database the queue of bids that lost already.
+//!
+//! A refused request may be the retry of one that was placed: the read before the queue
+//! also looks for a bid under the request's key, and if exactly one bid was placed since
+//! that read and it is another request's, the refusal is final; otherwise the key is looked
+//! up before the answer, as after a refusal under the lock.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -35,9 +40,19 @@ pub struct Turns {
     auctions: Mutex<HashMap<i64, Arc<AsyncMutex<Last>>>>,
 }
 
-/// The auction as the last bid placed through this instance left it, once committed.
+/// The auction as the last bid placed through this instance left it, once committed, and
+/// who placed that bid under which key.
 #[derive(Default)]
-pub struct Last(Option<AuctionRow>);
+pub struct Last(Option<(AuctionRow, i64, String)>);
+
+/// A bid refused in its turn.
+pub struct Refused {
+    pub error: AppError,
+    /// More than one bid was placed since the request's read, or the one placed carries the
+    /// request's own key: it may be the retry of one of them, so its key must be looked up
+    /// before it is answered with `error` (see [`super::replay_or`]).
+    pub look_up_key: bool,
+}
 
 /// A bid request's turn on its auction: no other request of this instance bids on it until
 /// the turn is dropped.
@@ -68,20 +83,38 @@ impl Turns {
 impl Turn {
     /// `bid_too_low` if a bid placed through this instance after the request's read (and
     /// committed) already holds a price this `amount` cannot beat; `None` if the bid must be
-    /// judged under the lock.
-    pub fn refusal(&self, queued: &Queued, amount: Money, now: DateTime<Utc>) -> Option<AppError> {
+    /// judged under the lock. `user_id` and `key` are the request's.
+    pub fn refusal(
+        &self,
+        queued: &Queued,
+        amount: Money,
+        now: DateTime<Utc>,
+        user_id: i64,
+        key: &str,
+    ) -> Option<Refused> {
         let seen = queued.seen()?;
-        let last = self.0.0.as_ref()?;
+        let (last, by, last_key) = self.0.0.as_ref()?;
         let read = seen.auction();
         // Committed after the request's read: each bid adds one to the count.
-        let newer = last.id == read.id && last.bid_count > read.bid_count;
-        newer.then(|| seen.refuse_against(last, amount, now).err())?
+        if last.id != read.id || last.bid_count <= read.bid_count {
+            return None;
+        }
+        let error = seen.refuse_against(last, amount, now).err()?;
+        // The read saw no bid under the request's key; if the only bid since is another
+        // request's, none has it now either.
+        let one_other =
+            last.bid_count == read.bid_count + 1 && (*by, last_key.as_str()) != (user_id, key);
+        Some(Refused {
+            error,
+            look_up_key: !one_other,
+        })
     }
 
-    /// Remembers the auction as `placed` left it, once its transaction committed.
-    pub fn placed(&mut self, placed: &Placed) {
+    /// Remembers the auction as `placed` left it, once its transaction committed, with the
+    /// request's user and key.
+    pub fn placed(&mut self, placed: &Placed, user_id: i64, key: &str) {
         if let Some(after) = &placed.after {
-            self.0.0 = Some(AuctionRow::clone(after));
+            self.0.0 = Some((AuctionRow::clone(after), user_id, key.to_string()));
         }
     }
 }
