@@ -41,9 +41,15 @@ pub struct Turns {
 }
 
 /// The auction as the last bid placed through this instance left it, once committed, and
-/// who placed that bid under which key.
+/// who placed that bid under which key (none yet: `None`).
 #[derive(Default)]
-pub struct Last(Option<(AuctionRow, i64, String)>);
+pub struct Last(Option<LastBid>);
+
+struct LastBid {
+    auction: AuctionRow,
+    user_id: i64,
+    key: String,
+}
 
 /// A bid refused in its turn.
 pub struct Refused {
@@ -93,7 +99,11 @@ impl Turn {
         key: &str,
     ) -> Option<Refused> {
         let seen = queued.seen()?;
-        let (last, by, last_key) = self.0.0.as_ref()?;
+        let LastBid {
+            auction: last,
+            user_id: by,
+            key: last_key,
+        } = self.0.0.as_ref()?;
         let read = seen.auction();
         // Committed after the request's read: each bid adds one to the count.
         if last.id != read.id || last.bid_count <= read.bid_count {
@@ -114,7 +124,11 @@ impl Turn {
     /// request's user and key.
     pub fn placed(&mut self, placed: &Placed, user_id: i64, key: &str) {
         if let Some(after) = &placed.after {
-            self.0.0 = Some((AuctionRow::clone(after), user_id, key.to_string()));
+            self.0.0 = Some(LastBid {
+                auction: AuctionRow::clone(after),
+                user_id,
+                key: key.to_string(),
+            });
         }
     }
 }
