@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::call::Call;
-use super::extract::{Bidders, MaybeUser, Operators, Staff};
+use super::extract::{Bidders, MaybeUser, Operators, Staff, Token, login_ended};
 use super::json::ApiJson;
 use crate::audit::receipt::{self, Receipt};
 use crate::domain::money::Money;
@@ -145,21 +145,46 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, AppError> {
 )]
 pub async fn place(
     call: Call,
-    bidder: Staff<Bidders>,
+    token: Token,
     req: HttpRequest,
-    path: web::Path<i64>,
-    body: ApiJson<BidRequest>,
+    path: Result<web::Path<i64>, actix_web::Error>,
+    body: Result<ApiJson<BidRequest>, AppError>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let (id, amount, key) = match (path, body, idempotency_key(req.headers())) {
+        (Ok(path), Ok(body), Ok(key)) => (path.into_inner(), body.amount, key),
+        // Nothing to read: the login is checked on its own, then the request's first fault
+        // is answered, in the order every other route answers them.
+        (path, body, key) => {
+            Staff::<Bidders>::allowed(token.check().await?)?;
+            (path?.into_inner(), body?.amount, key?)
+        }
+    };
+    Ok(place_checked(call, token, id, amount, key).await?)
+}
+
+/// A bid request whose path, body and Idempotency-Key are well formed, its access token
+/// verified; its login is checked in the same statement as the reads before the queue.
+async fn place_checked(
+    call: Call,
+    token: Token,
+    id: i64,
+    amount: Money,
+    key: String,
 ) -> Result<HttpResponse, AppError> {
-    let key = idempotency_key(req.headers())?;
-    let (id, amount, state) = (path.into_inner(), body.amount, call.state());
+    let state = call.state().clone();
     let (first, again) = (key.clone(), key.clone());
-    // The reads before the queue, and the refusals that need no lock, outside any
-    // transaction (most requests on a contested auction end here).
-    let before = call
-        .read(&bidder, move |c, cx| {
-            uc::before_lock(c, &cx.deps(), &cx.by(), id, amount, &first)
-        })
-        .await;
+    let login = token.login;
+    // The login, the reads before the queue, and the refusals that need no lock: one
+    // statement outside any transaction (most requests on a contested auction end here).
+    let s = state.clone();
+    let read = state
+        .db
+        .run(move |c| uc::before_lock(c, &s.deps(), login, id, amount, &first))
+        .await
+        .inspect_err(|e| state.metrics.count_bid(e.code()))?;
+    let uc::Read { login, before } = read.ok_or_else(login_ended)?;
+    let bidder = Staff::<Bidders>::allowed(token.confirm(login).await?)?;
+    let state = &state;
     let placed = match before {
         Ok(uc::Before::Answered(p)) => Ok(*p),
         Ok(uc::Before::Queue(queued)) => {

@@ -20,7 +20,7 @@ use crate::domain::Role;
 use crate::domain::scope::Scope;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::{bodies, sessions};
+use crate::store::{Conn, bodies, sessions};
 use crate::telemetry::RequestId;
 
 fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
@@ -49,6 +49,131 @@ fn bearer(req: &HttpRequest) -> Result<String, AppError> {
     Ok(token.trim().to_string())
 }
 
+/// An access token whose signature and expiry were checked, its login not yet. [`AuthUser`]
+/// and [`Staff`] check the login with a statement of their own ([`Token::check`]); a handler
+/// whose first read can check it in the same statement (the bid) takes the token and
+/// confirms the login with what that read found ([`Token::confirm`]).
+pub struct Token {
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    /// The login the token names, as the database must still have it.
+    pub login: sessions::Login,
+    /// The role the token names (the database's is the one that counts).
+    pub claimed_role: Role,
+}
+
+impl Token {
+    /// The request's bearer token, verified (401 if it is missing, malformed or expired).
+    pub fn of(req: &HttpRequest) -> Result<Self, AppError> {
+        let state = state(req)?;
+        let token = bearer(req)?;
+        let claims = state
+            .jwt
+            .verify(&token, state.clock.now())
+            .map_err(|e| match e {
+                TokenError::Expired => {
+                    AppError::unauthorized("token_expired", "the access token has expired")
+                }
+                TokenError::Invalid => {
+                    AppError::unauthorized("invalid_token", "the access token is not valid")
+                }
+            })?;
+        let user_id: i64 = claims.sub.parse().map_err(|_| {
+            AppError::unauthorized("invalid_token", "the access token is not valid")
+        })?;
+        let login = sessions::Login {
+            session_id: claims.sid,
+            user_id,
+            started_after: state.clock.now() - state.settings.auth.session_max(),
+        };
+        Ok(Token {
+            req: req.clone(),
+            state,
+            login,
+            claimed_role: claims.role,
+        })
+    }
+
+    /// The signed-in user, with the login checked by a statement of its own.
+    pub async fn check(&self) -> Result<AuthUser, AppError> {
+        let login = self.login;
+        let live = self
+            .state
+            .db
+            .run(move |c| {
+                let Some((role, org, body)) = sessions::live_session_role(c, login)? else {
+                    return Ok(None);
+                };
+                let scope = scope_of_role(c, &role, body)?;
+                Ok::<_, AppError>(Some((role, org, scope)))
+            })
+            .await?;
+        let (role, organization_id, scope) = live.ok_or_else(login_ended)?;
+        self.finish(role, organization_id, scope).await
+    }
+
+    /// The signed-in user, given the login as a read of the handler found it live (see
+    /// `store::sessions::Login::is_live`; a login not live gets [`login_ended`]).
+    pub async fn confirm(&self, live: sessions::LiveLogin) -> Result<AuthUser, AppError> {
+        let (role, organization_id, body) = live;
+        let scope = if role == Role::Auditor.as_str() {
+            let r = role.clone();
+            self.state
+                .db
+                .run(move |c| scope_of_role(c, &r, body))
+                .await?
+        } else {
+            Scope::All
+        };
+        self.finish(role, organization_id, scope).await
+    }
+
+    async fn finish(
+        &self,
+        role: String,
+        organization_id: Option<i64>,
+        scope: Scope,
+    ) -> Result<AuthUser, AppError> {
+        let role = Role::parse(&role).ok_or_else(|| {
+            AppError::internal(anyhow::anyhow!("unknown role {role} in database"))
+        })?;
+        let user = AuthUser {
+            id: self.login.user_id,
+            role,
+            organization_id,
+            session_id: self.login.session_id,
+            scope: Arc::new(scope),
+        };
+        check_mfa_enrolment(&self.state, &self.req, &user).await?;
+        tracing::Span::current().record("user_id", user.id);
+        self.req.extensions_mut().insert(user.clone());
+        Ok(user)
+    }
+}
+
+/// What a login whose session is revoked, past its lifetime, or of a disabled account gets.
+pub fn login_ended() -> AppError {
+    AppError::unauthorized("token_revoked", "this login has ended; sign in again")
+}
+
+/// Supervision narrows what an auditor sees; no one else's view depends on it.
+fn scope_of_role(c: &mut Conn, role: &str, body: Option<i64>) -> Result<Scope, AppError> {
+    if role == Role::Auditor.as_str() {
+        bodies::scope_of(c, body)
+    } else {
+        Ok(Scope::All)
+    }
+}
+
+impl FromRequest for Token {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Token::of(req))
+    }
+}
+
 impl FromRequest for AuthUser {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
@@ -58,64 +183,8 @@ impl FromRequest for AuthUser {
             let user = user.clone();
             return Box::pin(async move { Ok(user) });
         }
-        let req = req.clone();
-        Box::pin(async move {
-            let state = state(&req)?;
-            let token = bearer(&req)?;
-            let claims = state
-                .jwt
-                .verify(&token, state.clock.now())
-                .map_err(|e| match e {
-                    TokenError::Expired => {
-                        AppError::unauthorized("token_expired", "the access token has expired")
-                    }
-                    TokenError::Invalid => {
-                        AppError::unauthorized("invalid_token", "the access token is not valid")
-                    }
-                })?;
-            let user_id: i64 = claims.sub.parse().map_err(|_| {
-                AppError::unauthorized("invalid_token", "the access token is not valid")
-            })?;
-            let sid = claims.sid;
-            let started_after = state.clock.now() - state.settings.auth.session_max();
-            let live = state
-                .db
-                .run(move |c| {
-                    let Some((role, org, body)) =
-                        sessions::live_session_role(c, sid, user_id, started_after)?
-                    else {
-                        return Ok(None);
-                    };
-                    // Supervision narrows what an auditor sees; no one else's view depends on it.
-                    let scope = if role == Role::Auditor.as_str() {
-                        bodies::scope_of(c, body)?
-                    } else {
-                        Scope::All
-                    };
-                    Ok::<_, AppError>(Some((role, org, scope)))
-                })
-                .await?;
-            let Some((role, organization_id, scope)) = live else {
-                return Err(AppError::unauthorized(
-                    "token_revoked",
-                    "this login has ended; sign in again",
-                ));
-            };
-            let role = Role::parse(&role).ok_or_else(|| {
-                AppError::internal(anyhow::anyhow!("unknown role {role} in database"))
-            })?;
-            let user = AuthUser {
-                id: user_id,
-                role,
-                organization_id,
-                session_id: sid,
-                scope: Arc::new(scope),
-            };
-            check_mfa_enrolment(&state, &req, &user).await?;
-            tracing::Span::current().record("user_id", user_id);
-            req.extensions_mut().insert(user.clone());
-            Ok(user)
-        })
+        let token = Token::of(req);
+        Box::pin(async move { token?.check().await })
     }
 }
 
@@ -180,15 +249,19 @@ impl<P: RolePolicy + 'static> FromRequest for Staff<P> {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let user = AuthUser::from_request(req, payload);
-        Box::pin(async move {
-            let user = user.await?;
-            if !P::ROLES.contains(&user.role) {
-                return Err(AppError::forbidden(format!("only {} may do this", P::WHAT)));
-            }
-            Ok(Staff {
-                user,
-                _policy: PhantomData,
-            })
+        Box::pin(async move { Staff::allowed(user.await?) })
+    }
+}
+
+impl<P: RolePolicy> Staff<P> {
+    /// `user`, if the policy lets their role through; else 403.
+    pub fn allowed(user: AuthUser) -> Result<Self, AppError> {
+        if !P::ROLES.contains(&user.role) {
+            return Err(AppError::forbidden(format!("only {} may do this", P::WHAT)));
+        }
+        Ok(Staff {
+            user,
+            _policy: PhantomData,
         })
     }
 }

@@ -8,8 +8,10 @@ use super::listings::ListingRow;
 use super::models::to_db;
 use super::registrations::RegistrationRow;
 use super::schema::{
-    auctions as a, bid_requests as br, bids as b, listings as l, registrations as r,
+    auctions as a, bid_requests as br, bids as b, listings as l, registrations as r, sessions as s,
+    users as u,
 };
+use super::sessions::{LiveLogin, Login};
 use crate::error::AppError;
 use crate::with_conn;
 
@@ -124,6 +126,29 @@ pub type ForBid = (
     Option<BidRow>,
 );
 
+/// The joins of a bid's read from the listing on (`l` in `$from`): the auction of its
+/// current round, the bidder's registration for that round, and the bid remembered under the
+/// request's key.
+macro_rules! bid_read_joins {
+    ($from:expr, $user:expr, $key:expr) => {
+        $from
+            .left_join(a::table.on(a::listing_id.eq(l::id).and(a::round.eq(l::round))))
+            .left_join(
+                r::table.on(r::listing_id
+                    .eq(l::id)
+                    .and(r::round.eq(l::round))
+                    .and(r::user_id.eq($user))),
+            )
+            .left_join(
+                br::table.on(br::listing_id
+                    .eq(l::id)
+                    .and(br::user_id.eq($user))
+                    .and(br::idempotency_key.eq($key.to_owned()))),
+            )
+            .left_join(b::table.on(b::id.eq(br::bid_id)))
+    };
+}
+
 /// What a bid reads before it queues, in one statement: the listing, the auction of its
 /// current round, the bidder's registration for that round and the bid remembered under the
 /// request's key (each may be missing).
@@ -133,21 +158,7 @@ pub fn for_bid(
     user_id: i64,
     key: &str,
 ) -> Result<Option<ForBid>, AppError> {
-    let row = with_conn!(conn, c => l::table
-        .left_join(a::table.on(a::listing_id.eq(l::id).and(a::round.eq(l::round))))
-        .left_join(
-            r::table.on(r::listing_id
-                .eq(l::id)
-                .and(r::round.eq(l::round))
-                .and(r::user_id.eq(user_id))),
-        )
-        .left_join(
-            br::table.on(br::listing_id
-                .eq(l::id)
-                .and(br::user_id.eq(user_id))
-                .and(br::idempotency_key.eq(key.to_owned()))),
-        )
-        .left_join(b::table.on(b::id.eq(br::bid_id)))
+    let row = with_conn!(conn, c => bid_read_joins!(l::table, user_id, key)
         .filter(l::id.eq(listing_id))
         .select((
             ListingRow::as_select(),
@@ -158,6 +169,36 @@ pub fn for_bid(
         .first(c)
         .optional())?;
     Ok(row)
+}
+
+/// [`for_bid`] for the user of `login`, with the login checked in the same statement (one
+/// round trip for a bid request's session and reads): `None` if the login is not live (see
+/// `sessions::Login::is_live`), else its user and the bid's read, `None` if there is no such
+/// listing.
+pub fn for_bid_signed(
+    conn: &mut Conn,
+    login: Login,
+    listing_id: i64,
+    key: &str,
+) -> Result<Option<(LiveLogin, Option<ForBid>)>, AppError> {
+    let user_id = login.user_id;
+    let from = s::table
+        .inner_join(u::table)
+        .left_join(l::table.on(l::id.eq(listing_id)));
+    let row = with_conn!(conn, c => bid_read_joins!(from, user_id, key)
+        .filter(login.is_live())
+        .select((
+            (u::role, u::organization_id, u::supervisory_body_id),
+            Option::<ListingRow>::as_select(),
+            Option::<AuctionRow>::as_select(),
+            Option::<RegistrationRow>::as_select(),
+            Option::<BidRow>::as_select(),
+        ))
+        .first::<(LiveLogin, Option<ListingRow>, Option<AuctionRow>, Option<RegistrationRow>, Option<BidRow>)>(c)
+        .optional())?;
+    Ok(row.map(|(live, listing, auction, registration, bid)| {
+        (live, listing.map(|l| (l, auction, registration, bid)))
+    }))
 }
 
 /// The auction row locked for this transaction: bids on one auction queue here.

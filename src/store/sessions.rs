@@ -94,21 +94,48 @@ pub fn revoke_all_of_user(
 /// A live login's user: role, organisation and supervising body.
 pub type LiveLogin = (String, Option<i64>, Option<i64>);
 
-/// The role of the user behind a live session, or `None`: not revoked, begun after
-/// `started_after` (the absolute lifetime of a login), of an account not disabled.
-pub fn live_session_role(
-    conn: &mut Conn,
-    session_id: i64,
-    user_id: i64,
-    started_after: DateTime<Utc>,
-) -> Result<Option<LiveLogin>, AppError> {
+/// The login a request's access token names, to be checked against the database: its
+/// session, its user, and the earliest start a login may have and still be live.
+#[derive(Debug, Clone, Copy)]
+pub struct Login {
+    pub session_id: i64,
+    pub user_id: i64,
+    pub started_after: DateTime<Utc>,
+}
+
+/// The condition on `sessions` joined with `users` that a live login meets.
+pub(super) type IsLive = diesel::dsl::And<
+    diesel::dsl::And<
+        diesel::dsl::And<
+            diesel::dsl::And<
+                diesel::dsl::Eq<sessions::id, i64>,
+                diesel::dsl::Eq<sessions::user_id, i64>,
+            >,
+            diesel::dsl::IsNull<sessions::revoked_at>,
+        >,
+        diesel::dsl::Gt<sessions::created_at, chrono::NaiveDateTime>,
+    >,
+    diesel::dsl::IsNull<users::disabled_at>,
+>;
+
+impl Login {
+    /// Not revoked, begun after `started_after` (the absolute lifetime of a login), of an
+    /// account not disabled.
+    pub(super) fn is_live(&self) -> IsLive {
+        sessions::id
+            .eq(self.session_id)
+            .and(sessions::user_id.eq(self.user_id))
+            .and(sessions::revoked_at.is_null())
+            .and(sessions::created_at.gt(to_db(self.started_after)))
+            .and(users::disabled_at.is_null())
+    }
+}
+
+/// The role of the user behind a live session (see [`Login::is_live`]), or `None`.
+pub fn live_session_role(conn: &mut Conn, login: Login) -> Result<Option<LiveLogin>, AppError> {
     let row = with_conn!(conn, c => sessions::table
         .inner_join(users::table)
-        .filter(sessions::id.eq(session_id))
-        .filter(sessions::user_id.eq(user_id))
-        .filter(sessions::revoked_at.is_null())
-        .filter(sessions::created_at.gt(to_db(started_after)))
-        .filter(users::disabled_at.is_null())
+        .filter(login.is_live())
         .select((users::role, users::organization_id, users::supervisory_body_id))
         .first(c)
         .optional())?;

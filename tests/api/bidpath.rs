@@ -31,7 +31,7 @@ async fn an_accepted_bid_costs_a_fixed_handful_of_statements() {
     let first = bid(&app, id, &b[0], "10000000", &first_key).await;
     assert_eq!(first.status, 201);
 
-    // Outbidding someone: the session; the listing with its auction and registration (read
+    // Outbidding someone: the login with the listing, its auction and registration (read
     // once, also to pick the bidding method, before any transaction); then in one
     // transaction the auction under its lock, the listing again under the lock, the bid
     // with the auction's standing and the remembered key (and, on PostgreSQL, the
@@ -46,22 +46,22 @@ async fn an_accepted_bid_costs_a_fixed_handful_of_statements() {
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     let pg = app.settings.database.url.starts_with("postgres");
     // Issue 14's target is 12.
-    let want = if pg { 12 } else { 17 };
+    let want = if pg { 11 } else { 16 };
     assert_eq!(n, want, "statements for an accepted bid");
 
-    // The same request again: the session and the one read, which finds the remembered bid,
-    // with no transaction around them, then the receipt of the remembered bid.
+    // The same request again: the one read (with the login), which finds the remembered
+    // bid, with no transaction around it, then the receipt of the remembered bid.
     let (n, r) = statements_of(&app, || bid(&app, id, &b[1], "10050000", &k)).await;
     assert_eq!(r.status, 201);
     assert_eq!(r.header("idempotent-replayed").as_deref(), Some("true"));
-    assert!(n <= 4, "{n} statements for a replayed bid");
+    assert!(n <= 3, "{n} statements for a replayed bid");
 
     // A bid at a price someone holds is refused before the lock, outside any transaction:
-    // the session and the one read (which also found no bid under its key: not a retry).
+    // one read, of the login too (which also found no bid under its key: not a retry).
     let low = key();
     let (n, r) = statements_of(&app, || bid(&app, id, &b[0], "10050000", &low)).await;
     r.assert_problem(409, "bid_too_low");
-    assert_eq!(n, 2, "statements for an early refusal");
+    assert_eq!(n, 1, "statements for an early refusal");
 
     // What a bidder reads between bids: the listing with its auction, in one statement.
     let path = format!("/api/v1/listings/{id}/auction");
@@ -210,14 +210,14 @@ async fn bids_that_lost_already_are_refused_in_their_turn_without_a_transaction(
     let loser = answers.iter().position(|r| r.status != 201).unwrap() + 1;
     let next = bid(&app, id, &b[loser], "10100000", &key()).await;
     assert_eq!(next.status, 201, "{}", String::from_utf8_lossy(&next.body));
-    // Each refusal cost the session and the one read: the bid placed since that read is the
-    // only one, and another request's, so no key needs looking up. On PostgreSQL the placed
-    // bid costs the 12 statements of the test above; on SQLite, which writes the log's
+    // Each refusal cost its one read (the login with the listing): the bid placed since
+    // that read is the only one, and another request's, so no key needs looking up. On
+    // PostgreSQL the placed bid costs the 11 statements of the test above; on SQLite, which writes the log's
     // nodes one by one, their number depends on the log's size. (And the COMMIT that
     // released the auction.)
     let refused = b.len() as u64 - 2;
     if app.settings.database.url.starts_with("postgres") {
-        assert_eq!(burst, 12 + 2 * refused + 1, "statements for the burst");
+        assert_eq!(burst, 11 + refused + 1, "statements for the burst");
     }
     assert_eq!(bid_count(&app, &c, id).await, 3);
 }
@@ -371,4 +371,74 @@ async fn a_bid_too_low_is_told_the_price_it_met_and_the_lowest_bid_that_would_do
     for name in ["current_price", "minimum_bid"] {
         assert!(members.get(name).is_some(), "{name} in {members}");
     }
+}
+
+/// The bid route checks its caller's login in the same statement as its read, not before
+/// the handler: a login that ended (signed out everywhere, or the account disabled) is still
+/// 401 `token_revoked` whatever the request holds, before any judgement of the bid, and
+/// nothing is placed.
+#[actix_web::test]
+async fn a_bid_of_a_login_that_ended_is_refused_as_such_whatever_else_it_holds() {
+    let app = spawn_app().await;
+    let (c, id, b) = opened_with_a_bid(&app, 3).await;
+    let r = app
+        .post("/api/v1/auth/logout-all", Some(&b[1]), &json!({}))
+        .await;
+    assert_eq!(r.status, 204);
+    let (_, admin) = app.staff("admin").await;
+    let me = app.get("/api/v1/me", Some(&b[2])).await.json();
+    let path = format!("/api/v1/admin/users/{}/disable", me["id"]);
+    assert_eq!(app.post(&path, Some(&admin), &json!({})).await.status, 200);
+
+    for ended in [&b[1], &b[2]] {
+        // One that would win, one that is too low, one on no listing.
+        for (listing, amount) in [(id, "10050000"), (id, "10000000"), (99_999_999, "10050000")] {
+            bid(&app, listing, ended, amount, &key())
+                .await
+                .assert_problem(401, "token_revoked");
+        }
+        // A malformed body, and no Idempotency-Key.
+        let bids = format!("/api/v1/listings/{id}/bids");
+        let auth = format!("Bearer {ended}");
+        let json = ("content-type", "application/json");
+        let k = key();
+        let bad_body = [
+            ("authorization", auth.as_str()),
+            json,
+            ("idempotency-key", &k),
+        ];
+        app.raw("POST", &bids, &bad_body, b"{\"amount\": ".to_vec())
+            .await
+            .assert_problem(401, "token_revoked");
+        let no_key = [("authorization", auth.as_str()), json];
+        let body = serde_json::to_vec(&json!({"amount": "10050000"})).unwrap();
+        app.raw("POST", &bids, &no_key, body)
+            .await
+            .assert_problem(401, "token_revoked");
+    }
+    assert_eq!(bid_count(&app, &c, id).await, 1);
+
+    // A live login gets the answers the same requests deserve.
+    let live = &b[0];
+    bid(&app, 99_999_999, live, "10050000", &key())
+        .await
+        .assert_problem(404, "not_found");
+    bid(&app, id, live, "10000000", &key())
+        .await
+        .assert_problem(409, "bid_too_low");
+    let auth = format!("Bearer {live}");
+    let no_key = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let body = serde_json::to_vec(&json!({"amount": "10050000"})).unwrap();
+    app.raw(
+        "POST",
+        &format!("/api/v1/listings/{id}/bids"),
+        &no_key,
+        body,
+    )
+    .await
+    .assert_problem(400, "idempotency_key_required");
+    assert_eq!(bid_count(&app, &c, id).await, 1);
 }

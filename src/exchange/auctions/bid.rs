@@ -166,7 +166,18 @@ pub(super) fn replay_or(
     key: &str,
     e: AppError,
 ) -> Result<Placed, AppError> {
-    match store::remembered(conn, by.user.id, listing_id, key)? {
+    replay_for(conn, by.user.id, listing_id, key, e)
+}
+
+/// [`replay_or`] for the requests of the user `user_id`.
+pub(super) fn replay_for(
+    conn: &mut Conn,
+    user_id: i64,
+    listing_id: i64,
+    key: &str,
+    e: AppError,
+) -> Result<Placed, AppError> {
+    match store::remembered(conn, user_id, listing_id, key)? {
         Some(bid) => Ok(Placed::replayed(bid)),
         None => Err(e),
     }
@@ -189,12 +200,14 @@ impl Seen {
         user_id: i64,
         key: &str,
     ) -> Result<Self, AppError> {
-        let (listing, auction, registration, remembered) =
-            store::for_bid(conn, listing_id, user_id, key)?
-                .filter(|(l, ..)| {
-                    ListingStatus::parse(&l.status).is_some_and(ListingStatus::is_public)
-                })
-                .ok_or_else(|| AppError::not_found("no such listing"))?;
+        Self::of(store::for_bid(conn, listing_id, user_id, key)?)
+    }
+
+    /// What [`Seen::read`] makes of the read's row (`None`: no such listing).
+    pub(super) fn of(row: Option<store::ForBid>) -> Result<Self, AppError> {
+        let (listing, auction, registration, remembered) = row
+            .filter(|(l, ..)| ListingStatus::parse(&l.status).is_some_and(ListingStatus::is_public))
+            .ok_or_else(|| AppError::not_found("no such listing"))?;
         let auction = auction
             .ok_or_else(|| AppError::conflict("auction_not_open", "this listing has no auction"))?;
         Ok(Self {

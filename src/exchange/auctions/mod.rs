@@ -37,6 +37,7 @@ use crate::error::AppError;
 use crate::store::auctions::{self as store, AuctionRow, BidRow, NewAuction};
 use crate::store::listings::{self as listings_store, ListingRow};
 use crate::store::models::from_db;
+use crate::store::sessions::{LiveLogin, Login};
 use crate::store::{Conn, registrations};
 
 /// The auction as anyone may see it.
@@ -352,25 +353,55 @@ impl Queued {
     }
 }
 
-/// What a bid request reads before it queues, on a connection outside any transaction (the
-/// listing, its auction, the bidder's registration and the bid remembered under the request's
-/// key, in one statement), and the answers that need no lock: the replay of an earlier
-/// request with the same key, a bid at or below a price someone already holds, or on a
-/// listing without an open auction. Reads only. A sealed bid always queues.
+/// What a bid request reads before it queues, on a connection outside any transaction, with
+/// the caller's login checked in the same statement (the login, the listing, its auction, the
+/// bidder's registration and the bid remembered under the request's key), and the answers
+/// that need no lock: the replay of an earlier request with the same key, a bid at or below a
+/// price someone already holds, or on a listing without an open auction. Reads only. A sealed
+/// bid always queues.
+///
+/// `None` if the login is not live. Otherwise its user and the answer, which the caller acts
+/// on only once that user may bid at all (a refusal of the login's role comes first).
 pub fn before_lock(
     conn: &mut Conn,
     deps: &Deps,
-    by: &By,
+    login: Login,
     listing_id: i64,
     amount: Money,
     key: &str,
+) -> Result<Option<Read>, AppError> {
+    let Some((live, row)) = store::for_bid_signed(conn, login, listing_id, key)? else {
+        return Ok(None);
+    };
+    let seen = bid::Seen::of(row);
+    let before = before_lock_seen(conn, deps, login.user_id, listing_id, seen, amount, key);
+    Ok(Some(Read {
+        login: live,
+        before,
+    }))
+}
+
+/// What [`before_lock`] read for a live login: its user, and the answer to the bid.
+pub struct Read {
+    pub login: LiveLogin,
+    pub before: Result<Before, AppError>,
+}
+
+fn before_lock_seen(
+    conn: &mut Conn,
+    deps: &Deps,
+    user_id: i64,
+    listing_id: i64,
+    seen: Result<bid::Seen, AppError>,
+    amount: Money,
+    key: &str,
 ) -> Result<Before, AppError> {
-    let mut seen = match bid::Seen::read(conn, listing_id, by.user.id, key) {
+    let mut seen = match seen {
         Ok(seen) => seen,
         // No open auction: an earlier request with this key (on an earlier round) is still
         // answered with its bid.
         Err(e) => {
-            return bid::replay_or(conn, by, listing_id, key, e)
+            return bid::replay_for(conn, user_id, listing_id, key, e)
                 .map(|p| Before::Answered(Box::new(Placement::Open(p))));
         }
     };
