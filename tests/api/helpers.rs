@@ -162,18 +162,25 @@ impl TestApp {
         statements::begun_on(&self.settings.database.url)
     }
 
-    /// Every outbox row so far, whatever its delivery status (pending, sent or failed).
+    /// Every outbox row so far, whatever its delivery status (pending, sent or failed), read
+    /// in one snapshot: the mail worker may send a message between two reads, and a row read
+    /// once as pending and again as sent would be counted twice.
     pub async fn outbox(&self) -> Vec<asset_exchange::store::notifications::Notification> {
-        let mut out = Vec::new();
-        for status in ["pending", "sent", "failed"] {
-            let (rows, _) = self
-                .db()
-                .run(move |c| asset_exchange::store::notifications::by_status(c, status, 0, 10_000))
-                .await
-                .expect("read the outbox");
-            out.extend(rows);
-        }
-        out
+        let db = self.db().clone();
+        actix_web::rt::task::spawn_blocking(move || {
+            db.snapshot_blocking(|c| {
+                let mut out = Vec::new();
+                for status in ["pending", "sent", "failed"] {
+                    let (rows, _) =
+                        asset_exchange::store::notifications::by_status(c, status, 0, 10_000)?;
+                    out.extend(rows);
+                }
+                Ok(out)
+            })
+        })
+        .await
+        .expect("the outbox reader")
+        .expect("read the outbox")
     }
 
     /// The exchange's time (its clock, sandbox offset included).
