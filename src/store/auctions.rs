@@ -117,10 +117,24 @@ pub fn with_listing(
     Ok(row)
 }
 
+/// The fields of a listing a bid is judged by before its transaction (its description and
+/// the rest of its row are not read on every bid request).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = l)]
+pub struct BidListing {
+    pub id: i64,
+    pub status: String,
+    pub round: i32,
+    pub suspended_from: Option<String>,
+    pub suspended_at: Option<NaiveDateTime>,
+    pub bidding_method: String,
+    pub preemption: String,
+}
+
 /// A listing, the auction of its current round, a bidder's registration for it, and the bid
 /// a request of that bidder with a given Idempotency-Key placed on the listing, if one did.
 pub type ForBid = (
-    ListingRow,
+    BidListing,
     Option<AuctionRow>,
     Option<RegistrationRow>,
     Option<BidRow>,
@@ -161,7 +175,7 @@ pub fn for_bid(
     let row = with_conn!(conn, c => bid_read_joins!(l::table, user_id, key)
         .filter(l::id.eq(listing_id))
         .select((
-            ListingRow::as_select(),
+            BidListing::as_select(),
             Option::<AuctionRow>::as_select(),
             Option::<RegistrationRow>::as_select(),
             Option::<BidRow>::as_select(),
@@ -189,12 +203,12 @@ pub fn for_bid_signed(
         .filter(login.is_live())
         .select((
             (u::role, u::organization_id, u::supervisory_body_id),
-            Option::<ListingRow>::as_select(),
+            Option::<BidListing>::as_select(),
             Option::<AuctionRow>::as_select(),
             Option::<RegistrationRow>::as_select(),
             Option::<BidRow>::as_select(),
         ))
-        .first::<(LiveLogin, Option<ListingRow>, Option<AuctionRow>, Option<RegistrationRow>, Option<BidRow>)>(c)
+        .first::<(LiveLogin, Option<BidListing>, Option<AuctionRow>, Option<RegistrationRow>, Option<BidRow>)>(c)
         .optional())?;
     Ok(row.map(|(live, listing, auction, registration, bid)| {
         (live, listing.map(|l| (l, auction, registration, bid)))

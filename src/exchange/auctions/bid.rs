@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
-use super::{course_of, times};
+use super::{course_of, course_of_bid, times};
 use crate::audit::RequestMeta;
 use crate::audit::{self, Actor};
 use crate::domain::auction::{self, BidRefusal, Offer, Standing, Terms};
@@ -18,7 +18,7 @@ use crate::exchange::listings::Deps;
 use crate::exchange::registrations::{By, may_bid};
 use crate::notify::Kind;
 use crate::store::Conn;
-use crate::store::auctions::{self as store, AuctionRow, BidRow, NewBid};
+use crate::store::auctions::{self as store, AuctionRow, BidListing, BidRow, NewBid};
 use crate::store::listings::{self as listings_store, ListingRow};
 use crate::store::models::from_db;
 use crate::store::registrations::{self, RegistrationRow};
@@ -186,7 +186,7 @@ pub(super) fn replay_for(
 /// What a bid request reads before it queues: the listing, its auction, the bidder's
 /// registration and the bid remembered under the request's key (each once, in one read).
 pub(super) struct Seen {
-    pub(super) listing: ListingRow,
+    pub(super) listing: BidListing,
     auction: AuctionRow,
     registration: Option<RegistrationRow>,
     /// The bid an earlier request with this key placed, as of the read.
@@ -250,7 +250,7 @@ impl Seen {
         let offer = self.offer(amount);
         if auction::refusable_early(
             &times(auction),
-            course_of(auction, &self.listing),
+            course_of_bid(auction, &self.listing),
             &terms(auction),
             &standing(auction),
             offer,

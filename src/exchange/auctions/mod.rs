@@ -34,7 +34,7 @@ use crate::domain::bidding::{self, BiddingMethod};
 use crate::domain::listing::{Action, ListingStatus, transition};
 use crate::domain::money::Money;
 use crate::error::AppError;
-use crate::store::auctions::{self as store, AuctionRow, BidRow, NewAuction};
+use crate::store::auctions::{self as store, AuctionRow, BidListing, BidRow, NewAuction};
 use crate::store::listings::{self as listings_store, ListingRow};
 use crate::store::models::from_db;
 use crate::store::sessions::{LiveLogin, Login};
@@ -95,13 +95,34 @@ pub fn times(a: &AuctionRow) -> Times {
 
 /// Where the auction of `listing` stands apart from its times.
 pub fn course_of(a: &AuctionRow, listing: &ListingRow) -> Course {
+    course_from(
+        a,
+        &listing.status,
+        listing.suspended_from.as_deref(),
+        listing.suspended_at,
+    )
+}
+
+/// [`course_of`] with the listing as a bid reads it before its transaction.
+pub(super) fn course_of_bid(a: &AuctionRow, listing: &BidListing) -> Course {
+    course_from(
+        a,
+        &listing.status,
+        listing.suspended_from.as_deref(),
+        listing.suspended_at,
+    )
+}
+
+fn course_from(
+    a: &AuctionRow,
+    status: &str,
+    suspended_from: Option<&str>,
+    suspended_at: Option<chrono::NaiveDateTime>,
+) -> Course {
     auction::course(
-        ListingStatus::parse(&listing.status).unwrap_or(ListingStatus::Draft),
-        listing
-            .suspended_from
-            .as_deref()
-            .and_then(ListingStatus::parse),
-        listing.suspended_at.map(from_db),
+        ListingStatus::parse(status).unwrap_or(ListingStatus::Draft),
+        suspended_from.and_then(ListingStatus::parse),
+        suspended_at.map(from_db),
         a.closed_at.is_some(),
     )
 }
@@ -317,8 +338,11 @@ pub fn place(
 ) -> Result<Placement, AppError> {
     let seen = bid::Seen::read(conn, listing_id, by.user.id, key);
     match seen {
-        Ok(seen) if sealed::is_sealed(&seen.listing) => {
-            sealed::place(conn, deps, by, &seen.listing, amount, key).map(Placement::Sealed)
+        Ok(seen) if sealed::is_sealed_method(&seen.listing.bidding_method) => {
+            // A sealed bid reads the whole listing (one bid per bidder, in its transaction).
+            let listing = listings_store::find(conn, listing_id)?
+                .ok_or_else(|| AppError::not_found("no such listing"))?;
+            sealed::place(conn, deps, by, &listing, amount, key).map(Placement::Sealed)
         }
         seen => Ok(
             match bid::place_seen(conn, deps, by, listing_id, seen, amount, key)? {
@@ -405,7 +429,7 @@ fn before_lock_seen(
                 .map(|p| Before::Answered(Box::new(Placement::Open(p))));
         }
     };
-    if sealed::is_sealed(&seen.listing) {
+    if sealed::is_sealed_method(&seen.listing.bidding_method) {
         return Ok(Before::Queue(Queued(None)));
     }
     if let Some(bid) = seen.remembered.take() {

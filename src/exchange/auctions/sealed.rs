@@ -56,7 +56,12 @@ pub struct SealedPlaced {
 }
 
 pub fn is_sealed(listing: &ListingRow) -> bool {
-    BiddingMethod::parse(&listing.bidding_method) == Some(BiddingMethod::Sealed)
+    is_sealed_method(&listing.bidding_method)
+}
+
+/// Whether a listing's `bidding_method` is the sealed one-time bid.
+pub fn is_sealed_method(method: &str) -> bool {
+    BiddingMethod::parse(method) == Some(BiddingMethod::Sealed)
 }
 
 fn honours_right(listing: &ListingRow) -> bool {
