@@ -64,33 +64,26 @@ pub struct Token {
 
 impl Token {
     /// The request's bearer token, verified (401 if it is missing, malformed or expired).
+    /// Verified once per request: the route's middleware and the handler's extractor share it.
     pub fn of(req: &HttpRequest) -> Result<Self, AppError> {
         let state = state(req)?;
-        let token = bearer(req)?;
-        let claims = state
-            .jwt
-            .verify(&token, state.clock.now())
-            .map_err(|e| match e {
-                TokenError::Expired => {
-                    AppError::unauthorized("token_expired", "the access token has expired")
-                }
-                TokenError::Invalid => {
-                    AppError::unauthorized("invalid_token", "the access token is not valid")
-                }
-            })?;
-        let user_id: i64 = claims.sub.parse().map_err(|_| {
-            AppError::unauthorized("invalid_token", "the access token is not valid")
-        })?;
-        let login = sessions::Login {
-            session_id: claims.sid,
-            user_id,
-            started_after: state.clock.now() - state.settings.auth.session_max(),
+        let verified = req.extensions().get::<Verified>().cloned();
+        let Verified {
+            login,
+            claimed_role,
+        } = match verified {
+            Some(v) => v,
+            None => {
+                let v = verify(req, &state)?;
+                req.extensions_mut().insert(v.clone());
+                v
+            }
         };
         Ok(Token {
             req: req.clone(),
             state,
             login,
-            claimed_role: claims.role,
+            claimed_role,
         })
     }
 
@@ -117,10 +110,9 @@ impl Token {
     pub async fn confirm(&self, live: sessions::LiveLogin) -> Result<AuthUser, AppError> {
         let (role, organization_id, body) = live;
         let scope = if role == Role::Auditor.as_str() {
-            let r = role.clone();
             self.state
                 .db
-                .run(move |c| scope_of_role(c, &r, body))
+                .run(move |c| bodies::scope_of(c, body))
                 .await?
         } else {
             Scope::All
@@ -149,6 +141,42 @@ impl Token {
         self.req.extensions_mut().insert(user.clone());
         Ok(user)
     }
+}
+
+/// What a verified access token says: the login it names and the role it claims.
+#[derive(Debug, Clone)]
+struct Verified {
+    login: sessions::Login,
+    claimed_role: Role,
+}
+
+/// Verifies the request's bearer token (401 if it is missing, malformed or expired).
+fn verify(req: &HttpRequest, state: &AppState) -> Result<Verified, AppError> {
+    let token = bearer(req)?;
+    let claims = state
+        .jwt
+        .verify(&token, state.clock.now())
+        .map_err(|e| match e {
+            TokenError::Expired => {
+                AppError::unauthorized("token_expired", "the access token has expired")
+            }
+            TokenError::Invalid => {
+                AppError::unauthorized("invalid_token", "the access token is not valid")
+            }
+        })?;
+    let user_id: i64 = claims
+        .sub
+        .parse()
+        .map_err(|_| AppError::unauthorized("invalid_token", "the access token is not valid"))?;
+    let login = sessions::Login {
+        session_id: claims.sid,
+        user_id,
+        started_after: state.clock.now() - state.settings.auth.session_max(),
+    };
+    Ok(Verified {
+        login,
+        claimed_role: claims.role,
+    })
 }
 
 /// What a login whose session is revoked, past its lifetime, or of a disabled account gets.
